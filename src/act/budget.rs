@@ -1,0 +1,175 @@
+//! Outbound politeness, as pure data structures: a token bucket for the message rate, a memory
+//! of recent texts so the same line is not posted twice within 30 s, and splitting of texts
+//! longer than a chat message may be. `reply` applies them; nothing here does I/O.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Longest chat message, in characters (what comparable platforms enforce).
+pub const MAX_MESSAGE_CHARS: usize = 500;
+/// Identical text to the room within this window is not sent again.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(30);
+
+/// A token bucket: `capacity` messages at once, refilled at `per_30s` per 30 seconds.
+/// A zero rate means unlimited.
+#[derive(Debug)]
+pub struct TokenBucket {
+    capacity: f64,
+    per_sec: f64,
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(per_30s: u32, burst: u32) -> Self {
+        let capacity = f64::from(burst.max(1));
+        Self {
+            capacity,
+            per_sec: f64::from(per_30s) / 30.0,
+            tokens: capacity,
+            updated: Instant::now(),
+        }
+    }
+
+    fn unlimited(&self) -> bool {
+        self.per_sec == 0.0
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.capacity);
+        self.updated = now;
+    }
+
+    /// Take one token if there is one.
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        if self.unlimited() {
+            return true;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How long until a token is available (zero when one is).
+    pub fn wait_time(&mut self, now: Instant) -> Duration {
+        if self.unlimited() {
+            return Duration::ZERO;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec)
+        }
+    }
+}
+
+/// Texts sent in the last [`REPEAT_WINDOW`].
+#[derive(Debug, Default)]
+pub struct RecentTexts {
+    sent: VecDeque<(Instant, String)>,
+}
+
+impl RecentTexts {
+    /// Whether `text` went out within the window.
+    pub fn contains(&mut self, text: &str, now: Instant) -> bool {
+        while self
+            .sent
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= REPEAT_WINDOW)
+        {
+            self.sent.pop_front();
+        }
+        self.sent.iter().any(|(_, sent)| sent == text)
+    }
+
+    /// Remember that `text` went out at `now`.
+    pub fn record(&mut self, text: &str, now: Instant) {
+        self.sent.push_back((now, text.to_string()));
+    }
+}
+
+/// Fit `text` into chat messages: as is when short enough; otherwise split at a word
+/// boundary into at most two messages, the second cut with "…" if still too long.
+pub fn split(text: &str) -> Vec<String> {
+    let text = text.trim();
+    if text.chars().count() <= MAX_MESSAGE_CHARS {
+        return vec![text.to_string()];
+    }
+    let (first, rest) = split_at_word(text, MAX_MESSAGE_CHARS);
+    let rest = rest.trim_start();
+    let second = if rest.chars().count() <= MAX_MESSAGE_CHARS {
+        rest.to_string()
+    } else {
+        let (head, _) = split_at_word(rest, MAX_MESSAGE_CHARS - 1);
+        format!("{}…", head.trim_end())
+    };
+    vec![first.trim_end().to_string(), second]
+}
+
+/// Split `text` before character `max`, at the last whitespace if there is one in the second
+/// half (so a long word does not leave a tiny first part), else hard at `max`.
+fn split_at_word(text: &str, max: usize) -> (&str, &str) {
+    let cut = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    let head = &text[..cut];
+    match head.rfind(char::is_whitespace) {
+        Some(space) if space >= cut / 2 => (&text[..space], &text[space..]),
+        _ => (head, &text[cut..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_allows_a_burst_then_the_rate() {
+        let mut bucket = TokenBucket::new(20, 5);
+        let now = Instant::now();
+        assert!((0..5).all(|_| bucket.try_take(now)));
+        assert!(!bucket.try_take(now));
+        assert_eq!(bucket.wait_time(now), Duration::from_millis(1500));
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        assert!(bucket.try_take(Instant::now()));
+        assert!(!bucket.try_take(Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_rate_is_unlimited() {
+        let mut bucket = TokenBucket::new(0, 5);
+        assert!((0..1000).all(|_| bucket.try_take(Instant::now())));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn repeats_are_remembered_for_30s() {
+        let mut recent = RecentTexts::default();
+        recent.record("pong! 🏓", Instant::now());
+        assert!(recent.contains("pong! 🏓", Instant::now()));
+        assert!(!recent.contains("other", Instant::now()));
+        tokio::time::advance(REPEAT_WINDOW).await;
+        assert!(!recent.contains("pong! 🏓", Instant::now()));
+    }
+
+    #[test]
+    fn long_texts_split_at_words_then_cut() {
+        assert_eq!(split("  short  "), ["short"]);
+        let words = "word ".repeat(150); // 750 characters
+        let parts = split(&words);
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+        assert!(parts[0].ends_with("word") && !parts[1].ends_with('…'));
+        let huge = "é".repeat(2000);
+        let parts = split(&huge);
+        assert_eq!(parts[0].chars().count(), MAX_MESSAGE_CHARS);
+        assert_eq!(parts[1].chars().count(), MAX_MESSAGE_CHARS);
+        assert!(parts[1].ends_with('…'));
+    }
+}

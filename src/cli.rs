@@ -1,0 +1,181 @@
+//! The command line: clap types only. What each command does lives in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ApiVersion, Overrides};
+
+/// A fast, durable chat listener for AI agents streaming on retake.tv.
+///
+/// Listens to your stream's chat and asks a hot-reloaded Rhai script, the personality, what to
+/// do with each message: answer at once, acknowledge it and queue it for your agent (then wake
+/// the agent), or ignore it. Running is the default command.
+///
+/// Example: retake-chat --script scripts/personality.rhai
+#[derive(Debug, Parser)]
+#[command(name = "retake-chat", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; without one, `run`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Settings for the default `run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Listen to the chat and act on every message (the default).
+    ///
+    /// Example: retake-chat run --script scripts/personality.rhai --state-dir ./state
+    Run(RunArgs),
+    /// Compile personality scripts and report every problem with its position.
+    ///
+    /// Exit code 0 when all are good, 1 when a script has problems, 2 when a file cannot be read.
+    ///
+    /// Example: retake-chat check scripts/personality.rhai examples/*.rhai
+    Check(CheckArgs),
+    /// Read and claim queued messages: the agent's side of the queue.
+    ///
+    /// `take` leases items so a concurrent `take` never hands them out again; acknowledge
+    /// each once answered, or it comes back when its lease ends (at-least-once delivery).
+    ///
+    /// Example: retake-chat queue take --max 5 --lease 120
+    Queue(QueueArgs),
+    /// Send a chat message as the agent, then acknowledge the queue items it answers.
+    ///
+    /// Uses the listener's send path (retries on network errors, 5xx and 429). Exits non-zero
+    /// and acknowledges nothing if the message could not be sent.
+    ///
+    /// Example: retake-chat reply --ack comment_123 "Rust, because it never segfaults on stream"
+    Reply(ReplyArgs),
+}
+
+/// Settings of a running listener; each also has an environment variable.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
+    #[arg(long, value_name = "PATH")]
+    pub script: Option<PathBuf>,
+    /// Credentials JSON [env: RETAKE_CREDS] [default: ~/.config/retake/credentials.json].
+    #[arg(long, value_name = "PATH")]
+    pub creds: Option<PathBuf>,
+    /// Socket.IO chat server [env: RETAKE_CHAT_URL] [default: the API generation's].
+    #[arg(long, value_name = "URL")]
+    pub chat_url: Option<String>,
+    /// HTTP base address for sending [env: RETAKE_API_URL] [default: the API generation's].
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// retake.tv API generation [env: RETAKE_API] [default: v1].
+    #[arg(long, value_enum)]
+    pub api: Option<ApiVersion>,
+    /// Where queue.jsonl and health.json live [env: RETAKE_STATE_DIR] [default: ~/.local/state/retake-chat].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Optional TOML file for everything else [env: RETAKE_CHAT_CONFIG].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Give up after this many consecutive failed connection attempts [default: never].
+    #[arg(long, value_name = "N")]
+    pub max_reconnects: Option<u32>,
+}
+
+impl RunArgs {
+    /// The flags as config overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            script: self.script.clone(),
+            creds: self.creds.clone(),
+            chat_url: self.chat_url.clone(),
+            api_url: self.api_url.clone(),
+            api: self.api,
+            state_dir: self.state_dir.clone(),
+            config: self.config.clone(),
+            max_reconnects: self.max_reconnects,
+        }
+    }
+}
+
+/// Where the queue is: the same settings the listener uses to find its state directory.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StateArgs {
+    /// The listener's state directory [env: RETAKE_STATE_DIR] [default: ~/.local/state/retake-chat].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// The listener's TOML config file, if its state_dir is set there [env: RETAKE_CHAT_CONFIG].
+    #[arg(long, value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// The flags as config overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            state_dir: self.state_dir.clone(),
+            config: self.config.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
+/// Arguments of `queue`.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// What to do with the queue.
+    #[command(subcommand)]
+    pub action: QueueAction,
+    /// Where the queue is.
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// The queue's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum QueueAction {
+    /// Print the items waiting to be taken, one JSON object per line (`--all`: leased ones too).
+    List {
+        /// Include items currently leased by a `take`.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Claim up to N items and print them as JSON lines; exit 1 when there is nothing.
+    Take {
+        /// Most items to claim.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        max: usize,
+        /// Seconds before an unacknowledged item is handed out again.
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        lease: u64,
+    },
+    /// Remove answered items by id (acknowledging an id twice is harmless).
+    Ack {
+        /// Item ids, as printed by `take`.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+}
+
+/// Arguments of `reply`.
+#[derive(Debug, Args)]
+pub struct ReplyArgs {
+    /// Queue item to acknowledge once the message is sent (repeatable).
+    #[arg(long = "ack", value_name = "ID")]
+    pub ack: Vec<String>,
+    /// The message; longer than 500 characters is split at a word into at most two.
+    #[arg(required = true, value_name = "TEXT")]
+    pub text: String,
+    /// Credentials, addresses and state directory, as for `run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scripts to check.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}

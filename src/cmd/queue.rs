@@ -1,0 +1,59 @@
+//! `retake-chat queue list|take|ack`: the agent's side of the queue. Results go to stdout as
+//! JSON lines; notes (unreadable lines, unknown ids) to stderr.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::act::queue::{Queue, QueueItem};
+use crate::cli::{QueueAction, QueueArgs};
+use crate::config::{self, Env};
+use crate::health::now_ms;
+
+/// Run one queue action.
+pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
+    let dir = config::resolve_state_dir(&args.state.overrides(), &Env::from_process())?;
+    let queue = Queue::new(dir.join("queue.jsonl"));
+    let now = now_ms();
+    match &args.action {
+        QueueAction::List { all } => {
+            let (items, problems) = queue.read_all()?;
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+            print_items(items.iter().filter(|item| *all || item.is_pending(now)))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        QueueAction::Take { max, lease } => {
+            let lease_ms = i64::try_from(lease.saturating_mul(1000)).unwrap_or(i64::MAX);
+            let taken = queue.take(*max, lease_ms, now)?;
+            print_items(taken.iter())?;
+            Ok(if taken.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        QueueAction::Ack { ids } => {
+            let unknown = queue.ack(ids)?;
+            if !unknown.is_empty() {
+                eprintln!(
+                    "not in the queue (already acknowledged?): {}",
+                    unknown.join(" ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// One JSON object per line on stdout.
+fn print_items<'a>(items: impl Iterator<Item = &'a QueueItem>) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for item in items {
+        serde_json::to_writer(&mut out, item).context("cannot write to stdout")?;
+        writeln!(out).context("cannot write to stdout")?;
+    }
+    out.flush().context("cannot write to stdout")
+}

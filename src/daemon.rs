@@ -1,0 +1,247 @@
+//! The running listener: wires source → event → script → act, and health, and owns every task.
+//!
+//! [`run`] takes its shutdown as a future (the binary passes ctrl-c/SIGTERM, tests their own).
+//! The personality runs on its own OS thread so a slow script can never stall the socket's
+//! ping handling or the sends; everything else is a tokio task. On shutdown it stops
+//! receiving, lets the personality finish what arrived, flushes the queue, gives in-flight
+//! sends two seconds, and writes a last health with status `stopped`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+
+use crate::act::queue::Queue;
+use crate::act::reply::Sender;
+use crate::act::{self, Actions, wake};
+use crate::config::{Config, ScriptChoice};
+use crate::event::{Normalized, Seen, normalize};
+use crate::health::{self, Health, Status, now_ms};
+use crate::script::{self, Decision, Personality, Runtime, reload};
+use crate::source::{self, Backoff, Inbound, SourceConfig};
+
+/// How many recent message ids are remembered to drop server repeats.
+const SEEN_IDS: usize = 4096;
+/// How long in-flight work may take once shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Run the listener until `shutdown` completes (or the source gives up for good).
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let health = Arc::new(Health::new());
+    std::fs::create_dir_all(&config.state_dir).with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            config.state_dir.display()
+        )
+    })?;
+    let queue = Queue::new(config.queue_path());
+    if queue.repair()? {
+        tracing::warn!(
+            "{}: the last line was cut short by a crash; ended it so new items stay whole",
+            queue.path().display()
+        );
+    }
+    let runtime = Arc::new(Runtime::new(config.script_limits.to_limits()));
+    let first = load_first(&runtime, &config.script)?;
+    health.script_loaded(first.name(), first.loaded_at_ms());
+    let (current_tx, current_rx) = watch::channel(Arc::new(first));
+    let sender = Sender::new(&config).context("cannot set up sending")?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (raw_tx, raw_rx) = mpsc::unbounded_channel();
+    let (reply_tx, reply_rx) = mpsc::unbounded_channel();
+    let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+    let (waker, wake_rx) = wake::channel();
+
+    let health_task = tokio::spawn(health::run(
+        health.clone(),
+        config.health_path(),
+        crate::config::secs(config.health.interval_secs),
+        shutdown_rx.clone(),
+    ));
+    let mut source_task = tokio::spawn(source::run(
+        source_config(&config),
+        raw_tx.clone(),
+        health.clone(),
+        shutdown_rx.clone(),
+    ));
+    if let ScriptChoice::File(path) = &config.script {
+        let health = health.clone();
+        let report = move |outcome| match outcome {
+            reload::ReloadOutcome::Loaded { name, loaded_at_ms } => {
+                health.script_loaded(&name, loaded_at_ms)
+            }
+            reload::ReloadOutcome::Failed { error, .. } => health.script_failed(error),
+        };
+        tokio::spawn(reload::run(
+            runtime.clone(),
+            path.clone(),
+            current_tx,
+            report,
+            shutdown_rx.clone(),
+        ));
+    }
+    let wake_task = tokio::spawn(wake::run(
+        wake_rx,
+        config.wake.clone(),
+        queue.clone(),
+        health.clone(),
+    ));
+    let queue_task = tokio::spawn(act::run_queue(
+        queue_rx,
+        queue,
+        config.queue.max_items,
+        reply_tx.clone(),
+        waker,
+        health.clone(),
+    ));
+    let reply_task = {
+        let (limits, health) = (config.send.clone(), health.clone());
+        tokio::spawn(async move { act::reply::run(reply_rx, sender, &limits, health).await })
+    };
+    let actions = Actions {
+        reply_tx,
+        queue_tx,
+        instant_deadline: crate::config::secs(config.send.instant_deadline_secs),
+        health: health.clone(),
+    };
+    let decider = Decider {
+        runtime,
+        current: current_rx,
+        actions,
+        health: health.clone(),
+        agent_name: config.creds.agent_name.clone(),
+        user_db_id: config.creds.user_db_id.clone(),
+    };
+    let (decider_done_tx, decider_done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("personality".into())
+        .spawn(move || {
+            decider.run(raw_rx);
+            let _ = decider_done_tx.send(());
+        })
+        .context("cannot start the personality thread")?;
+
+    let (gave_up, source_running) = tokio::select! {
+        () = shutdown => (None, true),
+        result = &mut source_task => (result.ok().and_then(Result::err), false),
+    };
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let _ = raw_tx.send(Inbound::End);
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    // Each stage ends when the one before it has dropped its sender; the grace bounds it all.
+    let _ = tokio::time::timeout_at(deadline, decider_done_rx).await;
+    for task in [queue_task, reply_task, wake_task] {
+        let abort = task.abort_handle();
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
+            abort.abort();
+        }
+    }
+    // The source closes its socket on shutdown; waiting for it keeps "one socket" true even
+    // across a restart in the same process.
+    if source_running {
+        let abort = source_task.abort_handle();
+        if tokio::time::timeout(SHUTDOWN_GRACE, source_task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    let _ = health_task.await;
+    health.set_status(Status::Stopped);
+    if let Err(e) = health.write(&config.health_path()) {
+        tracing::warn!("cannot write {}: {e}", config.health_path().display());
+    }
+    match gave_up {
+        Some(gave_up) => Err(gave_up.into()),
+        None => Ok(()),
+    }
+}
+
+/// Load the personality the listener starts with; a script that does not compile stops the start.
+fn load_first(runtime: &Runtime, choice: &ScriptChoice) -> anyhow::Result<Personality> {
+    let loaded = match choice {
+        ScriptChoice::File(path) => reload::load(runtime, path),
+        ScriptChoice::Embedded => runtime.compile("<embedded>", script::EMBEDDED_PERSONALITY),
+    };
+    loaded.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn source_config(config: &Config) -> SourceConfig {
+    SourceConfig {
+        url: config.chat_url.clone(),
+        room: config.creds.user_db_id.clone(),
+        connect_timeout: crate::config::secs(config.connection.connect_timeout_secs),
+        backoff: Backoff {
+            initial: Duration::from_millis(config.connection.backoff_initial_ms.max(1)),
+            max: Duration::from_millis(config.connection.backoff_max_ms.max(1)),
+        },
+        max_reconnects: config.max_reconnects,
+    }
+}
+
+/// The personality stage: everything between a raw payload and an action, on one thread.
+struct Decider {
+    runtime: Arc<Runtime>,
+    current: watch::Receiver<Arc<Personality>>,
+    actions: Actions,
+    health: Arc<Health>,
+    agent_name: String,
+    user_db_id: String,
+}
+
+impl Decider {
+    fn run(self, mut raw_rx: mpsc::UnboundedReceiver<Inbound>) {
+        let mut seen = Seen::new(SEEN_IDS);
+        while let Some(Inbound::Payload(raw)) = raw_rx.blocking_recv() {
+            self.handle(&raw, &mut seen);
+        }
+    }
+
+    /// One raw payload: normalize, filter, decide, act. Nothing here can fail the loop.
+    fn handle(&self, raw: &serde_json::Value, seen: &mut Seen) {
+        let counters = &self.health.counters;
+        counters.events_in.inc();
+        let event = match normalize(raw, now_ms()) {
+            Normalized::Chat(event) => event,
+            Normalized::Moderation(kind) => {
+                counters.moderation.inc();
+                tracing::debug!(kind, "moderation event skipped");
+                return;
+            }
+            Normalized::Malformed(why) => {
+                counters.malformed.inc();
+                tracing::debug!("payload skipped: {why}");
+                return;
+            }
+        };
+        if event.is_own(&self.agent_name, &self.user_db_id) {
+            counters.own.inc();
+            return;
+        }
+        if !seen.insert(&event.id) {
+            counters.duplicates.inc();
+            tracing::debug!(id = %event.id, "repeated message skipped");
+            return;
+        }
+        counters.messages_in.inc();
+        self.health.message_seen();
+        let personality = self.current.borrow().clone();
+        let decision = match self.runtime.decide(&personality, &event) {
+            Ok(decision) => decision,
+            Err(error) => {
+                // Never lose the viewer: a failing script hands the message to the agent.
+                counters.script_errors.inc();
+                tracing::warn!(id = %event.id, author = %event.author, "personality failed, queueing the message: {error}");
+                self.health.set_error(format!("script: {error}"));
+                Decision::Queue
+            }
+        };
+        tracing::debug!(id = %event.id, author = %event.author, ?decision, "decided");
+        self.actions.apply(&event, decision);
+    }
+}

@@ -1,0 +1,383 @@
+//! What a chat event is, whichever API generation sent it.
+//!
+//! `normalize` turns one raw Socket.IO payload (v1 or v2, see RETAKE_API.md) into a
+//! [`ChatEvent`], a moderation notice, or a reason to skip it. It is pure and never panics on
+//! any JSON; filtering the agent's own messages and duplicate ids is left to the caller
+//! ([`ChatEvent::is_own`], [`Seen`]).
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use serde_json::Value;
+
+/// Longest text (in characters) handed to the personality; the rest is cut off.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest author name, id, wallet or message id kept (in characters).
+pub const MAX_FIELD_CHARS: usize = 128;
+
+/// One viewer event in the shape the personality and the queue see, whatever the API generation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatEvent {
+    /// Message id: v1's `_id`; v2 has none, so a stable digest of sender, timestamp and text.
+    pub id: String,
+    /// `message`, `tip` or `trade`.
+    pub kind: String,
+    /// Display name: v1 `author.fusername`, else the start of the wallet, else `anon`.
+    pub author: String,
+    /// v1 `author.fid`, v2 `sender_user_id`; empty when unknown.
+    pub author_id: String,
+    /// v1 `author.walletAddress`; empty when unknown.
+    pub wallet: String,
+    /// The message text as sent (capped at [`MAX_TEXT_CHARS`]).
+    pub text: String,
+    /// When it was sent, epoch milliseconds (receive time when the payload has none).
+    pub ts: i64,
+    /// Tip or trade amount, when the payload carries one.
+    pub amount: Option<f64>,
+}
+
+/// What one raw payload turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Normalized {
+    /// A viewer event for the personality.
+    Chat(ChatEvent),
+    /// A moderation event (`jail`, `unjail`, `delete`, `delete_all`): never chat.
+    Moderation(String),
+    /// Not something we understand; the reason is for logs and counters.
+    Malformed(&'static str),
+}
+
+impl ChatEvent {
+    /// The text trimmed and lower-cased, the form the shipped personality matches on.
+    pub fn lower(&self) -> String {
+        self.text.trim().to_lowercase()
+    }
+
+    /// True when the agent itself sent this (the platform echoes the agent's messages back).
+    pub fn is_own(&self, agent_name: &str, user_db_id: &str) -> bool {
+        (!agent_name.is_empty() && self.author == agent_name)
+            || (!user_db_id.is_empty() && self.author_id == user_db_id)
+    }
+}
+
+/// Turn one raw `message` payload into a [`Normalized`]. `now_ms` stands in for a missing timestamp.
+pub fn normalize(raw: &Value, now_ms: i64) -> Normalized {
+    let Some(obj) = raw.as_object() else {
+        return Normalized::Malformed("payload is not an object");
+    };
+    let kind = obj.get("type").and_then(Value::as_str).unwrap_or("message");
+    match kind {
+        "jail" | "unjail" | "delete" | "delete_all" => {
+            return Normalized::Moderation(kind.to_string());
+        }
+        "message" | "tip" | "trade" => {}
+        _ => return Normalized::Malformed("unknown event type"),
+    }
+    let text = string_field(obj.get("text"), MAX_TEXT_CHARS);
+    let ts = timestamp(obj.get("timestamp")).unwrap_or(now_ms);
+    let mut event = ChatEvent {
+        kind: kind.to_string(),
+        text,
+        ts,
+        ..ChatEvent::default()
+    };
+    if let Some(author) = obj.get("author").and_then(Value::as_object) {
+        // Generation 1: a nested author object.
+        event.wallet = string_field(author.get("walletAddress"), MAX_FIELD_CHARS);
+        event.author_id = string_field(author.get("fid"), MAX_FIELD_CHARS);
+        event.author = string_field(author.get("fusername"), MAX_FIELD_CHARS);
+    } else {
+        // Generation 2: flat sender fields.
+        event.author_id = string_field(obj.get("sender_user_id"), MAX_FIELD_CHARS);
+        event.author = string_field(obj.get("sender_username"), MAX_FIELD_CHARS);
+        event.wallet = string_field(obj.get("sender_wallet_address"), MAX_FIELD_CHARS);
+    }
+    if event.author.is_empty() {
+        event.author = match event.wallet.get(..8) {
+            Some(prefix) => prefix.to_string(),
+            None => "anon".to_string(),
+        };
+    }
+    if event.text.is_empty() && kind == "message" {
+        return Normalized::Malformed("message has no text");
+    }
+    event.amount = amount(obj);
+    event.id = match obj.get("_id").or_else(|| obj.get("id")) {
+        Some(id) if !id.is_null() => string_field(Some(id), MAX_FIELD_CHARS),
+        _ => synthetic_id(&event, obj.contains_key("timestamp")),
+    };
+    Normalized::Chat(event)
+}
+
+/// A string field as text: strings as they are, numbers and booleans printed, anything else empty.
+fn string_field(value: Option<&Value>, max_chars: usize) -> String {
+    let text = match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    };
+    cap_chars(text, max_chars)
+}
+
+/// Cut `text` to at most `max_chars` characters, on a character boundary.
+fn cap_chars(mut text: String, max_chars: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(max_chars) {
+        text.truncate(cut);
+    }
+    text
+}
+
+/// Epoch milliseconds from an RFC 3339 string (v1), a numeric string or a number (v2).
+fn timestamp(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok().or_else(|| parse_rfc3339_ms(s)),
+        _ => None,
+    }
+}
+
+/// Tip amount from `tip_data.amount` or `trade_data.amount`, as a number or numeric string.
+fn amount(obj: &serde_json::Map<String, Value>) -> Option<f64> {
+    let data = obj.get("tip_data").or_else(|| obj.get("trade_data"))?;
+    match data.get("amount")? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// v2 payloads carry no id: derive one that the server's repeats share but distinct messages don't.
+/// Without a timestamp two identical lines from one sender could be different messages, so the
+/// id is made unique instead (deduplication then cannot apply, but nothing is dropped).
+fn synthetic_id(event: &ChatEvent, has_timestamp: bool) -> String {
+    if !has_timestamp {
+        return format!("gen-{}", uuid::Uuid::new_v4().simple());
+    }
+    let mut hasher = DefaultHasher::new();
+    (
+        &event.author_id,
+        &event.author,
+        event.ts,
+        &event.text,
+        &event.kind,
+    )
+        .hash(&mut hasher);
+    format!("v2-{:016x}", hasher.finish())
+}
+
+/// Parse `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` into epoch milliseconds; `None` if it is not that.
+fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| s.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let padded = format!("{:0<3}", &frac[..digits.min(3)]);
+        millis = padded.parse::<i64>().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let h = rest.get(1..3)?.parse::<i64>().ok()?;
+            let m = rest.get(4..6)?.parse::<i64>().ok()?;
+            sign * (h * 60 + m)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    Some(secs * 1000 + millis)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The most recent message ids, so a message the server repeats (after a reconnect) is answered once.
+#[derive(Debug)]
+pub struct Seen {
+    order: VecDeque<String>,
+    ids: HashSet<String>,
+    capacity: usize,
+}
+
+impl Seen {
+    /// Remember up to `capacity` ids; the oldest is forgotten first.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            order: VecDeque::with_capacity(capacity),
+            ids: HashSet::with_capacity(capacity),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Record `id`; false when it was already among the recent ones.
+    pub fn insert(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() == self.capacity
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        self.order.push_back(id.to_string());
+        self.ids.insert(id.to_string());
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chat(raw: Value) -> ChatEvent {
+        match normalize(&raw, 42) {
+            Normalized::Chat(event) => event,
+            other => panic!("expected chat, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn v1_message() {
+        let e = chat(json!({"_id": "c1", "type": "message", "text": "gm",
+            "timestamp": "2025-02-01T14:20:00Z",
+            "author": {"fusername": "viewer1", "walletAddress": "0xabcdef1234", "fid": 12345}}));
+        assert_eq!(e.id, "c1");
+        assert_eq!(e.author, "viewer1");
+        assert_eq!(e.author_id, "12345");
+        assert_eq!(e.wallet, "0xabcdef1234");
+        assert_eq!(e.ts, 1_738_419_600_000);
+        assert_eq!(e.kind, "message");
+    }
+
+    #[test]
+    fn v2_message_gets_a_stable_id() {
+        let raw = json!({"type": "message", "session_id": "s", "streamer_id": "st",
+            "sender_user_id": "u9", "sender_username": "viewer1", "text": "Hello!",
+            "timestamp": "1738419600000"});
+        let (a, b) = (chat(raw.clone()), chat(raw));
+        assert_eq!(a.ts, 1_738_419_600_000);
+        assert_eq!(a.author, "viewer1");
+        assert_eq!(a.author_id, "u9");
+        assert!(a.id.starts_with("v2-"));
+        assert_eq!(a.id, b.id);
+    }
+
+    #[test]
+    fn tips_carry_amounts() {
+        let e = chat(json!({"type": "tip", "text": "", "sender_username": "bob",
+            "tip_data": {"amount": "2.5", "receiver_id": "x"}}));
+        assert_eq!(e.kind, "tip");
+        assert_eq!(e.amount, Some(2.5));
+    }
+
+    #[test]
+    fn author_falls_back_to_wallet_then_anon() {
+        let e = chat(json!({"text": "hi", "author": {"walletAddress": "0x12345678ff"}}));
+        assert_eq!(e.author, "0x123456");
+        let e = chat(json!({"text": "hi", "author": {"walletAddress": "0x1"}}));
+        assert_eq!(e.author, "anon");
+        assert_eq!(e.ts, 42);
+    }
+
+    #[test]
+    fn moderation_is_not_chat() {
+        for kind in ["jail", "unjail", "delete", "delete_all"] {
+            assert_eq!(
+                normalize(&json!({"type": kind, "text": "x"}), 0),
+                Normalized::Moderation(kind.to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn odd_shapes_never_panic() {
+        let big = "x".repeat(3_000_000);
+        let cases = [
+            json!(null),
+            json!(1),
+            json!("gm"),
+            json!([1, 2]),
+            json!({}),
+            json!({"text": null}),
+            json!({"text": 5, "author": 7}),
+            json!({"text": ["a"], "author": {"fusername": {"x": 1}}}),
+            json!({"type": 3, "text": "hi"}),
+            json!({"type": "weird", "text": "hi"}),
+            json!({"text": "hi", "timestamp": "2025-13-99T99:99:99Z"}),
+            json!({"text": "hi", "timestamp": "9999-12-31T23:59:59.999999+14:00"}),
+            json!({"text": "hi", "timestamp": 1e300}),
+            json!({"text": "é", "timestamp": "ééééééééééééééééééééé"}),
+            json!({"text": big}),
+        ];
+        for raw in &cases {
+            let _ = normalize(raw, 0);
+        }
+        let e = chat(json!({"text": "x".repeat(5000), "author": {"fusername": "é".repeat(500)}}));
+        assert_eq!(e.text.chars().count(), MAX_TEXT_CHARS);
+        assert_eq!(e.author.chars().count(), MAX_FIELD_CHARS);
+        assert_eq!(chat(json!({"text": 5})).text, "5");
+        assert!(matches!(
+            normalize(&json!(null), 0),
+            Normalized::Malformed(_)
+        ));
+        assert!(matches!(
+            normalize(&json!({"text": ""}), 0),
+            Normalized::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn own_messages_by_name_or_id() {
+        let e = chat(json!({"text": "hi", "author": {"fusername": "Bot", "fid": "u1"}}));
+        assert!(e.is_own("Bot", ""));
+        assert!(e.is_own("", "u1"));
+        assert!(!e.is_own("Other", "u2"));
+    }
+
+    #[test]
+    fn rfc3339_variants() {
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339_ms("1970-01-01T01:00:00.5+01:00"), Some(500));
+        assert_eq!(
+            parse_rfc3339_ms("2000-03-01T00:00:00Z"),
+            Some(951_868_800_000)
+        );
+        assert_eq!(parse_rfc3339_ms("nonsense"), None);
+    }
+
+    #[test]
+    fn seen_forgets_the_oldest() {
+        let mut seen = Seen::new(2);
+        assert!(seen.insert("a"));
+        assert!(!seen.insert("a"));
+        assert!(seen.insert("b"));
+        assert!(seen.insert("c"));
+        assert!(seen.insert("a"));
+    }
+}

@@ -1,0 +1,140 @@
+//! The fake's HTTP send endpoints, both generations: record every POST, serve the scripted
+//! failures first, and echo a successful send into the destination room as the platform does.
+//! The Socket.IO layer and the listener are set up by the handle in `mod.rs`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+
+use super::payload::{v1_payload, v2_message};
+use super::{FakeOptions, SentRequest, Shared, lock};
+
+/// Generation 1 send endpoint.
+pub(super) const V1_SEND: &str = "/api/agent/chat/send";
+/// Generation 2 send endpoint.
+pub(super) const V2_SEND: &str = "/api/v1/agent/stream/chat/send";
+
+/// What the handlers need: the records, the options, and the server to echo through.
+#[derive(Clone)]
+pub(super) struct HttpState {
+    pub(super) shared: Arc<Shared>,
+    pub(super) options: Arc<FakeOptions>,
+    pub(super) io: SocketIo,
+}
+
+#[derive(Clone, Copy)]
+enum Generation {
+    V1,
+    V2,
+}
+
+/// The router with both send endpoints; the caller adds the Socket.IO layer.
+pub(super) fn router(state: HttpState) -> Router {
+    Router::new()
+        .route(V1_SEND, post(send_v1))
+        .route(V2_SEND, post(send_v2))
+        .with_state(state)
+}
+
+async fn send_v1(state: State<HttpState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    send(Generation::V1, state, uri, headers, body).await
+}
+
+async fn send_v2(state: State<HttpState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    send(Generation::V2, state, uri, headers, body).await
+}
+
+async fn send(
+    generation: Generation,
+    State(state): State<HttpState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let at = Instant::now();
+    let body = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let forced = lock(&state.shared.failures).pop_front();
+    let (status, retry_after) = match forced {
+        Some((code, retry_after)) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            retry_after,
+        ),
+        None => (StatusCode::OK, None),
+    };
+    lock(&state.shared.sent).push(SentRequest {
+        path: uri.path().to_owned(),
+        authorization: headers
+            .get(AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        body: body.clone(),
+        status: status.as_u16(),
+        at,
+    });
+
+    if !status.is_success() {
+        let mut response = (
+            status,
+            Json(json!({ "success": false, "error": "scripted failure" })),
+        )
+            .into_response();
+        if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        return response;
+    }
+    if state.options.echo {
+        echo(generation, &state, &body).await;
+    }
+    (StatusCode::OK, Json(json!({ "success": true }))).into_response()
+}
+
+/// Emits the agent's own message into the destination room, before the HTTP reply, so a test
+/// that saw the reply can wait for the echo without racing it.
+async fn echo(generation: Generation, state: &HttpState, body: &Value) {
+    let options = &state.options;
+    let text = body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (room, payload) = match generation {
+        Generation::V1 => (
+            body.get("userDbId"),
+            v1_payload(
+                &uuid::Uuid::new_v4().to_string(),
+                &options.agent_name,
+                json!(options.user_db_id),
+                "0xagent",
+                text,
+            ),
+        ),
+        Generation::V2 => (
+            body.get("destination_user_id"),
+            v2_message(
+                body.get("destination_user_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                &options.user_db_id,
+                &options.agent_name,
+                text,
+            ),
+        ),
+    };
+    let Some(room) = room.and_then(Value::as_str) else {
+        tracing::debug!("fake retake: send without a destination, no echo");
+        return;
+    };
+    if let Err(e) = state.io.to(room.to_owned()).emit("message", &payload).await {
+        tracing::debug!(error = %e, "fake retake: echo not delivered");
+    }
+}

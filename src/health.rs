@@ -1,0 +1,348 @@
+//! What the listener is doing, for people and watchdogs: counters, connection state, the
+//! script's last load, the last wake.
+//!
+//! Every stage holds an `Arc<Health>` and reports into it; [`run`] writes a [`Snapshot`] to
+//! `health.json` atomically (temp file + rename) every interval and soon after each state
+//! change. Nothing here ever holds the access token.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
+
+use crate::act::queue::QueueStats;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Add one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Add `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Serialize for Counter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.get())
+    }
+}
+
+/// Every counter the listener keeps; names are part of health.json.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// Raw `message` payloads received from the socket.
+    pub events_in: Counter,
+    /// Viewer messages handed to the personality.
+    pub messages_in: Counter,
+    /// Instant replies delivered.
+    pub replies_sent: Counter,
+    /// Acknowledgements delivered.
+    pub acks_sent: Counter,
+    /// Messages written to the queue for the agent.
+    pub queued: Counter,
+    /// Messages the personality chose to ignore.
+    pub ignored: Counter,
+    /// Moderation events (jail, delete, …) skipped.
+    pub moderation: Counter,
+    /// The agent's own messages echoed back, skipped.
+    pub own: Counter,
+    /// Messages whose id was seen recently (server repeats), skipped.
+    pub duplicates: Counter,
+    /// Payloads of a shape we do not understand, skipped.
+    pub malformed: Counter,
+    /// Personality calls that failed, overran a budget or returned nonsense.
+    pub script_errors: Counter,
+    /// HTTP send attempts that failed (each retry counts).
+    pub send_errors: Counter,
+    /// Replies given up on (deadline passed, or rejected by the server).
+    pub send_dropped: Counter,
+    /// Replies not sent because the send budget was spent.
+    pub rate_limited: Counter,
+    /// Replies not sent because the same text went out within 30 s.
+    pub repeats_suppressed: Counter,
+    /// Queued items moved to the archive because the queue was full.
+    pub archived: Counter,
+    /// Queue writes that failed (the batch is kept in memory and retried).
+    pub queue_errors: Counter,
+    /// Wake commands started.
+    pub wakes: Counter,
+    /// Wake commands that failed or timed out.
+    pub wake_failures: Counter,
+}
+
+/// Connection state as the seed's health file spelled it, plus our own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Not yet connected.
+    Starting,
+    /// Connected and joined to the room.
+    Connected,
+    /// Between connection attempts.
+    Disconnected,
+    /// Shut down cleanly.
+    Stopped,
+}
+
+/// The personality as last loaded.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScriptState {
+    /// The script's path, or `<embedded>`.
+    pub path: String,
+    /// When the running version was loaded, epoch ms.
+    pub loaded_at: Option<i64>,
+    /// The last load or reload error (cleared by a good reload).
+    pub error: Option<String>,
+}
+
+/// The last wake of the agent.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WakeState {
+    /// When it started, epoch ms.
+    pub at: Option<i64>,
+    /// Whether it succeeded.
+    pub ok: Option<bool>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+struct State {
+    status: Status,
+    reconnects: u64,
+    last_message: Option<i64>,
+    last_error: Option<String>,
+    script: ScriptState,
+    wake: WakeState,
+    queue: QueueStats,
+}
+
+/// Shared health of the running listener.
+#[derive(Debug)]
+pub struct Health {
+    started: Instant,
+    started_at: i64,
+    /// The counters, incremented directly by the stages.
+    pub counters: Counters,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+/// What health.json holds. The first four fields are the seed listener's.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot<'a> {
+    /// `starting`, `connected`, `disconnected` or `stopped`.
+    pub status: Status,
+    /// When the last viewer message arrived, epoch ms.
+    pub last_message: Option<i64>,
+    /// Connection attempts after the first.
+    pub reconnects: u64,
+    /// Milliseconds since start.
+    pub uptime: u64,
+    /// The listener's process id.
+    pub pid: u32,
+    /// When this snapshot was written, epoch ms.
+    pub updated_at: i64,
+    /// When the listener started, epoch ms.
+    pub started_at: i64,
+    /// The last connection or send error worth a human's attention.
+    pub last_error: Option<String>,
+    /// The personality.
+    pub script: ScriptState,
+    /// The last wake.
+    pub wake: WakeState,
+    /// The queue as last looked at.
+    pub queue: QueueStats,
+    /// Every counter.
+    pub counters: &'a Counters,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Health {
+    /// Fresh health, status `starting`.
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            started_at: now_ms(),
+            counters: Counters::default(),
+            state: Mutex::new(State {
+                status: Status::Starting,
+                reconnects: 0,
+                last_message: None,
+                last_error: None,
+                script: ScriptState::default(),
+                wake: WakeState::default(),
+                queue: QueueStats::default(),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut State)) {
+        // A poisoned lock only means a panic elsewhere while holding it; the data is plain.
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut state);
+        drop(state);
+        self.changed.notify_one();
+    }
+
+    /// The connection changed state.
+    pub fn set_status(&self, status: Status) {
+        self.update(|s| s.status = status);
+    }
+
+    /// A reconnection attempt is starting.
+    pub fn reconnecting(&self) {
+        self.update(|s| s.reconnects += 1);
+    }
+
+    /// Something went wrong that a human should see (never include the token).
+    pub fn set_error(&self, error: impl Into<String>) {
+        let error = error.into();
+        self.update(|s| s.last_error = Some(error));
+    }
+
+    /// A viewer message arrived (not written at once: it is not a state change).
+    pub fn message_seen(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.last_message = Some(now_ms());
+    }
+
+    /// A script version is now running.
+    pub fn script_loaded(&self, path: &str, loaded_at: i64) {
+        let path = path.to_string();
+        self.update(|s| {
+            s.script = ScriptState {
+                path,
+                loaded_at: Some(loaded_at),
+                error: None,
+            }
+        });
+    }
+
+    /// A load or reload failed; the previous script (if any) keeps running.
+    pub fn script_failed(&self, error: impl Into<String>) {
+        let error = error.into();
+        self.update(|s| s.script.error = Some(error));
+    }
+
+    /// A wake finished.
+    pub fn wake_done(&self, at: i64, result: Result<(), String>) {
+        self.update(|s| {
+            s.wake = WakeState {
+                at: Some(at),
+                ok: Some(result.is_ok()),
+                error: result.err(),
+            }
+        });
+    }
+
+    /// The queue's numbers changed (not written at once: not a state change).
+    pub fn set_queue(&self, stats: QueueStats) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.queue = stats;
+    }
+
+    /// The current connection status.
+    pub fn status(&self) -> Status {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).status
+    }
+
+    /// Serialize the current state as health.json's JSON.
+    pub fn to_json(&self) -> String {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = Snapshot {
+            status: state.status,
+            last_message: state.last_message,
+            reconnects: state.reconnects,
+            uptime: self.started.elapsed().as_millis() as u64,
+            pid: std::process::id(),
+            updated_at: now_ms(),
+            started_at: self.started_at,
+            last_error: state.last_error.clone(),
+            script: state.script.clone(),
+            wake: state.wake.clone(),
+            queue: state.queue,
+            counters: &self.counters,
+        };
+        serde_json::to_string_pretty(&snapshot).unwrap_or_default()
+    }
+
+    /// Write health.json atomically: a temp file beside it, then rename.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = tmp_path(path);
+        std::fs::write(&tmp, self.to_json())?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Write health.json every `interval` and shortly after each change until shutdown, then once more.
+pub async fn run(
+    health: std::sync::Arc<Health>,
+    path: PathBuf,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    // Changes come in bursts (connect + join + first message); a short pause folds them into one write.
+    const SETTLE: Duration = Duration::from_millis(50);
+    let mut failing = false;
+    loop {
+        let result = {
+            let (health, path) = (health.clone(), path.clone());
+            tokio::task::spawn_blocking(move || health.write(&path)).await
+        };
+        match result {
+            Ok(Err(e)) if !failing => {
+                failing = true;
+                tracing::warn!("cannot write {}: {e}", path.display());
+            }
+            Ok(Ok(())) => failing = false,
+            _ => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = health.changed.notified() => tokio::time::sleep(SETTLE).await,
+            _ = shutdown.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! retake-chat: a chat listener for AI agents streaming on retake.tv.
+//!
+//! ```text
+//!  retake.tv Socket.IO ─► source ─► event ─► script ─► act ─► reply  (HTTP POST, in order, retried)
+//!                                                          ├─► queue  (durable JSONL, fsync before ack)
+//!                                                          └─► wake   (agent command, coalesced)
+//!  health ◄── every stage counts; written atomically to health.json
+//! ```
+//!
+//! - [`config`]: flags, environment, config file and credentials resolved into one `Config`.
+//! - [`daemon`]: wires the stages together and owns every spawned task.
+//! - [`source`]: the one Socket.IO connection, joined to the room, reconnected forever.
+//! - [`event`]: raw payloads of both API generations normalized into `ChatEvent`.
+//! - [`script`]: the Rhai personality: sandboxed engine, hot reload, `decide`.
+//! - [`act`]: what a decision does: send a reply, append to the queue, wake the agent.
+//! - [`health`]: counters and state, written to `health.json`.
+//! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
+
+pub mod act;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod daemon;
+pub mod event;
+pub mod fake;
+pub mod health;
+pub mod script;
+pub mod source;

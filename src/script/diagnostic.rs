@@ -1,0 +1,308 @@
+//! Script errors: what went wrong, in which script, at which line and column.
+//!
+//! Owns [`ScriptError`], the translation of Rhai's parse and evaluation errors into it, and
+//! [`ScriptError::render`], the multi-line diagnostic with the source line and a caret.
+//! What to do about an error (queue the message, keep the last good script) is the caller's.
+
+use std::fmt;
+
+use rhai::{EvalAltResult, ParseError, ParseErrorType, Position};
+
+use super::Limits;
+
+/// Where in a script something happened: the script's name and, when Rhai knows it, the
+/// 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The script's display name, usually its path.
+    pub name: String,
+    /// `(line, column)`, both 1-based.
+    pub line_col: Option<(usize, usize)>,
+}
+
+impl Location {
+    /// A location naming only the script.
+    pub fn script(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            line_col: None,
+        }
+    }
+
+    fn at(name: &str, pos: Position) -> Self {
+        Self {
+            name: name.to_string(),
+            line_col: pos.line().map(|line| (line, pos.position().unwrap_or(1))),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line_col {
+            Some((line, col)) => write!(f, "{}:{line}:{col}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// Everything that can go wrong loading or running a personality. Each kind is distinct so
+/// callers can count and report them apart; `Display` is one line, `NAME:LINE:COL: message`.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// The script does not parse (or uses a disabled keyword such as `eval` or `import`).
+    #[error("{at}: syntax error: {message}")]
+    Compile {
+        /// Where.
+        at: Location,
+        /// What, lower-case.
+        message: String,
+    },
+    /// The script failed while running: unknown variable or function, bad type, `throw`, ...
+    #[error("{at}: runtime error: {message}")]
+    Runtime {
+        /// Where.
+        at: Location,
+        /// What, lower-case.
+        message: String,
+    },
+    /// A budget ran out: operations, wall-clock time, string/array/map size, call or
+    /// expression depth.
+    #[error("{at}: limit exceeded: {message}")]
+    Limit {
+        /// Where.
+        at: Location,
+        /// Which limit.
+        message: String,
+    },
+    /// `on_message` returned something that is not a decision.
+    #[error(
+        "{at}: on_message returned {found}; expected reply(text), ack(text), queue(), ignore(), a string or ()"
+    )]
+    BadReturn {
+        /// Which script.
+        at: Location,
+        /// The Rhai type (or kind of value) it returned.
+        found: String,
+    },
+    /// The script has no usable `fn on_message(msg)`.
+    #[error("{at}: {message}")]
+    MissingHook {
+        /// Which script.
+        at: Location,
+        /// What is missing or wrong, naming the hook.
+        message: String,
+    },
+    /// The source is larger than [`MAX_SOURCE_BYTES`](super::MAX_SOURCE_BYTES).
+    #[error("{at}: script is {size} bytes; at most {max} are allowed")]
+    TooLarge {
+        /// Which script.
+        at: Location,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        max: u64,
+    },
+    /// The script file could not be read.
+    #[error("{at}: cannot read script: {}", lower_first(&.error.to_string()))]
+    Io {
+        /// The path, as the script's name.
+        at: Location,
+        /// Why. Not a `#[source]`: it is already part of the one-line message.
+        error: std::io::Error,
+    },
+}
+
+impl ScriptError {
+    /// The location (script name and position) of the error.
+    pub fn location(&self) -> &Location {
+        match self {
+            Self::Compile { at, .. }
+            | Self::Runtime { at, .. }
+            | Self::Limit { at, .. }
+            | Self::BadReturn { at, .. }
+            | Self::MissingHook { at, .. }
+            | Self::TooLarge { at, .. }
+            | Self::Io { at, .. } => at,
+        }
+    }
+
+    /// The name of the script the error belongs to.
+    pub fn name(&self) -> &str {
+        &self.location().name
+    }
+
+    /// `(line, column)`, 1-based, when Rhai reported one.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        self.location().line_col
+    }
+
+    /// The full diagnostic: the one-line message, then the offending source line and a caret
+    /// under the column. Just the message when there is no position or it is outside `source`.
+    pub fn render(&self, source: &str) -> String {
+        let head = self.to_string();
+        let Some((line_no, col)) = self.position() else {
+            return head;
+        };
+        // `split('\n')`, not `lines()`: a position may point at the empty line after a final newline.
+        let Some(line) = line_no
+            .checked_sub(1)
+            .and_then(|i| source.split('\n').nth(i))
+        else {
+            return head;
+        };
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let gutter = format!("{line_no:>4} | ");
+        // Keep tabs as tabs so the caret lines up however the terminal expands them.
+        let pad: String = line
+            .chars()
+            .take(col.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let blank = " ".repeat(gutter.len() - 2);
+        format!("{head}\n{gutter}{line}\n{blank}| {pad}^")
+    }
+}
+
+/// Translate a parse error. Expression-depth and literal-size errors are limits, not syntax.
+pub(crate) fn from_parse(name: &str, err: &ParseError) -> ScriptError {
+    let at = Location::at(name, err.position());
+    let message = one_line(&err.err_type().to_string());
+    match err.err_type() {
+        ParseErrorType::ExprTooDeep | ParseErrorType::LiteralTooLarge(..) => {
+            ScriptError::Limit { at, message }
+        }
+        _ => ScriptError::Compile { at, message },
+    }
+}
+
+/// Translate an evaluation error, looking through function-call wrappers to the innermost
+/// error so the position points at the statement that failed, not at the call site.
+pub(crate) fn from_eval(name: &str, err: EvalAltResult, limits: &Limits) -> ScriptError {
+    let mut err = err;
+    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+    | EvalAltResult::ErrorInModule(_, inner, _) = err
+    {
+        err = *inner;
+    }
+    let pos = err.position();
+    let at = Location::at(name, pos);
+    let limit = |message: String| ScriptError::Limit {
+        at: at.clone(),
+        message,
+    };
+    match &err {
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            limit(format!("more than {} operations", limits.max_operations))
+        }
+        EvalAltResult::ErrorTerminated(..) => limit(format!(
+            "ran longer than the time budget of {} ms",
+            limits.time_budget.as_millis()
+        )),
+        EvalAltResult::ErrorStackOverflow(_) => limit(format!(
+            "function calls nested deeper than {} levels",
+            limits.max_call_levels
+        )),
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            limit(format!("{} is over its limit", lower_first(what)))
+        }
+        EvalAltResult::ErrorTooManyModules(_) => limit("modules cannot be imported".to_string()),
+        EvalAltResult::ErrorTooManyVariables(_) => limit("too many variables".to_string()),
+        EvalAltResult::ErrorParsing(p, _) => ScriptError::Compile {
+            at,
+            message: one_line(&p.to_string()),
+        },
+        EvalAltResult::ErrorRuntime(value, _) if value.is_string() => ScriptError::Runtime {
+            at,
+            message: one_line(&value.to_string()),
+        },
+        EvalAltResult::Exit(..) => ScriptError::Runtime {
+            at,
+            message: "exit() is not a decision; return reply(text), ack(text), queue() or ignore()"
+                .to_string(),
+        },
+        _ => {
+            err.clear_position();
+            ScriptError::Runtime {
+                at,
+                message: one_line(&err.to_string()),
+            }
+        }
+    }
+}
+
+/// Rhai's messages start with a capital and may span lines; ours are one lower-case line
+/// without a trailing period.
+fn one_line(message: &str) -> String {
+    let joined = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    lower_first(joined.trim_end_matches('.'))
+}
+
+/// Lower-case the first letter unless the word is an acronym ("JSON", "ID").
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), second) if !second.is_some_and(char::is_uppercase) => first
+            .to_lowercase()
+            .chain(s[first.len_utf8()..].chars())
+            .collect(),
+        _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime_at(line: usize, col: usize) -> ScriptError {
+        ScriptError::Runtime {
+            at: Location {
+                name: "p.rhai".to_string(),
+                line_col: Some((line, col)),
+            },
+            message: "variable not found: x".to_string(),
+        }
+    }
+
+    #[test]
+    fn display_is_one_line_with_position() {
+        let err = runtime_at(2, 9);
+        assert_eq!(
+            err.to_string(),
+            "p.rhai:2:9: runtime error: variable not found: x"
+        );
+        assert_eq!(err.position(), Some((2, 9)));
+        assert_eq!(err.name(), "p.rhai");
+    }
+
+    #[test]
+    fn render_puts_the_caret_under_the_column() {
+        let source = "fn on_message(msg) {\n    let y = x + 1;\n}\n";
+        let rendered = runtime_at(2, 13).render(source);
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert_eq!(lines.len(), 3, "{rendered}");
+        assert_eq!(lines[1], "   2 |     let y = x + 1;");
+        let caret = lines[2].find('^').expect("a caret");
+        let x = lines[1].find('x').expect("the x");
+        assert_eq!(caret, x, "{rendered}");
+    }
+
+    #[test]
+    fn render_keeps_tabs_and_survives_bad_positions() {
+        let rendered = runtime_at(1, 3).render("\t\tx");
+        assert!(rendered.ends_with("| \t\t^"), "{rendered:?}");
+        let head = runtime_at(9, 1).to_string();
+        assert_eq!(runtime_at(9, 1).render("one line"), head);
+        assert_eq!(
+            runtime_at(0, 1).render("one line"),
+            runtime_at(0, 1).to_string()
+        );
+    }
+
+    #[test]
+    fn messages_are_lower_case_single_lines() {
+        assert_eq!(one_line("Variable not found: x."), "variable not found: x");
+        assert_eq!(one_line("JSON is\nbroken"), "JSON is broken");
+        assert_eq!(one_line(""), "");
+    }
+}

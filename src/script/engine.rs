@@ -1,0 +1,229 @@
+//! The one Rhai engine builder: every limit, the sandbox and the callbacks in one place.
+//!
+//! [`build`] is used by [`Runtime`](super::Runtime) and so by run, check, try, sandbox and the
+//! tests alike. What scripts may call is in `api.rs`; compiling, deciding and translating
+//! errors are in `mod.rs` and `diagnostic.rs`.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::module_resolvers::DummyModuleResolver;
+use rhai::packages::{Package, StandardPackage};
+use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, Position};
+
+use super::{Limits, api};
+
+/// Read the clock only every this many operations: `Instant::now` costs more than an operation,
+/// and a budget of milliseconds does not need nanosecond precision.
+const CLOCK_EVERY: u64 = 256;
+
+thread_local! {
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static SCRIPT: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+}
+
+/// Handle onto the deadline and script name of the evaluation running on the current thread.
+///
+/// Rhai's `on_progress` and `on_print` callbacks get no per-call context, and one
+/// [`Runtime`](super::Runtime) is shared between threads (the daemon decides while a reload
+/// compiles on a blocking thread). An evaluation runs start to finish on its caller's thread,
+/// so a thread-local slot is exactly per call, with no lock and no cross-talk between calls.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Deadline {
+    _private: (),
+}
+
+/// Guard returned by [`Deadline::arm`]; restores the previous state when dropped.
+#[must_use = "the deadline is disarmed when the guard is dropped"]
+#[derive(Debug)]
+pub struct Armed {
+    previous_deadline: Option<Instant>,
+    previous_script: Option<Arc<str>>,
+}
+
+impl Deadline {
+    /// A handle; all handles on one thread share that thread's slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Start the clock for one evaluation of `script` on this thread, `budget` from now.
+    pub fn arm(&self, script: &Arc<str>, budget: Duration) -> Armed {
+        let deadline = Instant::now().checked_add(budget);
+        Armed {
+            previous_deadline: DEADLINE.with(|d| d.replace(deadline)),
+            previous_script: SCRIPT.with(|s| s.replace(Some(Arc::clone(script)))),
+        }
+    }
+
+    /// True when an evaluation is running on this thread and its deadline has passed.
+    pub fn expired(&self) -> bool {
+        DEADLINE
+            .with(Cell::get)
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// The name of the script being evaluated on this thread, for logs.
+    fn script(&self) -> Option<Arc<str>> {
+        SCRIPT.with(|s| s.borrow().clone())
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        DEADLINE.with(|d| d.set(self.previous_deadline));
+        SCRIPT.with(|s| *s.borrow_mut() = self.previous_script.take());
+    }
+}
+
+/// Build the sandboxed engine every personality runs in, enforcing `limits`; `deadline` is
+/// the handle its progress callback checks for the wall-clock budget.
+pub fn build(limits: &Limits, deadline: Deadline) -> Engine {
+    // A raw engine has no functions at all; add exactly the standard library, which has no
+    // file, network, environment or process access (checked against rhai 1.27's packages).
+    let mut engine = Engine::new_raw();
+    engine.register_global_module(StandardPackage::new().as_shared_module());
+
+    // ---- Limits. Rhai's defaults are unlimited; scripts are shared, so nothing is. ----
+    // Operations per evaluation (one top-level run, or one on_message call).
+    engine.set_max_operations(limits.max_operations);
+    // Nesting of function calls, recursion included.
+    engine.set_max_call_levels(limits.max_call_levels);
+    // Expression nesting, checked at compile time: top level, then inside functions.
+    engine.set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth);
+    // Sizes of values a script can build.
+    engine.set_max_string_size(limits.max_string_size);
+    engine.set_max_array_size(limits.max_array_size);
+    engine.set_max_map_size(limits.max_map_size);
+    // No modules: none may be loaded, and the resolver would find none anyway.
+    engine.set_max_modules(0);
+    engine.set_module_resolver(DummyModuleResolver::new());
+    // Wall-clock budget: stop the script once its deadline has passed. The token carries
+    // nothing; `diagnostic` turns the termination into a Limit error naming the budget.
+    engine.on_progress(move |ops| {
+        if ops % CLOCK_EVERY == 0 && deadline.expired() {
+            Some(Dynamic::UNIT)
+        } else {
+            None
+        }
+    });
+
+    // ---- Language. ----
+    // Undeclared variables are compile errors, so typos fail at load, not mid-stream.
+    engine.set_strict_variables(true);
+    // No running strings as code, no imports even by keyword.
+    engine.disable_symbol("eval");
+    engine.disable_symbol("import");
+    // `sleep` in the standard library blocks the thread out of reach of on_progress.
+    // Functions registered on the engine shadow the package's, so this replaces it.
+    engine.register_fn("sleep", |_: INT| -> Result<(), Box<EvalAltResult>> {
+        Err("sleep() is not available to personalities".into())
+    });
+    engine.register_fn("sleep", |_: FLOAT| -> Result<(), Box<EvalAltResult>> {
+        Err("sleep() is not available to personalities".into())
+    });
+
+    // ---- Output: print and debug go to tracing (stderr), tagged with the script. ----
+    engine.on_print(move |text| {
+        let script = deadline.script();
+        tracing::info!(target: "retake_chat::script", script = script.as_deref().unwrap_or("?"), "{text}");
+    });
+    engine.on_debug(move |text, source, pos: Position| {
+        let script = deadline.script();
+        let script = source.or(script.as_deref()).unwrap_or("?");
+        tracing::debug!(target: "retake_chat::script", script, line = pos.line(), "{text}");
+    });
+
+    api::register(&mut engine);
+    engine
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_is_per_thread_and_restored() {
+        let deadline = Deadline::new();
+        let name: Arc<str> = Arc::from("a.rhai");
+        assert!(!deadline.expired());
+        {
+            let _armed = deadline.arm(&name, Duration::ZERO);
+            assert!(deadline.expired());
+            assert_eq!(deadline.script().as_deref(), Some("a.rhai"));
+            // Another thread sees no deadline at all.
+            let other = std::thread::spawn(move || deadline.expired()).join();
+            assert!(matches!(other, Ok(false)));
+        }
+        assert!(!deadline.expired());
+        assert!(deadline.script().is_none());
+    }
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut buf) = self.0.lock() {
+                buf.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn print_and_debug_go_to_tracing_with_the_script_name() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer({
+                let captured = captured.clone();
+                move || captured.clone()
+            })
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let runtime = super::super::Runtime::new(Limits::default());
+        let source = "print(\"loading\");\nfn on_message(msg) { debug(\"deciding\"); }";
+        tracing::subscriber::with_default(subscriber, || {
+            let p = runtime.compile("greeter.rhai", source).expect("compiles");
+            let event = crate::event::ChatEvent::default();
+            runtime.decide(&p, &event).expect("decides");
+        });
+        let out = captured
+            .0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let out = out.expect("log buffer");
+        let print = out
+            .lines()
+            .find(|l| l.contains("loading"))
+            .expect("print logged");
+        assert!(
+            print.contains("INFO") && print.contains("greeter.rhai"),
+            "{out}"
+        );
+        let debug = out
+            .lines()
+            .find(|l| l.contains("deciding"))
+            .expect("debug logged");
+        assert!(
+            debug.contains("DEBUG") && debug.contains("greeter.rhai"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn sleep_is_replaced() {
+        let engine = build(&Limits::default(), Deadline::new());
+        let started = Instant::now();
+        let result = engine.run("sleep(5);");
+        assert!(result.is_err());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let result = engine.run("sleep(5.0);");
+        assert!(result.is_err());
+    }
+}

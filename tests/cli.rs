@@ -1,0 +1,176 @@
+//! The real binary as a user runs it: exit codes, one-sentence errors naming the file and
+//! field, never the token, and a full run against the fake ended by SIGTERM.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use retake_chat::fake::{FakeOptions, FakeRetake};
+
+use crate::support::{AGENT, ROOM, TOKEN, expect, read_json};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retake-chat"));
+    // Only what we set: no credentials or settings leak in from the developer's environment.
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("binary runs");
+    let (out, err) = (
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "token leaked");
+    (status.code().unwrap_or(-1), out, err)
+}
+
+fn with_creds(dir: &Path, content: &str) -> Command {
+    let creds = dir.join("credentials.json");
+    std::fs::write(&creds, content).expect("write creds");
+    let mut cmd = bin();
+    cmd.env("HOME", dir)
+        .arg("--creds")
+        .arg(&creds)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--chat-url")
+        .arg("http://127.0.0.1:9/");
+    cmd
+}
+
+#[test]
+fn a_missing_credentials_file_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) = run(bin()
+        .env("HOME", dir.path())
+        .arg("--state-dir")
+        .arg(dir.path()));
+    assert_eq!(code, 2);
+    let expected = format!(
+        "error: cannot read credentials file {}: No such file or directory (os error 2)\n",
+        dir.path().join(".config/retake/credentials.json").display()
+    );
+    assert!(err.ends_with(&expected), "{err}");
+}
+
+#[test]
+fn a_missing_field_is_named_with_its_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) = run(&mut with_creds(
+        dir.path(),
+        &format!(r#"{{"access_token": "{TOKEN}", "agent_name": "Bot"}}"#),
+    ));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("credentials.json: field `userDbId` is missing or not a string (or set RETAKE_USER_DB_ID)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_credentials_never_show_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) = run(&mut with_creds(
+        dir.path(),
+        &format!(r#"{{"access_token": {TOKEN}, "userDbId": "u"}}"#),
+    ));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("credentials.json is not valid JSON (line 1 column"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreadable_script_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = with_creds(
+        dir.path(),
+        &format!(r#"{{"access_token": "{TOKEN}", "userDbId": "u", "agent_name": "Bot"}}"#),
+    );
+    let (code, _, err) = run(cmd.arg("--script").arg(dir.path().join("nope.rhai")));
+    assert_eq!(code, 2);
+    assert!(err.contains("nope.rhai"), "{err}");
+}
+
+#[test]
+fn check_reports_position_and_exit_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/personality.rhai");
+    let (code, out, _) = run(bin().arg("check").arg(&shipped));
+    assert_eq!(code, 0, "{out}");
+    let broken = dir.path().join("broken.rhai");
+    std::fs::write(&broken, "fn on_message(msg) {\n    reply(\"x\" +)\n}\n").expect("write");
+    let (code, out, _) = run(bin().arg("check").arg(&broken));
+    assert_eq!(code, 1);
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("{}:2:", broken.display())),
+        "{out}"
+    );
+    assert!(out.contains("    reply(\"x\" +)"), "{out}");
+    assert!(out.contains('^'), "{out}");
+    let (code, _, _) = run(bin().arg("check").arg(dir.path().join("missing.rhai")));
+    assert_eq!(code, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_answers_and_stops_cleanly_on_sigterm() {
+    let fake = FakeRetake::start(FakeOptions {
+        agent_name: AGENT.into(),
+        user_db_id: ROOM.into(),
+        ..FakeOptions::default()
+    })
+    .await
+    .expect("fake");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let creds = dir.path().join("credentials.json");
+    std::fs::write(
+        &creds,
+        format!(r#"{{"access_token": "{TOKEN}", "userDbId": "{ROOM}", "agent_name": "{AGENT}"}}"#),
+    )
+    .expect("write creds");
+    let child = tokio::process::Command::from(bin())
+        .env("HOME", dir.path())
+        .env("RETAKE_CREDS", &creds)
+        .env("RETAKE_CHAT_URL", fake.url())
+        .env("RETAKE_API_URL", fake.url())
+        .env("RETAKE_STATE_DIR", dir.path().join("state"))
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    expect("the binary joins the room", || fake.room_size(ROOM) == 1).await;
+    fake.emit_v1_message(ROOM, "b1", "ivy", "gm").await;
+    expect("gm answered", || fake.sent().len() == 1).await;
+    assert_eq!(fake.sent()[0].body["message"], "gm ivy! ☀️");
+
+    let pid = child.id().expect("pid").to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("exits within 10 s")
+        .expect("output");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(!err.contains(TOKEN) && !String::from_utf8_lossy(&output.stdout).contains(TOKEN));
+    assert!(err.contains("personality: the built-in copy"), "{err}");
+    let health = read_json(&dir.path().join("state/health.json"));
+    assert_eq!(health["status"], "stopped", "{health}");
+    assert!(!health.to_string().contains(TOKEN));
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary: every test talks to the in-process fake retake.tv over
+//! real Socket.IO and HTTP on 127.0.0.1, with real files and real child processes.
+
+mod support;
+
+mod cli;
+mod listener;
+mod resilience;
+mod script_reload;

@@ -1,0 +1,265 @@
+//! Test helpers: a temp state dir, the in-process fake retake.tv, a listener that shuts down
+//! on drop, and `wait_until` (poll with a deadline; never a fixed sleep).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use retake_chat::act::queue::{Queue, QueueItem};
+use retake_chat::config::{
+    ApiVersion, Config, ConnectionConfig, Credentials, HealthConfig, QueueConfig, ScriptChoice,
+    ScriptConfig, Secret, SendConfig, WakeConfig,
+};
+use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The token every test uses; tests search outputs for it.
+pub const TOKEN: &str = "rtk_test_SECRET_token_4242";
+/// The streamer's room.
+pub const ROOM: &str = "room-1";
+/// The agent's name, as the fake echoes it back.
+pub const AGENT: &str = "TestAgent";
+
+/// How long any single expectation may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+/// Poll `condition` until it holds or `within` passes; returns whether it held.
+pub async fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Like [`wait_until`], panicking with `what` when the deadline passes.
+pub async fn expect(what: &str, condition: impl FnMut() -> bool) {
+    assert!(
+        wait_until(DEADLINE, condition).await,
+        "timed out waiting for: {what}"
+    );
+}
+
+/// A running listener against a fresh fake retake.tv, in its own temp dir.
+pub struct Harness {
+    pub fake: FakeRetake,
+    pub dir: TempDir,
+    pub config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Options for [`Harness::start_with`].
+pub struct Setup {
+    pub api: ApiVersion,
+    pub script: Option<String>,
+    pub fake: FakeOptions,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            api: ApiVersion::V1,
+            script: None,
+            fake: FakeOptions {
+                agent_name: AGENT.into(),
+                user_db_id: ROOM.into(),
+                ..FakeOptions::default()
+            },
+        }
+    }
+}
+
+impl Harness {
+    /// The shipped personality, API v1.
+    pub async fn start() -> Self {
+        Self::start_with(Setup::default()).await
+    }
+
+    /// A listener as `setup` says, connected and joined before this returns.
+    pub async fn start_with(setup: Setup) -> Self {
+        // Logs show with --nocapture and RUST_LOG; a second init in the same binary is a no-op.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+        let fake = FakeRetake::start(setup.fake).await.expect("fake starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = match setup.script {
+            Some(source) => {
+                let path = dir.path().join("scripts").join("personality.rhai");
+                std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+                std::fs::write(&path, source).expect("write script");
+                ScriptChoice::File(path)
+            }
+            None => ScriptChoice::Embedded,
+        };
+        let config = test_config(&fake, dir.path(), setup.api, script);
+        let mut harness = Self {
+            fake,
+            dir,
+            config,
+            stop: None,
+            task: None,
+        };
+        harness.launch().await;
+        harness
+    }
+
+    /// Start the listener (again) with the current config and wait until it joined the room.
+    pub async fn launch(&mut self) {
+        let joins_before = self.fake.joins().get(ROOM).copied().unwrap_or(0);
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let config = self.config.clone();
+        self.task = Some(tokio::spawn(retake_chat::daemon::run(config, async {
+            let _ = stop_rx.await;
+        })));
+        self.stop = Some(stop_tx);
+        let fake = &self.fake;
+        // A new join, not a socket of an earlier run that the fake has yet to clean up.
+        expect("the listener joins the room", || {
+            fake.joins().get(ROOM).copied().unwrap_or(0) > joins_before && fake.room_size(ROOM) == 1
+        })
+        .await;
+    }
+
+    /// Ask the listener to stop and wait for it; returns its result.
+    pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => tokio::time::timeout(DEADLINE, task)
+                .await
+                .expect("listener stops in time")
+                .expect("listener task did not panic"),
+            None => Ok(()),
+        }
+    }
+
+    /// A v1 viewer message into the room.
+    pub async fn say(&self, id: &str, author: &str, text: &str) {
+        self.fake.emit_v1_message(ROOM, id, author, text).await;
+    }
+
+    /// Any payload as a `message` event into the room.
+    pub async fn emit(&self, payload: Value) {
+        self.fake.emit(ROOM, "message", payload).await;
+    }
+
+    /// Wait until the fake has received `n` send requests, then return them all.
+    pub async fn wait_sent(&self, n: usize) -> Vec<SentRequest> {
+        let fake = &self.fake;
+        expect(&format!("{n} messages sent"), || fake.sent().len() >= n).await;
+        fake.sent()
+    }
+
+    /// The texts the agent has sent, in order.
+    pub fn sent_texts(&self) -> Vec<String> {
+        self.fake
+            .sent()
+            .iter()
+            .map(|r| r.body["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Items in queue.jsonl now.
+    pub fn queue(&self) -> Vec<QueueItem> {
+        Queue::new(self.config.queue_path())
+            .read_all()
+            .expect("queue readable")
+            .0
+    }
+
+    /// health.json as JSON (`Null` when it does not exist yet).
+    pub fn health(&self) -> Value {
+        read_json(&self.config.health_path())
+    }
+
+    /// The personality script's path (panics for the embedded one).
+    pub fn script_path(&self) -> PathBuf {
+        match &self.config.script {
+            ScriptChoice::File(path) => path.clone(),
+            ScriptChoice::Embedded => panic!("this harness runs the embedded script"),
+        }
+    }
+
+    /// Replace the script the way editors do: write a temp file, then rename it over.
+    pub fn edit_script(&self, source: &str) {
+        let path = self.script_path();
+        let tmp = path.with_extension("rhai.swp");
+        std::fs::write(&tmp, source).expect("write temp");
+        std::fs::rename(&tmp, &path).expect("rename over");
+    }
+
+    /// How many times the wake command ran.
+    pub fn wakes(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("wakes"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A listener config pointing at `fake`, with state and wake marks under `dir`.
+pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: ScriptChoice) -> Config {
+    let wakes = dir.join("wakes");
+    Config {
+        creds: Credentials {
+            access_token: Secret::new(TOKEN),
+            user_db_id: ROOM.into(),
+            agent_name: AGENT.into(),
+        },
+        api,
+        chat_url: fake.url(),
+        api_url: fake.url(),
+        state_dir: dir.join("state"),
+        script,
+        script_limits: ScriptConfig::default(),
+        wake: WakeConfig {
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                format!("echo woke >> '{}'", wakes.display()),
+            ],
+            timeout_secs: 5,
+            min_interval_ms: 0,
+            ..WakeConfig::default()
+        },
+        // Tests send bursts; the rate limit has tests of its own.
+        send: SendConfig {
+            per_30s: 0,
+            ..SendConfig::default()
+        },
+        queue: QueueConfig::default(),
+        connection: ConnectionConfig {
+            connect_timeout_secs: 2,
+            backoff_initial_ms: 50,
+            backoff_max_ms: 500,
+        },
+        health: HealthConfig { interval_secs: 1 },
+        max_reconnects: None,
+    }
+}
+
+/// A JSON file's content, or `Null` when missing or unreadable.
+pub fn read_json(path: &Path) -> Value {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}
