@@ -2,36 +2,11 @@
 //! field, never the token, and a full run against the fake ended by SIGTERM.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use retake_chat::fake::{FakeOptions, FakeRetake};
 
-use crate::support::{AGENT, ROOM, TOKEN, expect, read_json};
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retake-chat"));
-    // Only what we set: no credentials or settings leak in from the developer's environment.
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RUST_LOG", "debug")
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("binary runs");
-    let (out, err) = (
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    );
-    assert!(!err.contains("panicked"), "panic: {err}");
-    assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "token leaked");
-    (status.code().unwrap_or(-1), out, err)
-}
+use crate::support::{AGENT, ROOM, TOKEN, bin, expect, read_json, run};
 
 fn with_creds(dir: &Path, content: &str) -> Command {
     let creds = dir.join("credentials.json");

@@ -5,5 +5,8 @@ mod support;
 
 mod cli;
 mod listener;
+mod outages;
+mod queue_protocol;
 mod resilience;
 mod script_reload;
+mod sending;

@@ -101,8 +101,15 @@ pub struct QueueError {
 pub enum Line {
     /// A queue item.
     Item(QueueItem),
-    /// A line that is not a queue item (and the reason), preserved on every rewrite.
-    Unreadable(String, String),
+    /// A line that is not a queue item, preserved on every rewrite.
+    Unreadable {
+        /// The line as it is in the file.
+        text: String,
+        /// Why it is not an item.
+        why: String,
+        /// Its line number when read (1-based).
+        line: usize,
+    },
 }
 
 /// Counts for health and `status`.
@@ -234,13 +241,12 @@ impl Queue {
     pub fn read_all(&self) -> Result<(Vec<QueueItem>, Vec<String>), QueueError> {
         let mut items = Vec::new();
         let mut problems = Vec::new();
-        for (index, line) in self.read()?.into_iter().enumerate() {
+        for line in self.read()? {
             match line {
                 Line::Item(item) => items.push(item),
-                Line::Unreadable(_, why) => problems.push(format!(
-                    "{}:{}: not a queue item ({why}); left in place",
+                Line::Unreadable { why, line, .. } => problems.push(format!(
+                    "{}:{line}: not a queue item ({why}); left in place",
                     self.path.display(),
-                    index + 1
                 )),
             }
         }
@@ -265,7 +271,7 @@ impl Queue {
                         Some(stats.oldest_queued.map_or(queued, |t| t.min(queued)));
                 }
                 Line::Item(_) => stats.leased += 1,
-                Line::Unreadable(..) => stats.unreadable += 1,
+                Line::Unreadable { .. } => stats.unreadable += 1,
             }
         }
         Ok(stats)
@@ -318,7 +324,7 @@ impl Queue {
                         }
                         None => true,
                     },
-                    Line::Unreadable(..) => true,
+                    Line::Unreadable { .. } => true,
                 })
                 .collect();
             if kept.len() != before {
@@ -377,7 +383,7 @@ impl Queue {
         for line in lines {
             match line {
                 Line::Item(item) => buf.extend_from_slice(&encode(std::iter::once(item))),
-                Line::Unreadable(text, _) => {
+                Line::Unreadable { text, .. } => {
                     buf.extend_from_slice(text.as_bytes());
                     buf.push(b'\n');
                 }
@@ -414,16 +420,23 @@ fn encode<'a>(items: impl Iterator<Item = &'a QueueItem>) -> Vec<u8> {
 /// anything else that is not an item is kept as [`Line::Unreadable`].
 pub fn parse(text: &str) -> Vec<Line> {
     text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| match serde_json::from_str::<QueueItem>(line) {
-            Ok(mut item) => {
-                if item.id.is_empty() {
-                    item.id = legacy_id(&item);
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(
+            |(index, line)| match serde_json::from_str::<QueueItem>(line) {
+                Ok(mut item) => {
+                    if item.id.is_empty() {
+                        item.id = legacy_id(&item);
+                    }
+                    Line::Item(item)
                 }
-                Line::Item(item)
-            }
-            Err(e) => Line::Unreadable(line.to_string(), e.to_string()),
-        })
+                Err(e) => Line::Unreadable {
+                    text: line.to_string(),
+                    why: e.to_string(),
+                    line: index + 1,
+                },
+            },
+        )
         .collect()
 }
 
@@ -464,7 +477,7 @@ mod tests {
         };
         assert!(first.id.starts_with("legacy-"));
         assert_eq!(first.kind, "message");
-        assert!(matches!(&lines[1], Line::Unreadable(text, _) if text == "{broken"));
+        assert!(matches!(&lines[1], Line::Unreadable { text, line: 3, .. } if text == "{broken"));
     }
 
     #[test]

@@ -107,6 +107,9 @@ impl FakeRetake {
         let (layer, io) = SocketIo::builder()
             .ping_interval(options.ping_interval)
             .ping_timeout(options.ping_timeout)
+            // socketioxide drops what does not fit its per-socket buffer (128 packets by
+            // default); a fake used to flood a listener must never lose a message itself.
+            .max_buffer_size(1 << 20)
             .build_layer();
         socket::register(&io, Arc::clone(&shared));
         let app = http::router(http::HttpState {
@@ -168,7 +171,7 @@ impl FakeRetake {
     /// Emits `event` with `payload` to every socket in `room`; a room nobody joined is a no-op.
     pub async fn emit(&self, room: &str, event: &str, payload: Value) {
         if let Err(e) = self.io.to(room.to_owned()).emit(event, &payload).await {
-            tracing::debug!(room, event, error = %e, "fake retake: emit failed");
+            tracing::warn!(room, event, error = %e, "fake retake: emit failed");
         }
     }
 

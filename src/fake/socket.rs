@@ -20,6 +20,12 @@ use super::{Connection, Shared, lock};
 /// soon as it is acknowledged could beat the `on("joinRoom")` registration and be ignored.
 /// Middlewares are awaited before the acknowledgement goes out.
 pub(super) fn register(io: &SocketIo, shared: Arc<Shared>) {
+    let counted = Arc::clone(&shared);
+    // Runs once the namespace has acknowledged the socket, so only real connections count.
+    let connected = move |_socket: SocketRef| {
+        counted.total_connections.fetch_add(1, Ordering::SeqCst);
+        async {}
+    };
     let set_up = move |socket: SocketRef| {
         let shared = Arc::clone(&shared);
         async move {
@@ -30,8 +36,6 @@ pub(super) fn register(io: &SocketIo, shared: Arc<Shared>) {
     io.ns("/", connected.with(set_up));
 }
 
-async fn connected(_socket: SocketRef) {}
-
 fn set_up(socket: SocketRef, shared: Arc<Shared>) {
     let query = socket.req_parts().uri.query().unwrap_or_default();
     let connection = Connection {
@@ -41,7 +45,6 @@ fn set_up(socket: SocketRef, shared: Arc<Shared>) {
     };
     tracing::debug!(?connection, "fake retake: socket connected");
     lock(&shared.connections).push(connection);
-    shared.total_connections.fetch_add(1, Ordering::SeqCst);
 
     let on_join = Arc::clone(&shared);
     socket.on(

@@ -1,6 +1,8 @@
 //! End-to-end tests of the fake with the real client stack: rust_socketio over websocket and
 //! reqwest, all on loopback. Every wait polls a condition against a deadline.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,10 +37,11 @@ struct Seen {
     closed_or_errored: usize,
 }
 
+/// A rust_socketio callback that applies `f` to the shared [`Seen`] with the event's values.
 fn record<F>(
     seen: &Arc<Mutex<Seen>>,
     f: F,
-) -> impl FnMut(Payload, Client) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync + 'static
+) -> impl FnMut(Payload, Client) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync + 'static
 where
     F: Fn(&mut Seen, Vec<Value>) + Send + Sync + Copy + 'static,
 {
@@ -81,14 +84,6 @@ async fn connect(fake: &FakeRetake, client_id: &str, room: &str) -> (Client, Arc
     assert!(joined, "no joinedRoom within the deadline");
     assert_eq!(lock(&seen).joined[0], json!({ "roomId": room }));
     (client, seen)
-}
-
-fn fast_options() -> FakeOptions {
-    FakeOptions {
-        ping_interval: Duration::from_millis(300),
-        ping_timeout: Duration::from_millis(300),
-        ..FakeOptions::default()
-    }
 }
 
 fn http() -> reqwest::Client {
@@ -288,7 +283,10 @@ async fn echo_can_be_turned_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_cuts_connections_and_restart_listens_on_same_port() {
-    let fake = FakeRetake::start(fast_options()).await.expect("start");
+    // Default (25 s) pings: the connection must die from stop() itself, not a ping timeout.
+    let fake = FakeRetake::start(FakeOptions::default())
+        .await
+        .expect("start");
     let addr = fake.addr();
     let (_client, seen) = connect(&fake, "c1", "room-1").await;
     assert_eq!(fake.room_size("room-1"), 1);
@@ -316,7 +314,9 @@ async fn stop_cuts_connections_and_restart_listens_on_same_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_cuts_connections() {
-    let fake = FakeRetake::start(fast_options()).await.expect("start");
+    let fake = FakeRetake::start(FakeOptions::default())
+        .await
+        .expect("start");
     let (_client, seen) = connect(&fake, "c1", "room-1").await;
     drop(fake);
     assert!(wait_until(DEADLINE, || lock(&seen).closed_or_errored > 0).await);

@@ -1,6 +1,8 @@
 //! Test helpers: a temp state dir, the in-process fake retake.tv, a listener that shuts down
 //! on drop, and `wait_until` (poll with a deadline; never a fixed sleep).
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,6 +52,8 @@ pub async fn expect(what: &str, condition: impl FnMut() -> bool) {
 /// A running listener against a fresh fake retake.tv, in its own temp dir.
 pub struct Harness {
     pub fake: FakeRetake,
+    /// The proxy the chat connection goes through, when [`Setup::proxy`] asked for one.
+    pub proxy: Option<proxy::Proxy>,
     pub dir: TempDir,
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
@@ -61,6 +65,10 @@ pub struct Setup {
     pub api: ApiVersion,
     pub script: Option<String>,
     pub fake: FakeOptions,
+    /// Route the chat connection through a [`proxy::Proxy`] (to freeze it).
+    pub proxy: bool,
+    /// Change the config before the listener starts.
+    pub tweak: fn(&mut Config),
 }
 
 impl Default for Setup {
@@ -73,6 +81,8 @@ impl Default for Setup {
                 user_db_id: ROOM.into(),
                 ..FakeOptions::default()
             },
+            proxy: false,
+            tweak: |_| {},
         }
     }
 }
@@ -101,9 +111,18 @@ impl Harness {
             }
             None => ScriptChoice::Embedded,
         };
-        let config = test_config(&fake, dir.path(), setup.api, script);
+        let mut config = test_config(&fake, dir.path(), setup.api, script);
+        let proxy = if setup.proxy {
+            let proxy = proxy::Proxy::start(fake.addr()).await;
+            config.chat_url = proxy.url();
+            Some(proxy)
+        } else {
+            None
+        };
+        (setup.tweak)(&mut config);
         let mut harness = Self {
             fake,
+            proxy,
             dir,
             config,
             stop: None,
@@ -262,4 +281,36 @@ pub fn read_json(path: &Path) -> Value {
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(Value::Null)
+}
+
+/// The real binary, with only the environment we set (no credentials or settings leak in
+/// from the developer's), logging everything so tests can search the output.
+pub fn bin() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_retake-chat"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "debug")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Run to completion: exit code, stdout, stderr. Fails the test on a panic or a leaked token.
+pub fn run(cmd: &mut std::process::Command) -> (i32, String, String) {
+    let output = cmd.output().expect("binary runs");
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "token leaked");
+    (output.status.code().unwrap_or(-1), out, err)
+}
+
+/// A credentials file for [`TOKEN`], [`ROOM`] and [`AGENT`] in `dir`.
+pub fn write_creds(dir: &Path) -> PathBuf {
+    let path = dir.join("credentials.json");
+    std::fs::write(
+        &path,
+        format!(r#"{{"access_token": "{TOKEN}", "userDbId": "{ROOM}", "agent_name": "{AGENT}"}}"#),
+    )
+    .expect("write creds");
+    path
 }
