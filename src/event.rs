@@ -102,9 +102,13 @@ pub fn normalize(raw: &Value, now_ms: i64) -> Normalized {
         return Normalized::Malformed("message has no text");
     }
     event.amount = amount(obj);
-    event.id = match obj.get("_id").or_else(|| obj.get("id")) {
-        Some(id) if !id.is_null() => string_field(Some(id), MAX_FIELD_CHARS),
-        _ => synthetic_id(&event, obj.contains_key("timestamp")),
+    // An empty id (missing, null, "", or not a string or number) would make every such
+    // message a "repeat" of the first; give it one of its own instead.
+    let id = string_field(obj.get("_id").or_else(|| obj.get("id")), MAX_FIELD_CHARS);
+    event.id = if id.trim().is_empty() {
+        synthetic_id(&event, obj.contains_key("timestamp"))
+    } else {
+        id
     };
     Normalized::Chat(event)
 }
@@ -369,6 +373,83 @@ mod tests {
             Some(951_868_800_000)
         );
         assert_eq!(parse_rfc3339_ms("nonsense"), None);
+    }
+
+    /// A random JSON value built from the fields the normalizer looks at, with values of
+    /// every type (including the awkward ones), nested a few levels deep.
+    fn arbitrary(rng: &mut impl rand::Rng, depth: u32) -> Value {
+        const KEYS: [&str; 16] = [
+            "_id",
+            "id",
+            "type",
+            "text",
+            "timestamp",
+            "author",
+            "fusername",
+            "walletAddress",
+            "fid",
+            "sender_user_id",
+            "sender_username",
+            "tip_data",
+            "trade_data",
+            "amount",
+            "sender_wallet_address",
+            "x",
+        ];
+        const STRINGS: [&str; 12] = [
+            "",
+            "gm",
+            "message",
+            "tip",
+            "jail",
+            "2025-02-01T14:20:00Z",
+            "1738419600000",
+            "9999-99-99T99:99:99+99:99",
+            "ééé",
+            "0x",
+            "-1",
+            "1e400",
+        ];
+        match rng.gen_range(0..if depth == 0 { 6 } else { 8 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.r#gen()),
+            2 => serde_json::json!(rng.r#gen::<i64>()),
+            3 => serde_json::json!(rng.r#gen::<f64>() * 1e18),
+            4 => Value::String(STRINGS[rng.gen_range(0..STRINGS.len())].to_string()),
+            5 => Value::String(
+                (0..rng.gen_range(0..40))
+                    .map(|_| char::from_u32(rng.gen_range(0..0x11000)).unwrap_or('?'))
+                    .collect(),
+            ),
+            6 => Value::Array(
+                (0..rng.gen_range(0..4))
+                    .map(|_| arbitrary(rng, depth - 1))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                (0..rng.gen_range(0..8))
+                    .map(|_| {
+                        let key = KEYS[rng.gen_range(0..KEYS.len())].to_string();
+                        (key, arbitrary(rng, depth - 1))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Property: no payload of any shape panics, and what comes out respects the caps.
+    #[test]
+    fn fuzz_normalize_never_panics() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+        for _ in 0..30_000 {
+            let raw = arbitrary(&mut rng, 4);
+            if let Normalized::Chat(event) = normalize(&raw, 0) {
+                assert!(event.text.chars().count() <= MAX_TEXT_CHARS);
+                assert!(event.author.chars().count() <= MAX_FIELD_CHARS);
+                assert!(!event.author.is_empty() && !event.id.is_empty());
+            }
+        }
     }
 
     #[test]

@@ -149,3 +149,24 @@ async fn the_binary_answers_and_stops_cleanly_on_sigterm() {
     assert_eq!(health["status"], "stopped", "{health}");
     assert!(!health.to_string().contains(TOKEN));
 }
+
+#[test]
+fn max_reconnects_gives_up_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let creds = crate::support::write_creds(dir.path());
+    // Port 9 (discard) on loopback: nothing listens, every attempt is refused at once.
+    let (code, _, err) = run(bin()
+        .env("HOME", dir.path())
+        .arg("--creds")
+        .arg(&creds)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["--chat-url", "http://127.0.0.1:9/", "--max-reconnects", "2"]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "error: gave up connecting to http://127.0.0.1:9/ after 3 attempts: cannot connect"
+        ),
+        "{err}"
+    );
+}

@@ -9,4 +9,5 @@ mod outages;
 mod queue_protocol;
 mod resilience;
 mod script_reload;
+mod secrets;
 mod sending;

@@ -480,6 +480,45 @@ mod tests {
         assert!(matches!(&lines[1], Line::Unreadable { text, line: 3, .. } if text == "{broken"));
     }
 
+    /// Property: any text parses without panicking; every whole item line is recognised,
+    /// every other non-blank line is kept verbatim.
+    #[test]
+    fn fuzz_parse_keeps_every_line() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x9e11);
+        let good = String::from_utf8(encode(std::iter::once(&item("x")))).expect("utf8");
+        let good = good.trim_end();
+        for _ in 0..3_000 {
+            let mut text = String::new();
+            let mut expected_items = 0;
+            let mut expected_other = 0;
+            for _ in 0..rng.gen_range(0..12) {
+                let line: String = match rng.gen_range(0..4) {
+                    0 => {
+                        expected_items += 1;
+                        good.to_string()
+                    }
+                    1 => good[..rng.gen_range(1..good.len())].to_string(),
+                    2 => (0..rng.gen_range(1..30))
+                        .map(|_| char::from_u32(rng.gen_range(0x20..0x3000)).unwrap_or('?'))
+                        .collect(),
+                    _ => String::new(),
+                };
+                if !line.trim().is_empty() && !line.starts_with(good) && line != good {
+                    expected_other += 1;
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            let lines = parse(&text);
+            let items = lines.iter().filter(|l| matches!(l, Line::Item(_))).count();
+            // A random line can happen to be valid JSON for an item ({} is one): at least the
+            // whole ones are items, and nothing non-blank disappears.
+            assert!(items >= expected_items, "{text:?}");
+            assert_eq!(lines.len(), expected_items + expected_other, "{text:?}");
+        }
+    }
+
     #[test]
     fn take_lease_ack_cycle() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -1,0 +1,116 @@
+//! The access token appears nowhere: the real binary runs a tour of scenarios (replies, a
+//! queued question, retries on 500, a 401, a broken script edit, bad config, SIGTERM) with
+//! every log level on, and every byte it printed or wrote is searched for the token.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use retake_chat::fake::{FakeOptions, FakeRetake};
+
+use crate::support::{AGENT, ROOM, TOKEN, bin, expect, run, write_creds};
+
+/// Every file under `dir`, as text.
+fn all_files(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(all_files(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            found.push((
+                path.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_never_appears_in_any_output() {
+    let fake = FakeRetake::start(FakeOptions {
+        agent_name: AGENT.into(),
+        user_db_id: ROOM.into(),
+        ..FakeOptions::default()
+    })
+    .await
+    .expect("fake");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let creds = write_creds(dir.path());
+    let script = dir.path().join("personality.rhai");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/personality.rhai"),
+        &script,
+    )
+    .expect("copy script");
+    let mut child = tokio::process::Command::from(bin())
+        .env("RUST_LOG", "trace")
+        .env("HOME", dir.path())
+        .env("RETAKE_CREDS", &creds)
+        .env("RETAKE_CHAT_URL", fake.url())
+        .env("RETAKE_API_URL", fake.url())
+        .env("RETAKE_STATE_DIR", dir.path().join("state"))
+        .arg("--script")
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    expect("joined", || fake.room_size(ROOM) == 1).await;
+    fake.emit_v1_message(ROOM, "s1", "amy", "gm").await;
+    fake.emit_v1_message(ROOM, "s2", "amy", "what is a token?")
+        .await;
+    expect("both answered", || fake.sent().len() == 2).await;
+    fake.fail_next([(500, None), (500, None), (401, None)]);
+    fake.emit_v1_message(ROOM, "s3", "bob", "ping").await;
+    expect("retried into a 401", || fake.sent().len() == 5).await;
+    std::fs::write(&script, "fn on_message(msg) { reply(\"x\" + ) }").expect("broken edit");
+    expect("the broken edit is reported", || {
+        std::fs::read_to_string(dir.path().join("state/health.json"))
+            .is_ok_and(|h| h.contains("personality.rhai:1:"))
+    })
+    .await;
+    let pid = child.id().expect("pid").to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    use tokio::io::AsyncReadExt;
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout).await.expect("stdout");
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut stderr).await.expect("stderr");
+    }
+    // The tour did produce output worth searching: trace-level logs, the 401 warning.
+    assert!(stderr.contains("access token rejected"), "{stderr}");
+    assert!(stderr.len() > 10_000, "trace logs were on");
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "token in the output"
+    );
+    for (path, content) in all_files(dir.path()) {
+        if path.ends_with("credentials.json") {
+            continue;
+        }
+        assert!(!content.contains(TOKEN), "token in {path}");
+    }
+    // Error paths print the token's file, never its value; `run` searches those too.
+    run(bin()
+        .env("RETAKE_ACCESS_TOKEN", TOKEN)
+        .env("RETAKE_USER_DB_ID", ROOM)
+        .args(["--chat-url", "not a url"]));
+    run(bin()
+        .env("RETAKE_ACCESS_TOKEN", format!("{TOKEN}\n"))
+        .env("RETAKE_USER_DB_ID", ROOM)
+        .env("RETAKE_AGENT_NAME", AGENT)
+        .args(["reply", "hi", "--api-url", "http://127.0.0.1:9"]));
+}
