@@ -7,6 +7,7 @@ mod cli;
 mod listener;
 mod outages;
 mod queue_protocol;
+mod sandbox;
 mod resilience;
 mod script_reload;
 mod secrets;
