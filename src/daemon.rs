@@ -162,13 +162,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     }
 }
 
-/// Load the personality the listener starts with; a script that does not compile stops the start.
+/// Load the personality the listener starts with; a script that does not compile stops the
+/// start, with the offending line and a caret.
 fn load_first(runtime: &Runtime, choice: &ScriptChoice) -> anyhow::Result<Personality> {
-    let loaded = match choice {
-        ScriptChoice::File(path) => reload::load(runtime, path),
-        ScriptChoice::Embedded => runtime.compile("<embedded>", script::EMBEDDED_PERSONALITY),
-    };
-    loaded.map_err(|e| anyhow::anyhow!("{e}"))
+    match choice {
+        ScriptChoice::File(path) => reload::load(runtime, path).map_err(|e| {
+            let source = std::fs::read_to_string(path).unwrap_or_default();
+            anyhow::anyhow!("{}", e.render(&source))
+        }),
+        ScriptChoice::Embedded => runtime
+            .compile("<embedded>", script::EMBEDDED_PERSONALITY)
+            .map_err(|e| anyhow::anyhow!("{}", e.render(script::EMBEDDED_PERSONALITY))),
+    }
 }
 
 fn source_config(config: &Config) -> SourceConfig {

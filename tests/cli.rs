@@ -170,3 +170,25 @@ fn max_reconnects_gives_up_with_the_reason() {
         "{err}"
     );
 }
+
+#[test]
+fn a_broken_script_stops_the_start_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let creds = crate::support::write_creds(dir.path());
+    let script = dir.path().join("broken.rhai");
+    std::fs::write(&script, "fn on_message(msg) {\n    reply(\"x\" +)\n}\n").expect("write");
+    let (code, _, err) = run(bin()
+        .env("HOME", dir.path())
+        .arg("--creds")
+        .arg(&creds)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--script")
+        .arg(&script));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("error: {}:2:", script.display())),
+        "{err}"
+    );
+    assert!(err.contains("reply(\"x\" +)") && err.contains('^'), "{err}");
+}

@@ -42,3 +42,26 @@ async fn malformed_payloads_are_skipped_and_counted() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_payloads_do_not_break_the_connection() {
+    let h = Harness::start().await;
+    let mut deep = json!("bottom");
+    for _ in 0..300 {
+        deep = json!({ "text": deep });
+    }
+    h.emit(deep).await;
+    h.emit(
+        json!({ "_id": "wide", "text": "gm", "author": { "fusername": "wide" },
+        "extra": (0..10_000).collect::<Vec<_>>() }),
+    )
+    .await;
+    h.say("after-deep", "ivy", "gm").await;
+    expect("the next gm is answered", || {
+        h.sent_texts().contains(&"gm ivy! ☀️".to_string())
+    })
+    .await;
+    let health = h.health();
+    assert_eq!(health["reconnects"], 0, "the connection survived: {health}");
+    assert_eq!(h.fake.total_connections(), 1);
+}
