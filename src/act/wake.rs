@@ -18,7 +18,8 @@ use super::queue::Queue;
 use crate::config::WakeConfig;
 use crate::health::{Health, now_ms};
 
-/// How often the queue is looked at for health and re-waking.
+/// How often the queue is looked at for health and re-waking (more often when re-waking is
+/// set below this).
 const QUEUE_CHECK: Duration = Duration::from_secs(5);
 /// Longest interval between re-wakes while items stay pending.
 const MAX_REWAKE_INTERVAL: Duration = Duration::from_secs(600);
@@ -56,7 +57,12 @@ pub async fn run(
     let mut last_start: Option<Instant> = None;
     let mut rewake = Rewake::new(rewake_after);
     let mut failing = false;
-    let mut check = tokio::time::interval(QUEUE_CHECK);
+    let period = if rewake_after.is_zero() {
+        QUEUE_CHECK
+    } else {
+        (rewake_after / 2).clamp(Duration::from_millis(250), QUEUE_CHECK)
+    };
+    let mut check = tokio::time::interval(period);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
