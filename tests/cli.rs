@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use retake_chat::fake::{FakeOptions, FakeRetake};
-
-use crate::support::{AGENT, ROOM, TOKEN, bin, expect, read_json, run};
+use crate::support::{
+    ROOM, TOKEN, bin, expect, listener, read_json, run, start_fake, terminate, write_creds,
+};
 
 fn with_creds(dir: &Path, content: &str) -> Command {
     let creds = dir.join("credentials.json");
@@ -100,30 +100,11 @@ fn check_reports_position_and_exit_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_answers_and_stops_cleanly_on_sigterm() {
-    let fake = FakeRetake::start(FakeOptions {
-        agent_name: AGENT.into(),
-        user_db_id: ROOM.into(),
-        ..FakeOptions::default()
-    })
-    .await
-    .expect("fake");
+    let fake = start_fake().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = dir.path().join("credentials.json");
-    std::fs::write(
-        &creds,
-        format!(r#"{{"access_token": "{TOKEN}", "userDbId": "{ROOM}", "agent_name": "{AGENT}"}}"#),
-    )
-    .expect("write creds");
-    let child = tokio::process::Command::from(bin())
-        .env("HOME", dir.path())
-        .env("RETAKE_CREDS", &creds)
-        .env("RETAKE_CHAT_URL", fake.url())
-        .env("RETAKE_API_URL", fake.url())
-        .env("RETAKE_STATE_DIR", dir.path().join("state"))
-        .current_dir(dir.path())
+    let child = listener(&fake, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn");
     expect("the binary joins the room", || fake.room_size(ROOM) == 1).await;
@@ -131,12 +112,7 @@ async fn the_binary_answers_and_stops_cleanly_on_sigterm() {
     expect("gm answered", || fake.sent().len() == 1).await;
     assert_eq!(fake.sent()[0].body["message"], "gm ivy! ☀️");
 
-    let pid = child.id().expect("pid").to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    terminate(&child);
     let output = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
         .await
         .expect("exits within 10 s")
@@ -150,18 +126,24 @@ async fn the_binary_answers_and_stops_cleanly_on_sigterm() {
     assert!(!health.to_string().contains(TOKEN));
 }
 
+/// The binary with working credentials in `dir`, pointed at a chat server that is not there.
+fn offline(dir: &Path) -> Command {
+    let creds = write_creds(dir);
+    let mut cmd = bin();
+    cmd.env("HOME", dir)
+        .arg("--creds")
+        .arg(creds)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        // Port 9 (discard) on loopback: nothing listens, every attempt is refused at once.
+        .args(["--chat-url", "http://127.0.0.1:9/"]);
+    cmd
+}
+
 #[test]
 fn max_reconnects_gives_up_with_the_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = crate::support::write_creds(dir.path());
-    // Port 9 (discard) on loopback: nothing listens, every attempt is refused at once.
-    let (code, _, err) = run(bin()
-        .env("HOME", dir.path())
-        .arg("--creds")
-        .arg(&creds)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .args(["--chat-url", "http://127.0.0.1:9/", "--max-reconnects", "2"]));
+    let (code, _, err) = run(offline(dir.path()).args(["--max-reconnects", "2"]));
     assert_eq!(code, 2);
     assert!(
         err.contains(
@@ -174,17 +156,9 @@ fn max_reconnects_gives_up_with_the_reason() {
 #[test]
 fn a_broken_script_stops_the_start_with_its_position() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = crate::support::write_creds(dir.path());
     let script = dir.path().join("broken.rhai");
     std::fs::write(&script, "fn on_message(msg) {\n    reply(\"x\" +)\n}\n").expect("write");
-    let (code, _, err) = run(bin()
-        .env("HOME", dir.path())
-        .arg("--creds")
-        .arg(&creds)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--script")
-        .arg(&script));
+    let (code, _, err) = run(offline(dir.path()).arg("--script").arg(&script));
     assert_eq!(code, 2);
     assert!(
         err.contains(&format!("error: {}:2:", script.display())),

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use retake_chat::fake::{FakeOptions, FakeRetake};
 use serde_json::Value;
 
-use crate::support::{AGENT, DEADLINE, Harness, ROOM, bin, expect, run, write_creds};
+use crate::support::{
+    DEADLINE, Harness, ROOM, bin, expect, listener, run, start_fake, write_creds,
+};
 
 /// `retake-chat queue ARGS --state-dir DIR`
 fn queue_cmd(dir: &Path, args: &[&str]) -> (i32, Vec<Value>, String) {
@@ -185,29 +186,15 @@ async fn concurrent_takers_get_each_id_exactly_once() {
 /// line on disk, and the listener starts again on the same queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_burst_loses_no_acknowledged_line() {
-    let fake = FakeRetake::start(FakeOptions {
-        agent_name: AGENT.into(),
-        user_db_id: ROOM.into(),
-        ..FakeOptions::default()
-    })
-    .await
-    .expect("fake");
+    let fake = start_fake().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
-    let creds = write_creds(dir.path());
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "[send]\nper_30s = 0\n[wake]\ncommand = []\n").expect("config");
     let spawn = || {
-        let mut cmd = tokio::process::Command::from(bin());
-        cmd.env("HOME", dir.path())
-            .env("RETAKE_CREDS", &creds)
-            .env("RETAKE_CHAT_URL", fake.url())
-            .env("RETAKE_API_URL", fake.url())
-            .env("RETAKE_STATE_DIR", &state)
+        listener(&fake, dir.path())
             .env("RETAKE_CHAT_CONFIG", &config)
             .env("RUST_LOG", "warn")
-            .current_dir(dir.path())
-            .kill_on_drop(true)
             .spawn()
             .expect("spawn listener")
     };

@@ -6,9 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use retake_chat::fake::{FakeOptions, FakeRetake};
-
-use crate::support::{AGENT, ROOM, TOKEN, bin, expect, run, write_creds};
+use crate::support::{AGENT, ROOM, TOKEN, bin, expect, listener, run, start_fake, terminate};
 
 /// Every file under `dir`, as text.
 fn all_files(dir: &Path) -> Vec<(String, String)> {
@@ -32,33 +30,20 @@ fn all_files(dir: &Path) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_never_appears_in_any_output() {
-    let fake = FakeRetake::start(FakeOptions {
-        agent_name: AGENT.into(),
-        user_db_id: ROOM.into(),
-        ..FakeOptions::default()
-    })
-    .await
-    .expect("fake");
+    let fake = start_fake().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = write_creds(dir.path());
     let script = dir.path().join("personality.rhai");
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/personality.rhai"),
         &script,
     )
     .expect("copy script");
-    let mut child = tokio::process::Command::from(bin())
+    let mut child = listener(&fake, dir.path())
         .env("RUST_LOG", "trace")
-        .env("HOME", dir.path())
-        .env("RETAKE_CREDS", &creds)
-        .env("RETAKE_CHAT_URL", fake.url())
-        .env("RETAKE_API_URL", fake.url())
-        .env("RETAKE_STATE_DIR", dir.path().join("state"))
         .arg("--script")
         .arg(&script)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn");
     expect("joined", || fake.room_size(ROOM) == 1).await;
@@ -75,11 +60,7 @@ async fn the_token_never_appears_in_any_output() {
             .is_ok_and(|h| h.contains("personality.rhai:1:"))
     })
     .await;
-    let pid = child.id().expect("pid").to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
+    terminate(&child);
     let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
     let mut stdout = String::new();
     let mut stderr = String::new();

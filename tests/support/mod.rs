@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use retake_chat::act::queue::{Queue, QueueItem};
 use retake_chat::config::{
-    ApiVersion, Config, ConnectionConfig, Credentials, HealthConfig, QueueConfig, ScriptChoice,
-    ScriptConfig, Secret, SendConfig, WakeConfig,
+    ApiVersion, Config, ConnectionConfig, Credentials, DecisionsConfig, HealthConfig, QueueConfig,
+    ScriptChoice, ScriptConfig, Secret, SendConfig, WakeConfig,
 };
 use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
 use serde_json::Value;
@@ -272,6 +272,8 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         },
         health: HealthConfig { interval_secs: 1 },
         max_reconnects: None,
+        metrics_addr: None,
+        decisions: DecisionsConfig::default(),
     }
 }
 
@@ -312,5 +314,46 @@ pub fn write_creds(dir: &Path) -> PathBuf {
         format!(r#"{{"access_token": "{TOKEN}", "userDbId": "{ROOM}", "agent_name": "{AGENT}"}}"#),
     )
     .expect("write creds");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
     path
+}
+
+/// A fake retake.tv that knows our agent and room.
+pub async fn start_fake() -> FakeRetake {
+    FakeRetake::start(FakeOptions {
+        agent_name: AGENT.into(),
+        user_db_id: ROOM.into(),
+        ..FakeOptions::default()
+    })
+    .await
+    .expect("fake starts")
+}
+
+/// The binary as a listener against `fake`: credentials written to `dir`, state in
+/// `dir/state`, `dir` as HOME and working directory. Killed when dropped.
+pub fn listener(fake: &FakeRetake, dir: &Path) -> tokio::process::Command {
+    let creds = write_creds(dir);
+    let mut cmd = tokio::process::Command::from(bin());
+    cmd.env("HOME", dir)
+        .env("RETAKE_CREDS", &creds)
+        .env("RETAKE_CHAT_URL", fake.url())
+        .env("RETAKE_API_URL", fake.url())
+        .env("RETAKE_STATE_DIR", dir.join("state"))
+        .current_dir(dir)
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Ask a child to stop with SIGTERM, as a service manager would.
+pub fn terminate(child: &tokio::process::Child) {
+    let pid = child.id().expect("child still running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -TERM {pid}");
 }
