@@ -4,11 +4,12 @@
 //! The personality runs on its own OS thread so a slow script can never stall the socket's
 //! ping handling or the sends; everything else is a tokio task. On shutdown it stops
 //! receiving, lets the personality finish what arrived, flushes the queue, gives in-flight
-//! sends two seconds, and writes a last health with status `stopped`.
+//! sends two seconds, and writes a last health with status `stopped`. The decision log and
+//! the optional metrics endpoint are tasks too: the personality thread only sends records.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
@@ -17,6 +18,7 @@ use crate::act::queue::Queue;
 use crate::act::reply::Sender;
 use crate::act::{self, Actions, wake};
 use crate::config::{Config, ScriptChoice};
+use crate::decisions::{self, DecisionLog, Record};
 use crate::event::{Normalized, Seen, normalize};
 use crate::health::{self, Health, Status, now_ms};
 use crate::script::{self, Decision, Personality, Runtime, reload};
@@ -48,6 +50,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     health.script_loaded(first.name(), first.loaded_at_ms());
     let (current_tx, current_rx) = watch::channel(Arc::new(first));
     let sender = Sender::new(&config).context("cannot set up sending")?;
+    // Bound before anything starts, so a taken port stops the start with its reason.
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => {
+            let listener = crate::metrics::bind(addr).await?;
+            health.set_metrics_addr(listener.local_addr().unwrap_or(addr));
+            Some(listener)
+        }
+        None => None,
+    };
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (raw_tx, raw_rx) = mpsc::unbounded_channel();
@@ -97,6 +108,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         waker,
         health.clone(),
     ));
+    let metrics_task = metrics_listener.map(|listener| {
+        tokio::spawn(crate::metrics::serve(
+            listener,
+            health.clone(),
+            Queue::new(config.queue_path()),
+            shutdown_rx.clone(),
+        ))
+    });
+    let (decision_log, decisions_task) = if config.decisions.max_bytes > 0 {
+        let (log, records_rx) = DecisionLog::channel(health.clone());
+        let task = tokio::spawn(decisions::run(
+            records_rx,
+            config.decisions_path(),
+            config.decisions.clone(),
+        ));
+        (log, Some(task))
+    } else {
+        (DecisionLog::disabled(health.clone()), None)
+    };
     let reply_task = {
         let (limits, health) = (config.send.clone(), health.clone());
         tokio::spawn(async move { act::reply::run(reply_rx, sender, &limits, health).await })
@@ -114,6 +144,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         health: health.clone(),
         agent_name: config.creds.agent_name.clone(),
         user_db_id: config.creds.user_db_id.clone(),
+        log: decision_log,
     };
     let (decider_done_tx, decider_done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
@@ -134,7 +165,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     // Each stage ends when the one before it has dropped its sender; the grace bounds it all.
     let _ = tokio::time::timeout_at(deadline, decider_done_rx).await;
-    for task in [queue_task, reply_task, wake_task] {
+    let tasks = [queue_task, reply_task, wake_task]
+        .into_iter()
+        .chain(decisions_task)
+        .chain(metrics_task);
+    for task in tasks {
         let abort = task.abort_handle();
         if tokio::time::timeout_at(deadline, task).await.is_err() {
             abort.abort();
@@ -197,6 +232,7 @@ struct Decider {
     health: Arc<Health>,
     agent_name: String,
     user_db_id: String,
+    log: DecisionLog,
 }
 
 impl Decider {
@@ -230,23 +266,29 @@ impl Decider {
         }
         if !seen.insert(&event.id) {
             counters.duplicates.inc();
-            tracing::debug!(id = %event.id, "repeated message skipped");
+            tracing::debug!(id = %event.id, author = %event.author, "repeated message skipped");
             return;
         }
         counters.messages_in.inc();
         self.health.message_seen();
         let personality = self.current.borrow().clone();
-        let decision = match self.runtime.decide(&personality, &event) {
-            Ok(decision) => decision,
+        let started = Instant::now();
+        let decided = self.runtime.decide(&personality, &event);
+        let took = started.elapsed();
+        let (decision, failure) = match decided {
+            Ok(decision) => (decision, None),
             Err(error) => {
                 // Never lose the viewer: a failing script hands the message to the agent.
                 counters.script_errors.inc();
                 tracing::warn!(id = %event.id, author = %event.author, "personality failed, queueing the message: {error}");
                 self.health.set_error(format!("script: {error}"));
-                Decision::Queue
+                (Decision::Queue, Some(error.to_string()))
             }
         };
         tracing::debug!(id = %event.id, author = %event.author, ?decision, "decided");
+        let version = personality.version();
+        self.log
+            .record(Record::new(&event, &decision, version, took, failure));
         self.actions.apply(&event, decision);
     }
 }

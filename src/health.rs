@@ -3,17 +3,22 @@
 //!
 //! Every stage holds an `Arc<Health>` and reports into it; [`run`] writes a [`Snapshot`] to
 //! `health.json` atomically (temp file + rename) every interval and soon after each state
-//! change. Nothing here ever holds the access token.
+//! change. Nothing here ever holds the access token. [`verdict`] judges a snapshot healthy or
+//! not, for `retake-chat status` and `/healthz` alike.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
 use crate::act::queue::QueueStats;
+
+mod verdict;
+pub use verdict::{Verdict, queue_stats, verdict};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -91,6 +96,8 @@ pub struct Counters {
     pub wakes: Counter,
     /// Wake commands that failed or timed out.
     pub wake_failures: Counter,
+    /// Decision-log records dropped because the writer fell behind.
+    pub decisions_dropped: Counter,
 }
 
 /// Connection state as the seed's health file spelled it, plus our own.
@@ -140,6 +147,8 @@ struct State {
     script: ScriptState,
     wake: WakeState,
     queue: QueueStats,
+    write_interval_ms: u64,
+    metrics_addr: Option<String>,
 }
 
 /// Shared health of the running listener.
@@ -147,6 +156,8 @@ struct State {
 pub struct Health {
     started: Instant,
     started_at: i64,
+    /// When health.json was last written successfully, epoch ms (0: not yet).
+    written_at: AtomicI64,
     /// The counters, incremented directly by the stages.
     pub counters: Counters,
     state: Mutex<State>,
@@ -181,6 +192,10 @@ pub struct Snapshot<'a> {
     pub queue: QueueStats,
     /// Every counter.
     pub counters: &'a Counters,
+    /// How often this file is rewritten, ms: older than three of these means the writer is stuck.
+    pub write_interval_ms: u64,
+    /// Where `/healthz` and `/metrics` are served, when they are.
+    pub metrics_addr: Option<String>,
 }
 
 impl Default for Health {
@@ -195,6 +210,7 @@ impl Health {
         Self {
             started: Instant::now(),
             started_at: now_ms(),
+            written_at: AtomicI64::new(0),
             counters: Counters::default(),
             state: Mutex::new(State {
                 status: Status::Starting,
@@ -204,6 +220,8 @@ impl Health {
                 script: ScriptState::default(),
                 wake: WakeState::default(),
                 queue: QueueStats::default(),
+                write_interval_ms: verdict::DEFAULT_WRITE_INTERVAL_MS,
+                metrics_addr: None,
             }),
             changed: Notify::new(),
         }
@@ -274,6 +292,16 @@ impl Health {
         state.queue = stats;
     }
 
+    /// The HTTP endpoint is listening on `addr` (written to health.json so tools can find it).
+    pub fn set_metrics_addr(&self, addr: SocketAddr) {
+        self.update(|s| s.metrics_addr = Some(addr.to_string()));
+    }
+
+    /// When health.json was last written successfully, epoch ms; `None` before the first write.
+    pub fn written_at(&self) -> Option<i64> {
+        Some(self.written_at.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+
     /// The current connection status.
     pub fn status(&self) -> Status {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).status
@@ -295,6 +323,8 @@ impl Health {
             wake: state.wake.clone(),
             queue: state.queue,
             counters: &self.counters,
+            write_interval_ms: state.write_interval_ms,
+            metrics_addr: state.metrics_addr.clone(),
         };
         serde_json::to_string_pretty(&snapshot).unwrap_or_default()
     }
@@ -303,7 +333,9 @@ impl Health {
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let tmp = tmp_path(path);
         std::fs::write(&tmp, self.to_json())?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        self.written_at.store(now_ms(), Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -323,6 +355,10 @@ pub async fn run(
     // Changes come in bursts (connect + join + first message); a short pause folds them into one write.
     const SETTLE: Duration = Duration::from_millis(50);
     let mut failing = false;
+    {
+        let mut state = health.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.write_interval_ms = interval.as_millis().try_into().unwrap_or(u64::MAX);
+    }
     loop {
         let result = {
             let (health, path) = (health.clone(), path.clone());

@@ -13,7 +13,9 @@
 //! - [`event`]: raw payloads of both API generations normalized into `ChatEvent`.
 //! - [`script`]: the Rhai personality: sandboxed engine, hot reload, `decide`.
 //! - [`act`]: what a decision does: send a reply, append to the queue, wake the agent.
-//! - [`health`]: counters and state, written to `health.json`.
+//! - [`health`]: counters and state, written to `health.json`; the healthy-or-not verdict.
+//! - [`metrics`]: the optional HTTP endpoint: `/healthz` and Prometheus `/metrics`.
+//! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
 pub mod act;
@@ -21,8 +23,10 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
+pub mod decisions;
 pub mod event;
 pub mod fake;
 pub mod health;
+pub mod metrics;
 pub mod script;
 pub mod source;

@@ -1,29 +1,84 @@
 //! The `retake-chat` binary: parse the command line, set up logging on stderr, run the
 //! command, print any error chain once and map it to an exit code (0 ok, 1 "no", 2 error).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use retake_chat::cli::Cli;
+use retake_chat::cli::{Cli, LogFormat};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+
+/// Without `--log-level` or `RUST_LOG`: our own news, and only libraries' warnings.
+const DEFAULT_FILTER: &str = "warn,retake_chat=info";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let format = cli.log_format;
+    if let Err(error) = init_tracing(format, cli.log_level.as_deref()) {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     match retake_chat::cmd::dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let message = format!("error: {error:#}");
+            match format {
+                LogFormat::Human => eprintln!("{message}"),
+                // Machines reading JSON lines get the final error as one too.
+                LogFormat::Json => eprintln!(
+                    "{}",
+                    serde_json::json!({"level": "ERROR", "target": "retake_chat", "message": message})
+                ),
+            }
             ExitCode::from(2)
         }
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` sets the level (default: info for us, warnings for libraries).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,retake_chat=info"));
-    tracing_subscriber::fmt()
+/// Logs go to stderr, as readable lines (colored on a terminal only, so the journal stays
+/// clean) or JSON objects; `--log-level` wins over `RUST_LOG`.
+fn init_tracing(format: LogFormat, level: Option<&str>) -> Result<(), String> {
+    let filter = match level {
+        Some(level) => level_filter(level)?,
+        None => {
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+        }
+    };
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .init();
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Fields at the top level (`id`, `author`, …) beside `message`: easy to query.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+    Ok(())
+}
+
+/// `--log-level`: a bare level applies to us (libraries stay at warn or quieter); anything
+/// else must be a filter of `target=level` directives. A bare word is refused rather than
+/// read as a target name that would silence everything.
+fn level_filter(text: &str) -> Result<EnvFilter, String> {
+    let expected = || {
+        format!(
+            "--log-level: expected a level (error, warn, info, debug, trace, off) or a filter like warn,retake_chat=debug, got {text:?}"
+        )
+    };
+    if let Ok(level) = text.trim().parse::<LevelFilter>() {
+        let libraries = level.min(LevelFilter::WARN);
+        return Ok(EnvFilter::new(format!("{libraries},retake_chat={level}")));
+    }
+    let directives_ok = text
+        .split(',')
+        .all(|d| d.contains('=') || d.trim().parse::<LevelFilter>().is_ok());
+    if !directives_ok {
+        return Err(expected());
+    }
+    EnvFilter::try_new(text).map_err(|_| expected())
 }

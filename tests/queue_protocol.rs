@@ -225,6 +225,12 @@ async fn kill_9_mid_burst_loses_no_acknowledged_line() {
     let queue = retake_chat::act::queue::Queue::new(state.join("queue.jsonl"));
     let (items, _) = queue.read_all().expect("queue readable after kill -9");
     let on_disk: HashSet<String> = items.iter().map(|i| i.author.clone()).collect();
+    eprintln!(
+        "kill -9: {} acknowledged in chat, {} lines on disk, {} unreadable",
+        acked.len(),
+        items.len(),
+        queue.read_all().map(|(_, p)| p.len()).unwrap_or(0)
+    );
     let missing: Vec<&String> = acked.difference(&on_disk).collect();
     assert!(
         missing.is_empty(),

@@ -1,16 +1,29 @@
 //! Resolve flags → environment → config file → defaults into one [`Config`].
 //!
 //! The only module that reads environment variables (through an [`Env`] snapshot, so tests
-//! can pass their own) and the credentials file. It writes nothing and creates nothing:
-//! directories are made by the stages that use them.
+//! can pass their own), the config file (`file`) and the credentials file (`credentials`).
+//! It writes nothing and creates nothing: directories are made by the stages that use them.
+
+mod credentials;
+mod file;
+
+pub use credentials::{Credentials, Secret, load_credentials};
+pub use file::{
+    ConnectionConfig, DecisionsConfig, HealthConfig, QueueConfig, ScriptConfig, SendConfig,
+    WakeConfig,
+};
 
 use std::collections::HashMap;
-use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::Value;
+
+use credentials::default_creds_path;
+use file::load_file;
+#[cfg(test)]
+use file::parse_file;
 
 /// Which generation of the retake.tv API to speak (see RETAKE_API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
@@ -49,45 +62,6 @@ impl ApiVersion {
     }
 }
 
-/// A string that never shows itself: `Debug` and `Display` print `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself, for the one place that needs it (the Authorization header).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// Who the listener speaks as.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Credentials {
-    /// Bearer token for the send endpoint.
-    pub access_token: Secret,
-    /// The streamer's user id: the chat room, and the sender id of the agent's own messages.
-    pub user_db_id: String,
-    /// The agent's display name, used to recognise its own messages.
-    pub agent_name: String,
-}
-
 /// Which personality script to run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScriptChoice {
@@ -95,195 +69,6 @@ pub enum ScriptChoice {
     File(PathBuf),
     /// The copy built into the binary (no file to watch).
     Embedded,
-}
-
-/// How the agent is woken when something is queued.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WakeConfig {
-    /// Program and arguments, run without a shell; empty disables waking by command.
-    pub command: Vec<String>,
-    /// Instead of the command: POST `{ "text": .., "mode": "now" }` here (OpenClaw's
-    /// `/hooks/wake`), with `RETAKE_WAKE_TOKEN` as the bearer token when set.
-    pub url: Option<String>,
-    /// The text of an HTTP wake.
-    pub text: String,
-    /// A wake still running after this long is killed (or abandoned) and counted as failed.
-    pub timeout_secs: u64,
-    /// At most one wake starts per interval; requests in between coalesce into one.
-    pub min_interval_ms: u64,
-    /// Items still pending this long after they were queued cause another wake (wakes are
-    /// known to be skipped on the agent side); the interval doubles while nothing changes.
-    /// 0 turns re-waking off.
-    pub rewake_after_secs: u64,
-    /// The bearer token for `url`, from `RETAKE_WAKE_TOKEN` (never from the file).
-    #[serde(skip)]
-    pub token: Option<Secret>,
-}
-
-impl Default for WakeConfig {
-    fn default() -> Self {
-        Self {
-            command: [
-                "openclaw",
-                "system",
-                "event",
-                "--text",
-                "RETAKE_CHAT_CHECK",
-                "--mode",
-                "now",
-            ]
-            .map(String::from)
-            .to_vec(),
-            url: None,
-            text: "RETAKE_CHAT_CHECK".to_string(),
-            timeout_secs: 30,
-            min_interval_ms: 1000,
-            rewake_after_secs: 30,
-            token: None,
-        }
-    }
-}
-
-/// How replies go out.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SendConfig {
-    /// An instant reply or acknowledgement not delivered within this many seconds is dropped
-    /// rather than posted late.
-    pub instant_deadline_secs: u64,
-    /// Give up on one HTTP request after this many seconds (then retry within the deadline).
-    pub request_timeout_secs: u64,
-    /// An agent's `reply` is retried for this many seconds before it fails.
-    pub agent_deadline_secs: u64,
-    /// Messages allowed per 30 seconds; 0 means unlimited.
-    pub per_30s: u32,
-    /// Messages that may go out at once before the rate applies.
-    pub burst: u32,
-}
-
-impl Default for SendConfig {
-    fn default() -> Self {
-        Self {
-            instant_deadline_secs: 5,
-            request_timeout_secs: 5,
-            agent_deadline_secs: 60,
-            per_30s: 20,
-            burst: 5,
-        }
-    }
-}
-
-/// The queue file, in the config file's `[queue]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QueueConfig {
-    /// Most items kept; the oldest beyond it move to `queue.archive.jsonl`.
-    pub max_items: usize,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        Self { max_items: 10_000 }
-    }
-}
-
-/// Limits for the personality script, in the config file's `[script]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ScriptConfig {
-    /// Rhai operations one call may take.
-    pub max_operations: u64,
-    /// Wall-clock budget of one call, milliseconds.
-    pub time_budget_ms: u64,
-}
-
-impl Default for ScriptConfig {
-    fn default() -> Self {
-        let limits = crate::script::Limits::default();
-        Self {
-            max_operations: limits.max_operations,
-            time_budget_ms: limits.time_budget.as_millis() as u64,
-        }
-    }
-}
-
-impl ScriptConfig {
-    /// The engine limits these settings give (the rest at their defaults).
-    pub fn to_limits(&self) -> crate::script::Limits {
-        crate::script::Limits {
-            max_operations: self.max_operations,
-            time_budget: Duration::from_millis(self.time_budget_ms.max(1)),
-            ..crate::script::Limits::default()
-        }
-    }
-}
-
-/// The connection to the chat server, in the config file's `[connection]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ConnectionConfig {
-    /// Give up one connection attempt after this many seconds.
-    pub connect_timeout_secs: u64,
-    /// First delay between attempts, milliseconds; doubles each failure.
-    pub backoff_initial_ms: u64,
-    /// Longest delay between attempts, milliseconds.
-    pub backoff_max_ms: u64,
-}
-
-impl Default for ConnectionConfig {
-    fn default() -> Self {
-        Self {
-            connect_timeout_secs: 10,
-            backoff_initial_ms: 500,
-            backoff_max_ms: 10_000,
-        }
-    }
-}
-
-/// The optional TOML file (`--config`): every table and key may be left out.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    chat_url: Option<String>,
-    api_url: Option<String>,
-    api: Option<ApiVersion>,
-    state_dir: Option<PathBuf>,
-    creds: Option<PathBuf>,
-    script: Option<ScriptFileTable>,
-    #[serde(default)]
-    wake: WakeConfig,
-    #[serde(default)]
-    send: SendConfig,
-    #[serde(default)]
-    queue: QueueConfig,
-    #[serde(default)]
-    connection: ConnectionConfig,
-    #[serde(default)]
-    health: HealthConfig,
-}
-
-/// `[script]`: the path and the limits.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScriptFileTable {
-    path: Option<PathBuf>,
-    #[serde(flatten)]
-    limits: ScriptConfig,
-}
-
-/// How often health.json is written, in the config file's `[health]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HealthConfig {
-    /// Seconds between periodic writes (state changes are written at once).
-    pub interval_secs: u64,
-}
-
-impl Default for HealthConfig {
-    fn default() -> Self {
-        Self { interval_secs: 5 }
-    }
 }
 
 /// Everything a running listener needs, resolved.
@@ -315,6 +100,10 @@ pub struct Config {
     pub max_reconnects: Option<u32>,
     /// Health file.
     pub health: HealthConfig,
+    /// Serve `/healthz` and `/metrics` here; `None`: no HTTP endpoint.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The decision log.
+    pub decisions: DecisionsConfig,
 }
 
 impl Config {
@@ -326,6 +115,11 @@ impl Config {
     /// `health.json` in the state directory.
     pub fn health_path(&self) -> PathBuf {
         self.state_dir.join("health.json")
+    }
+
+    /// `decisions.jsonl` in the state directory.
+    pub fn decisions_path(&self) -> PathBuf {
+        self.state_dir.join("decisions.jsonl")
     }
 }
 
@@ -348,6 +142,8 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     /// `--max-reconnects`
     pub max_reconnects: Option<u32>,
+    /// `--metrics-addr`
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// A snapshot of the environment variables this program reads.
@@ -480,6 +276,14 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
             None => file.creds.clone().map_or_else(default_creds_path, Ok)?,
         },
     };
+    let metrics_addr = match (cli.metrics_addr, env.get("RETAKE_METRICS_ADDR")) {
+        (Some(addr), _) => Some(addr),
+        (None, Some(text)) => Some(text.trim().parse().map_err(|_| ConfigError::Invalid {
+            name: "RETAKE_METRICS_ADDR",
+            detail: format!("expected an address like 127.0.0.1:9187, got {text:?}"),
+        })?),
+        (None, None) => file.metrics_addr,
+    };
     let script_table = file.script.unwrap_or_default();
     let script = match cli.script.clone().or(script_table.path) {
         Some(path) => ScriptChoice::File(path),
@@ -509,6 +313,8 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         connection: file.connection,
         health: file.health,
         max_reconnects: cli.max_reconnects,
+        metrics_addr,
+        decisions: file.decisions,
     })
 }
 
@@ -528,112 +334,6 @@ pub fn resolve_state_dir(cli: &Overrides, env: &Env) -> Result<PathBuf, ConfigEr
             .state_dir
             .map_or_else(default_state_dir, Ok),
     }
-}
-
-fn load_file(cli: &Overrides, env: &Env) -> Result<FileConfig, ConfigError> {
-    let Some(path) = cli
-        .config
-        .clone()
-        .or_else(|| env.get("RETAKE_CHAT_CONFIG").map(PathBuf::from))
-    else {
-        return Ok(FileConfig::default());
-    };
-    let text = std::fs::read_to_string(&path).map_err(|cause| ConfigError::Read {
-        what: "config file",
-        path: path.clone(),
-        cause,
-    })?;
-    parse_file(&text).map_err(|detail| ConfigError::File { path, detail })
-}
-
-/// Parse the TOML config; the error is the parser's one-line message with its position.
-fn parse_file(text: &str) -> Result<FileConfig, String> {
-    toml::from_str(text).map_err(|e| {
-        let message = e.message().trim_end_matches('.').to_string();
-        match e.span() {
-            Some(span) => {
-                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                format!("line {line}: {message}")
-            }
-            None => message,
-        }
-    })
-}
-
-/// Read the credentials file (if needed), letting the three environment variables override it.
-/// Values are never copied into an error message.
-pub fn load_credentials(path: &Path, env: &Env) -> Result<Credentials, ConfigError> {
-    const FIELDS: [(&str, &str); 3] = [
-        ("access_token", "RETAKE_ACCESS_TOKEN"),
-        ("userDbId", "RETAKE_USER_DB_ID"),
-        ("agent_name", "RETAKE_AGENT_NAME"),
-    ];
-    let from_env: Vec<Option<String>> = FIELDS
-        .iter()
-        .map(|(_, var)| env.get(var).map(String::from))
-        .collect();
-    let json = if from_env.iter().all(Option::is_some) {
-        Value::Null
-    } else {
-        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
-            what: "credentials file",
-            path: path.to_path_buf(),
-            cause,
-        })?;
-        warn_if_readable_by_others(path);
-        serde_json::from_str::<Value>(&text).map_err(|e| ConfigError::CredsSyntax {
-            path: path.to_path_buf(),
-            detail: format!("line {} column {}", e.line(), e.column()),
-        })?
-    };
-    let mut values = Vec::with_capacity(3);
-    for ((field, var), env_value) in FIELDS.iter().zip(from_env) {
-        let value = env_value.or_else(|| {
-            json.get(field)
-                .and_then(Value::as_str)
-                .filter(|s| !s.trim().is_empty())
-                .map(String::from)
-        });
-        values.push(value.ok_or_else(|| ConfigError::CredsField {
-            path: path.to_path_buf(),
-            field,
-            env: var,
-        })?);
-    }
-    let [token, user_db_id, agent_name]: [String; 3] = values
-        .try_into()
-        .map_err(|_| ConfigError::NoDir("credentials"))?;
-    Ok(Credentials {
-        access_token: Secret::new(token),
-        user_db_id,
-        agent_name,
-    })
-}
-
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            "credentials file {} is readable by other users; run: chmod 600 {}",
-            path.display(),
-            path.display()
-        );
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
-
-fn default_creds_path() -> Result<PathBuf, ConfigError> {
-    let home = directories::BaseDirs::new().ok_or(ConfigError::NoDir("home"))?;
-    Ok(home
-        .home_dir()
-        .join(".config")
-        .join("retake")
-        .join("credentials.json"))
 }
 
 /// The platform state directory: `~/.local/state/retake-chat` on Linux.
@@ -693,17 +393,27 @@ mod tests {
     }
 
     #[test]
-    fn config_file_errors_name_the_line() {
-        let err = parse_file("[wake]\ncommand = [\"x\"]\nbogus = 1\n").expect_err("rejects");
-        assert!(err.starts_with("line 3: unknown field `bogus`"), "{err}");
-        let ok = parse_file("api = \"v2\"\n[send]\ninstant_deadline_secs = 9\n").expect("parses");
-        assert_eq!(ok.send.instant_deadline_secs, 9);
-        assert_eq!(ok.api, Some(ApiVersion::V2));
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        let secret = Secret::new("rtk_secret");
-        assert_eq!(format!("{secret} {secret:?}"), "[redacted] [redacted]");
+    fn metrics_and_decision_log_settings_resolve() {
+        let file = parse_file("metrics_addr = \"127.0.0.1:9187\"\n[decisions]\nmax_bytes = 0\n")
+            .expect("parses");
+        assert_eq!(file.metrics_addr, "127.0.0.1:9187".parse().ok());
+        assert_eq!(file.decisions.max_bytes, 0);
+        assert_eq!(file.decisions.keep, 3);
+        let mut vars = ALL_CREDS.to_vec();
+        vars.push(("RETAKE_METRICS_ADDR", "localhost"));
+        let err = resolve(&Overrides::default(), &env(&vars)).expect_err("rejects");
+        assert_eq!(
+            err.to_string(),
+            "RETAKE_METRICS_ADDR: expected an address like 127.0.0.1:9187, got \"localhost\""
+        );
+        vars.pop();
+        vars.push(("RETAKE_METRICS_ADDR", "127.0.0.1:9000"));
+        let cli = Overrides {
+            metrics_addr: "127.0.0.1:9001".parse().ok(),
+            ..Overrides::default()
+        };
+        let config = resolve(&cli, &env(&vars)).expect("resolves");
+        assert_eq!(config.metrics_addr, "127.0.0.1:9001".parse().ok());
+        assert_eq!(config.decisions, DecisionsConfig::default());
     }
 }

@@ -1,0 +1,179 @@
+//! `retake-chat status [--json]`: is the listener healthy? Reads health.json and the queue in
+//! the state directory (found as `queue` finds it), prints a short summary, or with `--json`
+//! the snapshot plus its [`verdict`](crate::health::verdict). The judging itself lives in
+//! `health`, shared with `/healthz`. Exit 0 healthy, 1 unhealthy, 2 no readable health.json.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::act::queue::{Queue, QueueStats};
+use crate::cli::StatusArgs;
+use crate::config::{self, Env};
+use crate::health::{self, Verdict, now_ms};
+
+/// Print the listener's state; the exit code is the verdict.
+pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let dir = config::resolve_state_dir(&args.state.overrides(), &Env::from_process())?;
+    let path = dir.join("health.json");
+    let mut snapshot = read(&path)?;
+    let now = now_ms();
+    let verdict = health::verdict(&snapshot, now);
+    if args.json {
+        if let Value::Object(map) = &mut snapshot {
+            map.insert("verdict".into(), serde_json::to_value(&verdict)?);
+        }
+        let text = serde_json::to_string_pretty(&snapshot)?;
+        println!("{text}");
+    } else {
+        let queue = Queue::new(dir.join("queue.jsonl")).stats(now);
+        let queue = queue.map_err(|e| e.to_string());
+        print!("{}", summary(&snapshot, &verdict, queue, &path, now));
+    }
+    Ok(if verdict.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// health.json as a JSON object, or one sentence naming the file.
+fn read(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "no readable health file at {} (is the listener running with this state directory?)",
+            path.display()
+        )
+    })?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => anyhow::bail!("health file {} is not a JSON object", path.display()),
+    }
+}
+
+/// The human summary: the verdict, then one aligned line per subject.
+fn summary(
+    s: &Value,
+    verdict: &Verdict,
+    queue: Result<QueueStats, String>,
+    path: &Path,
+    now: i64,
+) -> String {
+    let mut out = String::new();
+    let pid = s["pid"]
+        .as_u64()
+        .map_or(String::new(), |p| format!(" (pid {p})"));
+    let word = if verdict.healthy {
+        "healthy"
+    } else {
+        "UNHEALTHY"
+    };
+    let _ = writeln!(out, "retake-chat{pid}: {word}");
+    for reason in &verdict.reasons {
+        let _ = writeln!(out, "  - {reason}");
+    }
+    let mut line = |name: &str, text: String| {
+        let _ = writeln!(out, "  {name:<13} {text}");
+    };
+    let status = s["status"].as_str().unwrap_or("unknown");
+    let updated = s["updatedAt"].as_i64();
+    let mut uptime = s["uptime"].as_i64().unwrap_or(0);
+    if status != "stopped" {
+        uptime += updated.map_or(0, |t| (now - t).max(0));
+    }
+    let reconnects = s["reconnects"].as_u64().unwrap_or(0);
+    line(
+        "connection",
+        format!("{status}, up {}, {reconnects} reconnects", span(uptime)),
+    );
+    line(
+        "last message",
+        ago(s["lastMessage"].as_i64(), now, "none yet"),
+    );
+    let (stats, note) = match queue {
+        Ok(stats) => (stats, String::new()),
+        Err(e) => (health::queue_stats(s), format!(" (as last written; {e})")),
+    };
+    let oldest = stats.oldest_queued.map_or(String::new(), |t| {
+        format!(", oldest waiting {}", span(now - t))
+    });
+    line(
+        "queue",
+        format!(
+            "{} pending, {} leased{oldest}{note}",
+            stats.pending, stats.leased
+        ),
+    );
+    let wake = &s["wake"];
+    let outcome = match (wake["ok"].as_bool(), wake["error"].as_str()) {
+        (Some(true), _) => ", ok".to_string(),
+        (Some(false), Some(error)) => format!(", failed: {error}"),
+        (Some(false), None) => ", failed".to_string(),
+        (None, _) => String::new(),
+    };
+    let at = ago(wake["at"].as_i64(), now, "never");
+    line("last wake", format!("{at}{outcome}"));
+    let script = &s["script"];
+    let loaded = ago(script["loadedAt"].as_i64(), now, "not loaded");
+    let name = script["path"].as_str().unwrap_or("unknown");
+    line("script", format!("{name}, loaded {loaded}"));
+    if let Some(error) = script["error"].as_str() {
+        line("script error", first_line(error));
+    }
+    let count = |name: &str| s["counters"][name].as_u64().unwrap_or(0);
+    line(
+        "sends",
+        format!(
+            "{} send errors, {} dropped, {} rate-limited",
+            count("sendErrors"),
+            count("sendDropped"),
+            count("rateLimited")
+        ),
+    );
+    if let Some(error) = s["lastError"].as_str() {
+        line("last error", first_line(error));
+    }
+    let written = ago(updated, now, "never");
+    line(
+        "health file",
+        format!("{}, written {written}", path.display()),
+    );
+    out
+}
+
+/// "12s ago", or `never` when there is no time.
+fn ago(at: Option<i64>, now: i64, never: &str) -> String {
+    at.map_or(never.to_string(), |t| format!("{} ago", span(now - t)))
+}
+
+/// A duration in ms as `45s`, `4m 10s`, `2h 3m` or `3d 4h`.
+fn span(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(span(45_000), "45s");
+        assert_eq!(span(250_000), "4m 10s");
+        assert_eq!(span(7_380_000), "2h 3m");
+        assert_eq!(span(273_600_000), "3d 4h");
+        assert_eq!(span(-5), "0s");
+    }
+}

@@ -1,0 +1,265 @@
+//! The optional TOML config file (`--config`): its tables, their defaults, and parsing with
+//! errors that name the line. Every table and key may be left out.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ApiVersion, ConfigError, Env, Overrides, Secret};
+
+/// How the agent is woken when something is queued.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WakeConfig {
+    /// Program and arguments, run without a shell; empty disables waking by command.
+    pub command: Vec<String>,
+    /// Instead of the command: POST `{ "text": .., "mode": "now" }` here (OpenClaw's
+    /// `/hooks/wake`), with `RETAKE_WAKE_TOKEN` as the bearer token when set.
+    pub url: Option<String>,
+    /// The text of an HTTP wake.
+    pub text: String,
+    /// A wake still running after this long is killed (or abandoned) and counted as failed.
+    pub timeout_secs: u64,
+    /// At most one wake starts per interval; requests in between coalesce into one.
+    pub min_interval_ms: u64,
+    /// Items still pending this long after they were queued cause another wake (wakes are
+    /// known to be skipped on the agent side); the interval doubles while nothing changes.
+    /// 0 turns re-waking off.
+    pub rewake_after_secs: u64,
+    /// The bearer token for `url`, from `RETAKE_WAKE_TOKEN` (never from the file).
+    #[serde(skip)]
+    pub token: Option<Secret>,
+}
+
+impl Default for WakeConfig {
+    fn default() -> Self {
+        Self {
+            command: [
+                "openclaw",
+                "system",
+                "event",
+                "--text",
+                "RETAKE_CHAT_CHECK",
+                "--mode",
+                "now",
+            ]
+            .map(String::from)
+            .to_vec(),
+            url: None,
+            text: "RETAKE_CHAT_CHECK".to_string(),
+            timeout_secs: 30,
+            min_interval_ms: 1000,
+            rewake_after_secs: 30,
+            token: None,
+        }
+    }
+}
+
+/// How replies go out.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendConfig {
+    /// An instant reply or acknowledgement not delivered within this many seconds is dropped
+    /// rather than posted late.
+    pub instant_deadline_secs: u64,
+    /// Give up on one HTTP request after this many seconds (then retry within the deadline).
+    pub request_timeout_secs: u64,
+    /// An agent's `reply` is retried for this many seconds before it fails.
+    pub agent_deadline_secs: u64,
+    /// Messages allowed per 30 seconds; 0 means unlimited.
+    pub per_30s: u32,
+    /// Messages that may go out at once before the rate applies.
+    pub burst: u32,
+}
+
+impl Default for SendConfig {
+    fn default() -> Self {
+        Self {
+            instant_deadline_secs: 5,
+            request_timeout_secs: 5,
+            agent_deadline_secs: 60,
+            per_30s: 20,
+            burst: 5,
+        }
+    }
+}
+
+/// The queue file, in the config file's `[queue]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Most items kept; the oldest beyond it move to `queue.archive.jsonl`.
+    pub max_items: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self { max_items: 10_000 }
+    }
+}
+
+/// Limits for the personality script, in the config file's `[script]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScriptConfig {
+    /// Rhai operations one call may take.
+    pub max_operations: u64,
+    /// Wall-clock budget of one call, milliseconds.
+    pub time_budget_ms: u64,
+}
+
+impl Default for ScriptConfig {
+    fn default() -> Self {
+        let limits = crate::script::Limits::default();
+        Self {
+            max_operations: limits.max_operations,
+            time_budget_ms: limits.time_budget.as_millis() as u64,
+        }
+    }
+}
+
+impl ScriptConfig {
+    /// The engine limits these settings give (the rest at their defaults).
+    pub fn to_limits(&self) -> crate::script::Limits {
+        crate::script::Limits {
+            max_operations: self.max_operations,
+            time_budget: Duration::from_millis(self.time_budget_ms.max(1)),
+            ..crate::script::Limits::default()
+        }
+    }
+}
+
+/// The connection to the chat server, in the config file's `[connection]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionConfig {
+    /// Give up one connection attempt after this many seconds.
+    pub connect_timeout_secs: u64,
+    /// First delay between attempts, milliseconds; doubles each failure.
+    pub backoff_initial_ms: u64,
+    /// Longest delay between attempts, milliseconds.
+    pub backoff_max_ms: u64,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_secs: 10,
+            backoff_initial_ms: 500,
+            backoff_max_ms: 10_000,
+        }
+    }
+}
+
+/// The optional TOML file (`--config`): every table and key may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    pub(super) chat_url: Option<String>,
+    pub(super) api_url: Option<String>,
+    pub(super) api: Option<ApiVersion>,
+    pub(super) state_dir: Option<PathBuf>,
+    pub(super) creds: Option<PathBuf>,
+    pub(super) script: Option<ScriptFileTable>,
+    #[serde(default)]
+    pub(super) wake: WakeConfig,
+    #[serde(default)]
+    pub(super) send: SendConfig,
+    #[serde(default)]
+    pub(super) queue: QueueConfig,
+    #[serde(default)]
+    pub(super) connection: ConnectionConfig,
+    #[serde(default)]
+    pub(super) health: HealthConfig,
+    pub(super) metrics_addr: Option<SocketAddr>,
+    #[serde(default)]
+    pub(super) decisions: DecisionsConfig,
+}
+
+/// `[script]`: the path and the limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ScriptFileTable {
+    pub(super) path: Option<PathBuf>,
+    #[serde(flatten)]
+    pub(super) limits: ScriptConfig,
+}
+
+/// How often health.json is written, in the config file's `[health]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Seconds between periodic writes (state changes are written at once).
+    pub interval_secs: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self { interval_secs: 5 }
+    }
+}
+
+/// The decision log (`decisions.jsonl`), in the config file's `[decisions]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionsConfig {
+    /// Rotate `decisions.jsonl` before it grows past this many bytes; 0 turns the log off.
+    pub max_bytes: u64,
+    /// Rotated files kept (`decisions.1.jsonl` is the newest).
+    pub keep: usize,
+}
+
+impl Default for DecisionsConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            keep: 3,
+        }
+    }
+}
+
+pub(super) fn load_file(cli: &Overrides, env: &Env) -> Result<FileConfig, ConfigError> {
+    let Some(path) = cli
+        .config
+        .clone()
+        .or_else(|| env.get("RETAKE_CHAT_CONFIG").map(PathBuf::from))
+    else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(&path).map_err(|cause| ConfigError::Read {
+        what: "config file",
+        path: path.clone(),
+        cause,
+    })?;
+    parse_file(&text).map_err(|detail| ConfigError::File { path, detail })
+}
+
+/// Parse the TOML config; the error is the parser's one-line message with its position.
+pub(super) fn parse_file(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().trim_end_matches('.').to_string();
+        match e.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: {message}")
+            }
+            None => message,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_errors_name_the_line() {
+        let err = parse_file("[wake]\ncommand = [\"x\"]\nbogus = 1\n").expect_err("rejects");
+        assert!(err.starts_with("line 3: unknown field `bogus`"), "{err}");
+        let ok = parse_file("api = \"v2\"\n[send]\ninstant_deadline_secs = 9\n").expect("parses");
+        assert_eq!(ok.send.instant_deadline_secs, 9);
+        assert_eq!(ok.api, Some(ApiVersion::V2));
+    }
+}
