@@ -1,5 +1,6 @@
 //! The command line: clap types only. What each command does lives in `cmd/`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -23,6 +24,24 @@ pub struct Cli {
     /// Settings for the default `run`.
     #[command(flatten)]
     pub run: RunArgs,
+
+    /// How logs on stderr look: `human` lines, or one JSON object per line for machines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+
+    /// What to log: a level (`debug` is ours at debug, libraries at warn) or a full
+    /// RUST_LOG-style filter; wins over RUST_LOG [default: warn,retake_chat=info].
+    #[arg(long, value_name = "LEVEL", global = true)]
+    pub log_level: Option<String>,
+}
+
+/// The shape of log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines (colored on a terminal).
+    Human,
+    /// One JSON object per line: timestamp, level, target, message and the event's fields.
+    Json,
 }
 
 /// The subcommands.
@@ -38,6 +57,23 @@ pub enum Command {
     ///
     /// Example: retake-chat check scripts/personality.rhai examples/*.rhai
     Check(CheckArgs),
+    /// Show what the personality would do with each TEXT, without connecting or queueing.
+    ///
+    /// One decision per TEXT, through the same engine, limits and self-tests as the listener;
+    /// state (counts, cooldowns, memory) lives only in this run. Without --script, the
+    /// built-in personality. Exit 1 when the script fails to load or on a TEXT.
+    ///
+    /// Example: retake-chat try --script examples/greeter.rhai --author alice gm "!help"
+    Try(TryArgs),
+    /// Run a recorded chat (JSON lines) through a personality on a simulated clock.
+    ///
+    /// Each line is `{"author": .., "text": .., "kind": .., "ts": .., "amount": ..}` (kind, ts
+    /// and amount optional; queue.jsonl works). now(), cooldowns and timers follow the lines'
+    /// `ts`, or one second per line. Prints every decision; bad lines are reported by number
+    /// and skipped (exit 1). Nothing is sent and no state file is touched.
+    ///
+    /// Example: retake-chat replay --script examples/greeter.rhai chat.jsonl --json
+    Replay(ReplayArgs),
     /// Read and claim queued messages: the agent's side of the queue.
     ///
     /// `take` leases items so a concurrent `take` never hands them out again; acknowledge
@@ -52,6 +88,14 @@ pub enum Command {
     ///
     /// Example: retake-chat reply --ack comment_123 "Rust, because it never segfaults on stream"
     Reply(ReplyArgs),
+    /// Tell whether the listener is healthy, from its health.json and queue.
+    ///
+    /// Prints the connection, uptime, last message, reconnects, queue, last wake, script and
+    /// send errors. Exit code 0 when healthy; 1 when disconnected, stopped, gone, or its
+    /// health.json is stale; 2 when there is no readable health.json. A watchdog check.
+    ///
+    /// Example: retake-chat status --json
+    Status(StatusArgs),
 }
 
 /// Settings of a running listener; each also has an environment variable.
@@ -81,6 +125,10 @@ pub struct RunArgs {
     /// Give up after this many consecutive failed connection attempts [default: never].
     #[arg(long, value_name = "N")]
     pub max_reconnects: Option<u32>,
+    /// Serve /healthz and /metrics (Prometheus) over HTTP here, e.g. 127.0.0.1:9187
+    /// [env: RETAKE_METRICS_ADDR] [default: off].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl RunArgs {
@@ -95,6 +143,7 @@ impl RunArgs {
             state_dir: self.state_dir.clone(),
             config: self.config.clone(),
             max_reconnects: self.max_reconnects,
+            metrics_addr: self.metrics_addr,
         }
     }
 }
@@ -172,7 +221,54 @@ pub struct ReplyArgs {
     pub run: RunArgs,
 }
 
-/// Arguments of `check`.
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print health.json plus `"verdict": {"healthy", "reasons"}` as JSON instead.
+    #[arg(long)]
+    pub json: bool,
+    /// Where health.json is.
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Arguments of `try`.
+#[derive(Debug, Args)]
+pub struct TryArgs {
+    /// The personality script [default: the built-in one].
+    #[arg(long, value_name = "PATH")]
+    pub script: Option<PathBuf>,
+    /// Who sends the messages.
+    #[arg(long, value_name = "NAME", default_value = "viewer")]
+    pub author: String,
+    /// The kind of event.
+    #[arg(long, default_value = "message", value_parser = ["message", "tip", "trade", "follow"])]
+    pub kind: String,
+    /// The tip or trade amount.
+    #[arg(long, value_name = "N")]
+    pub amount: Option<f64>,
+    /// Print one JSON object per TEXT on stdout instead.
+    #[arg(long)]
+    pub json: bool,
+    /// The messages, one decision each.
+    #[arg(required = true, value_name = "TEXT")]
+    pub text: Vec<String>,
+}
+
+/// Arguments of `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The personality script [default: the built-in one].
+    #[arg(long, value_name = "PATH")]
+    pub script: Option<PathBuf>,
+    /// Print one JSON object per decision on stdout instead.
+    #[arg(long)]
+    pub json: bool,
+    /// The transcript: one JSON object per line.
+    #[arg(value_name = "TRANSCRIPT")]
+    pub transcript: PathBuf,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Scripts to check.

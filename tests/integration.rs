@@ -5,11 +5,13 @@ mod support;
 
 mod cli;
 mod listener;
+mod operations;
 mod outages;
 mod queue_protocol;
 mod resilience;
 mod sandbox;
 mod script_reload;
+mod scripting;
 mod secrets;
 mod sending;
 mod waking;

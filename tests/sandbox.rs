@@ -39,7 +39,9 @@ fn imports_from_disk_are_refused() {
         "import \"{}\" as evil;\nfn on_message(msg) {{ reply(\"x\") }}",
         module.with_extension("").display()
     );
-    let err = runtime.compile("mallory.rhai", &source).expect_err("refused");
+    let err = runtime
+        .compile("mallory.rhai", &source)
+        .expect_err("refused");
     assert!(err.to_string().starts_with("mallory.rhai:1:"), "{err}");
 }
 

@@ -1,39 +1,77 @@
-//! `retake-chat check PATH...`: compile each script with the real engine and report problems
-//! as `PATH:LINE:COL: message`, the source line and a caret. Runs nothing that has effects.
+//! `retake-chat check PATH...`: load each script exactly as the listener would (header, hooks,
+//! top level, self-tests) and report problems as `PATH:LINE:COL: message`, the source line and
+//! a caret; on success print what the script says about itself. Runs nothing with effects.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use crate::cli::CheckArgs;
 use crate::config::ScriptConfig;
-use crate::script::{Runtime, ScriptError};
+use crate::script::{Personality, Runtime, ScriptError, reload};
 
 /// Check every script; exit 0 all good, 1 a script has problems, 2 a file cannot be read.
 pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(ScriptConfig::default().to_limits());
-    let mut worst = ExitCode::SUCCESS;
+    let mut problems = false;
+    let mut unreadable = false;
     for path in &args.paths {
-        let name = path.display().to_string();
-        let source = match std::fs::read_to_string(path) {
-            Ok(source) => source,
-            Err(e) => {
-                eprintln!("{name}: cannot read: {e}");
-                worst = ExitCode::from(2);
+        let (name, source) = match reload::read(path) {
+            Ok(read) => read,
+            Err(error @ ScriptError::Io { .. }) => {
+                eprintln!("{error}");
+                unreadable = true;
+                continue;
+            }
+            Err(error) => {
+                println!("{error}");
+                problems = true;
                 continue;
             }
         };
         match runtime.compile(&name, &source) {
-            Ok(_) => println!("{name}: ok"),
+            Ok(personality) => print!("{}", summary(&personality)),
             Err(error) => {
-                println!("{}", render(&error, &source));
-                if worst == ExitCode::SUCCESS {
-                    worst = ExitCode::from(1);
-                }
+                println!("{}", error.render(&source));
+                problems = true;
             }
         }
     }
-    Ok(worst)
+    Ok(match (unreadable, problems) {
+        (true, _) => ExitCode::from(2),
+        (false, true) => ExitCode::from(1),
+        (false, false) => ExitCode::SUCCESS,
+    })
 }
 
-fn render(error: &ScriptError, source: &str) -> String {
-    error.render(source)
+/// `PATH: ok`, then the header's fields, the hooks, the timers and the self-tests, indented.
+pub fn summary(p: &Personality) -> String {
+    let header = p.header();
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let fields = [
+        ("name", &header.name),
+        ("version", &header.version),
+        ("author", &header.author),
+        ("description", &header.description),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            rows.push((key, value.clone()));
+        }
+    }
+    rows.push(("api", header.api().to_string()));
+    rows.push(("hooks", p.hooks().describe().join(", ")));
+    if !p.timers().is_empty() {
+        let timers: Vec<String> = p.timers().iter().map(|t| t.name.clone()).collect();
+        rows.push(("timers", timers.join(", ")));
+    }
+    let tests = match p.tests_passed() {
+        0 if !p.hooks().tests => "none (add fn tests() to pin behaviour)".to_string(),
+        n => format!("{n} passed"),
+    };
+    rows.push(("tests", tests));
+    let mut out = format!("{}: ok\n", p.name());
+    for (key, value) in rows {
+        let _ = writeln!(out, "    {key:<12} {value}");
+    }
+    out
 }

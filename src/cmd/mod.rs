@@ -2,8 +2,11 @@
 
 pub mod check;
 pub mod queue;
+pub mod replay;
 pub mod reply;
 pub mod run;
+pub mod status;
+pub mod try_cmd;
 
 use std::process::ExitCode;
 
@@ -15,7 +18,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None => run::run(&cli.run),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Check(args)) => check::check(&args),
+        Some(Command::Try(args)) => try_cmd::try_texts(&args),
+        Some(Command::Replay(args)) => replay::replay(&args),
         Some(Command::Queue(args)) => queue::queue(&args),
         Some(Command::Reply(args)) => reply::reply(&args),
+        Some(Command::Status(args)) => status::status(&args),
     }
 }

@@ -4,9 +4,52 @@
 //! change them only deliberately and in the README too. The engine's limits and sandbox are
 //! set in `engine.rs`; what a returned [`Decision`] makes happen is the `act` module's job.
 
+use std::fmt;
+
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext};
 
-use super::Decision;
+/// What to do with one chat event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Send this text now; nothing else.
+    Reply(String),
+    /// Send this text now, queue the message for the agent and wake it.
+    Ack(String),
+    /// Queue the message for the agent and wake it, silently.
+    Queue,
+    /// Do nothing.
+    Ignore,
+}
+
+impl fmt::Display for Decision {
+    /// `reply "text"`, `ack "text"`, `queue` or `ignore`: how `try`, `replay` and self-test
+    /// failures show a decision.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reply(text) => write!(f, "reply {}", quote(text)),
+            Self::Ack(text) => write!(f, "ack {}", quote(text)),
+            Self::Queue => f.write_str("queue"),
+            Self::Ignore => f.write_str("ignore"),
+        }
+    }
+}
+
+/// `text` in double quotes, with `\`, `"` and control characters escaped (emoji kept).
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
 
 type ApiResult = Result<Decision, Box<EvalAltResult>>;
 

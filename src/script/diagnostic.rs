@@ -75,22 +75,40 @@ pub enum ScriptError {
         /// Which limit.
         message: String,
     },
-    /// `on_message` returned something that is not a decision.
-    #[error(
-        "{at}: on_message returned {found}; expected reply(text), ack(text), queue(), ignore(), a string or ()"
-    )]
+    /// A hook returned something that is not a decision (or, for `on_start` and timers, not
+    /// something to say).
+    #[error("{at}: {hook} returned {found}; expected {}", returns(hook))]
     BadReturn {
         /// Which script.
         at: Location,
+        /// The hook that returned it, e.g. `on_message`.
+        hook: String,
         /// The Rhai type (or kind of value) it returned.
         found: String,
     },
-    /// The script has no usable `fn on_message(msg)`.
+    /// The script has no usable `fn on_message(msg)`, or another hook is declared wrong (its
+    /// parameters, a timer's name or period).
     #[error("{at}: {message}")]
     MissingHook {
         /// Which script.
         at: Location,
         /// What is missing or wrong, naming the hook.
+        message: String,
+    },
+    /// The `//!` header is malformed or asks for a newer scripting API than this binary's.
+    #[error("{at}: header: {message}")]
+    Header {
+        /// The header line.
+        at: Location,
+        /// What is wrong.
+        message: String,
+    },
+    /// A case of the script's own `fn tests()` failed, or the cases are malformed.
+    #[error("{at}: self-test failed: {message}")]
+    SelfTest {
+        /// The `fn tests` line, or where the hook failed.
+        at: Location,
+        /// Which case, what was expected and what came back.
         message: String,
     },
     /// The source is larger than [`MAX_SOURCE_BYTES`](super::MAX_SOURCE_BYTES).
@@ -122,8 +140,20 @@ impl ScriptError {
             | Self::Limit { at, .. }
             | Self::BadReturn { at, .. }
             | Self::MissingHook { at, .. }
+            | Self::Header { at, .. }
+            | Self::SelfTest { at, .. }
             | Self::TooLarge { at, .. }
             | Self::Io { at, .. } => at,
+        }
+    }
+
+    /// The one-line message without the leading location (`runtime error: ...`).
+    pub fn message(&self) -> String {
+        let full = self.to_string();
+        let at = format!("{}: ", self.location());
+        match full.strip_prefix(&at) {
+            Some(rest) => rest.to_string(),
+            None => full,
         }
     }
 
@@ -161,6 +191,15 @@ impl ScriptError {
             .collect();
         let blank = " ".repeat(gutter.len() - 2);
         format!("{head}\n{gutter}{line}\n{blank}| {pad}^")
+    }
+}
+
+/// What `hook` may return: `on_start` and timers say something or nothing; event hooks decide.
+pub(crate) fn returns(hook: &str) -> &'static str {
+    if hook == "on_start" || hook.starts_with("every_") {
+        "reply(text), a string, ignore() or ()"
+    } else {
+        "reply(text), ack(text), queue(), ignore(), a string or ()"
     }
 }
 

@@ -12,7 +12,7 @@ use rhai::module_resolvers::DummyModuleResolver;
 use rhai::packages::{Package, StandardPackage};
 use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, Position};
 
-use super::{Limits, api};
+use super::{api, helpers};
 
 /// Read the clock only every this many operations: `Instant::now` costs more than an operation,
 /// and a budget of milliseconds does not need nanosecond precision.
@@ -77,6 +77,43 @@ impl Drop for Armed {
     }
 }
 
+/// The budgets every evaluation runs under. Rhai's own defaults are unlimited, and so is a
+/// zero here (Rhai's convention), so keep every field positive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Operations per evaluation (one hook call, or the top level at load).
+    pub max_operations: u64,
+    /// Deepest nesting of function calls, recursion included.
+    pub max_call_levels: usize,
+    /// Deepest expression nesting at the top level, checked at compile time.
+    pub max_expr_depth: usize,
+    /// Deepest expression nesting inside functions, checked at compile time.
+    pub max_function_expr_depth: usize,
+    /// Longest string a script may build, in bytes.
+    pub max_string_size: usize,
+    /// Most elements in one array.
+    pub max_array_size: usize,
+    /// Most entries in one object map.
+    pub max_map_size: usize,
+    /// Wall-clock time per evaluation; checked every few hundred operations.
+    pub time_budget: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_operations: 200_000,
+            max_call_levels: 32,
+            max_expr_depth: 64,
+            max_function_expr_depth: 32,
+            max_string_size: 64 * 1024,
+            max_array_size: 10_000,
+            max_map_size: 10_000,
+            time_budget: Duration::from_millis(50),
+        }
+    }
+}
+
 /// Build the sandboxed engine every personality runs in, enforcing `limits`; `deadline` is
 /// the handle its progress callback checks for the wall-clock budget.
 pub fn build(limits: &Limits, deadline: Deadline) -> Engine {
@@ -135,7 +172,15 @@ pub fn build(limits: &Limits, deadline: Deadline) -> Engine {
         tracing::debug!(target: "retake_chat::script", script, line = pos.line(), "{text}");
     });
 
+    // `log(text)`: the same as print, for scripts that prefer the name. Strings only: Rhai's
+    // math `log(number)` keeps its meaning.
+    engine.register_fn("log", move |text: &str| {
+        let script = deadline.script();
+        tracing::info!(target: "retake_chat::script", script = script.as_deref().unwrap_or("?"), "{text}");
+    });
+
     api::register(&mut engine);
+    helpers::register(&mut engine);
     engine
 }
 

@@ -1,24 +1,39 @@
 //! The personality: a sandboxed, budgeted Rhai script that decides what to do with each event.
 //!
-//! Owns compiling a script into a [`Personality`] and [`Runtime::decide`], which only returns a
-//! [`Decision`]; carrying it out is `act`'s job. The engine and its limits are in `engine.rs`,
-//! the script API in `api.rs`, errors in `diagnostic.rs`, hot reload in `reload.rs`.
+//! Owns compiling a script into a [`Personality`] (header, hooks, top level, self-tests) and
+//! [`Runtime::decide`], which only returns a [`Decision`]; carrying it out is `act`'s job.
+//! The engine and its limits are in `engine.rs`, the script API in `api.rs` and `helpers.rs`,
+//! per-runtime state in `state.rs` and `memory.rs`, errors in `diagnostic.rs`, hot reload in
+//! `reload.rs`.
 
 pub mod api;
 mod diagnostic;
 pub mod engine;
+pub mod header;
+mod helpers;
+pub mod hooks;
+pub mod memory;
+mod msg;
 pub mod reload;
+pub mod selftest;
+pub mod state;
 
 use std::fmt;
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use rhai::{AST, CallFnOptions, Dynamic, Engine, Map, Scope};
+use rhai::{AST, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
 
 use crate::event::ChatEvent;
+pub use api::{Decision, quote};
 pub use diagnostic::{Location, ScriptError};
-pub use engine::Deadline;
+pub use engine::{Deadline, Limits};
+pub use header::{Header, SCRIPT_API_VERSION};
+pub use hooks::{Hooks, Timer};
+pub use memory::MemoryError;
+use state::Shared;
+pub use state::{Clock, Session, SimClock};
 
 /// The personality shipped with the binary: the seed listener's behaviour.
 pub const EMBEDDED_PERSONALITY: &str = include_str!("../../scripts/personality.rhai");
@@ -26,67 +41,17 @@ pub const EMBEDDED_PERSONALITY: &str = include_str!("../../scripts/personality.r
 /// Largest script source accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
 
-/// The function every personality must define.
-const HOOK: &str = "on_message";
-
-/// What to do with one chat event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Send this text now; nothing else.
-    Reply(String),
-    /// Send this text now, queue the message for the agent and wake it.
-    Ack(String),
-    /// Queue the message for the agent and wake it, silently.
-    Queue,
-    /// Do nothing.
-    Ignore,
-}
-
-/// The budgets every evaluation runs under. Rhai's own defaults are unlimited, and so is a
-/// zero here (Rhai's convention), so keep every field positive.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
-    /// Operations per evaluation (one `on_message` call, or the top level at load).
-    pub max_operations: u64,
-    /// Deepest nesting of function calls, recursion included.
-    pub max_call_levels: usize,
-    /// Deepest expression nesting at the top level, checked at compile time.
-    pub max_expr_depth: usize,
-    /// Deepest expression nesting inside functions, checked at compile time.
-    pub max_function_expr_depth: usize,
-    /// Longest string a script may build, in bytes.
-    pub max_string_size: usize,
-    /// Most elements in one array.
-    pub max_array_size: usize,
-    /// Most entries in one object map.
-    pub max_map_size: usize,
-    /// Wall-clock time per evaluation; checked every few hundred operations.
-    pub time_budget: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_operations: 200_000,
-            max_call_levels: 32,
-            max_expr_depth: 64,
-            max_function_expr_depth: 32,
-            max_string_size: 64 * 1024,
-            max_array_size: 10_000,
-            max_map_size: 10_000,
-            time_budget: Duration::from_millis(50),
-        }
-    }
-}
-
-/// A compiled personality whose top level has run once without error. Cheap to share
-/// (`Arc<Personality>`); immutable once built.
+/// A compiled personality whose header is valid, whose hooks are well formed, whose top level
+/// has run once and whose self-tests pass. Cheap to share (`Arc<Personality>`); immutable.
 pub struct Personality {
     ast: AST,
     name: Arc<str>,
     source: Arc<str>,
     version: String,
     loaded_at_ms: i64,
+    header: Header,
+    hooks: Hooks,
+    tests_passed: usize,
 }
 
 impl Personality {
@@ -109,6 +74,26 @@ impl Personality {
     pub fn loaded_at_ms(&self) -> i64 {
         self.loaded_at_ms
     }
+
+    /// What the script says about itself (`//! key: value` lines).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The hooks it defines besides `on_message`.
+    pub fn hooks(&self) -> &Hooks {
+        &self.hooks
+    }
+
+    /// Its timers (`fn every_5m()`, ...), each with its period.
+    pub fn timers(&self) -> &[Timer] {
+        &self.hooks.timers
+    }
+
+    /// How many self-test cases passed at load (0 without `fn tests()`).
+    pub fn tests_passed(&self) -> usize {
+        self.tests_passed
+    }
 }
 
 impl fmt::Debug for Personality {
@@ -117,26 +102,36 @@ impl fmt::Debug for Personality {
             .field("name", &self.name)
             .field("version", &self.version)
             .field("loaded_at_ms", &self.loaded_at_ms)
+            .field("header", &self.header)
             .finish_non_exhaustive()
     }
 }
 
-/// The one engine and its budgets; shared (`Arc<Runtime>`) by everything that runs scripts.
+/// The one engine, its budgets and its [`Session`] (clock, counts, cooldowns, memory); shared
+/// (`Arc<Runtime>`) by everything that runs scripts in one process role. The session outlives
+/// reloads: a new version of the script keeps the counts, cooldowns and memory.
 #[derive(Debug)]
 pub struct Runtime {
     engine: Engine,
     limits: Limits,
     deadline: Deadline,
+    session: Shared,
 }
 
 impl Runtime {
-    /// Build the engine with these limits.
+    /// Build the engine with these limits, the system clock and in-process memory.
     pub fn new(limits: Limits) -> Self {
+        Self::with_session(limits, Session::new(Clock::System))
+    }
+
+    /// Build the engine with these limits and `session` (its clock, room, seed and memory).
+    pub fn with_session(limits: Limits, session: Session) -> Self {
         let deadline = Deadline::new();
         Self {
             engine: engine::build(&limits, deadline),
             limits,
             deadline,
+            session: Shared::new(session),
         }
     }
 
@@ -145,8 +140,14 @@ impl Runtime {
         &self.limits
     }
 
-    /// Compile `source`, check it defines `fn on_message(msg)`, and run its top level once
-    /// under the budgets so that top-level errors are load errors. `name` labels errors and logs.
+    /// Epoch milliseconds by the session's clock (simulated in `replay`).
+    pub fn now_ms(&self) -> i64 {
+        self.session.lock().now_ms()
+    }
+
+    /// Compile `source`: validate its header, check its hooks, run its top level once and then
+    /// its self-tests, all under the budgets, so every one of those failures is a load error
+    /// and a failing script is never swapped in. `name` labels errors and logs.
     pub fn compile(&self, name: &str, source: &str) -> Result<Personality, ScriptError> {
         if source.len() > MAX_SOURCE_BYTES {
             return Err(ScriptError::TooLarge {
@@ -155,12 +156,13 @@ impl Runtime {
                 max: MAX_SOURCE_BYTES as u64,
             });
         }
+        let header = header::parse(name, source)?;
         let mut ast = self
             .engine
             .compile(source)
             .map_err(|e| diagnostic::from_parse(name, &e))?;
         ast.set_source(name);
-        check_hook(name, &ast)?;
+        let hooks = hooks::discover(name, source, &ast)?;
         let name: Arc<str> = Arc::from(name);
         {
             let _armed = self.deadline.arm(&name, self.limits.time_budget);
@@ -168,36 +170,137 @@ impl Runtime {
                 .run_ast(&ast)
                 .map_err(|e| diagnostic::from_eval(&name, *e, &self.limits))?;
         }
+        let tests_passed = selftest::run(self, &ast, &hooks, &name, source)?;
         Ok(Personality {
             ast,
             version: version_of(source),
             source: Arc::from(source),
             name,
             loaded_at_ms: now_ms(),
+            header,
+            hooks,
+            tests_passed,
         })
     }
 
-    /// Ask `personality` what to do with `event`: call its `on_message(msg)` (the top level is
-    /// not run again) under the operation and time budgets.
+    /// Ask `personality` what to do with `event`: call the hook for its kind (`on_tip`,
+    /// `on_trade`, `on_follow` when defined, else `on_message`; a follow without `on_follow`
+    /// is ignored) under the operation and time budgets. The top level is not run again.
     pub fn decide(&self, p: &Personality, event: &ChatEvent) -> Result<Decision, ScriptError> {
-        let msg = message(event);
-        // Top-level statements ran once at compile; re-running them per message would cost
+        let decided = self.decide_in(&p.ast, &p.hooks, &p.name, &self.session, event);
+        self.autosave();
+        decided
+    }
+
+    /// Call `fn on_start()` if the script has one: the text to post, if it returns any.
+    pub fn start(&self, p: &Personality) -> Result<Option<String>, ScriptError> {
+        if !p.hooks.on_start {
+            return Ok(None);
+        }
+        self.say(p, hooks::ON_START)
+    }
+
+    /// Call the timer `name` (one of [`Personality::timers`]): the text to post, if any.
+    pub fn fire_timer(&self, p: &Personality, name: &str) -> Result<Option<String>, ScriptError> {
+        if !p.hooks.timers.iter().any(|t| t.name == name) {
+            return Err(ScriptError::MissingHook {
+                at: Location::script(&p.name),
+                message: format!("no timer `fn {name}()` defined"),
+            });
+        }
+        self.say(p, name)
+    }
+
+    /// Write unsaved memory to its file now (the runtime also does so at most every 5 s after a
+    /// call). False when there was nothing to write or the memory is in-process only.
+    pub fn save_memory(&self) -> Result<bool, MemoryError> {
+        let snapshot = self.session.lock().memory.snapshot(true);
+        let Some((path, text)) = snapshot else {
+            return Ok(false);
+        };
+        memory::write_atomic(&path, &text).inspect_err(|_| self.session.lock().memory.unsaved())?;
+        Ok(true)
+    }
+
+    fn say(&self, p: &Personality, hook: &str) -> Result<Option<String>, ScriptError> {
+        let value = self.call(&p.ast, &p.name, &self.session, hook, ());
+        self.autosave();
+        let value = value?;
+        let bad = |found: String| ScriptError::BadReturn {
+            at: Location::script(&p.name),
+            hook: hook.to_string(),
+            found,
+        };
+        match self.to_decision(&p.name, hook, value)? {
+            Decision::Reply(text) => Ok(Some(text)),
+            Decision::Ignore => Ok(None),
+            Decision::Ack(_) => Err(bad("ack(text)".to_string())),
+            Decision::Queue => Err(bad("queue()".to_string())),
+        }
+    }
+
+    /// Save memory when it changed and the last save is [`memory::SAVE_EVERY`] old; a failure
+    /// is logged and retried after the next call, never passed to the script's caller.
+    fn autosave(&self) {
+        let snapshot = self.session.lock().memory.snapshot(false);
+        if let Some((path, text)) = snapshot
+            && let Err(error) = memory::write_atomic(&path, &text)
+        {
+            tracing::warn!("{error}");
+            self.session.lock().memory.unsaved();
+        }
+    }
+
+    /// [`Self::decide`] on any AST and session: self-tests use their own session.
+    fn decide_in(
+        &self,
+        ast: &AST,
+        hooks: &Hooks,
+        name: &Arc<str>,
+        session: &Shared,
+        event: &ChatEvent,
+    ) -> Result<Decision, ScriptError> {
+        let Some(hook) = hooks.for_kind(&event.kind) else {
+            return Ok(Decision::Ignore);
+        };
+        let msg = {
+            let mut session = session.lock();
+            let count = session.count(&event.author);
+            msg::message(event, count, session.room_name())
+        };
+        let value = self.call(ast, name, session, hook, (msg,))?;
+        self.to_decision(name, hook, value)
+    }
+
+    /// Call `hook` with `args` under the budgets, with `session` as the helpers' state.
+    fn call(
+        &self,
+        ast: &AST,
+        name: &Arc<str>,
+        session: &Shared,
+        hook: &str,
+        args: impl FuncArgs,
+    ) -> Result<Dynamic, ScriptError> {
+        // Top-level statements ran once at compile; re-running them per call would cost
         // time and repeat their side effects (prints).
-        let options = CallFnOptions::new().eval_ast(false).rewind_scope(false);
+        let options = CallFnOptions::new()
+            .eval_ast(false)
+            .rewind_scope(false)
+            .with_tag(session.clone());
         let mut scope = Scope::new();
         let result = {
-            let _armed = self.deadline.arm(&p.name, self.limits.time_budget);
+            let _armed = self.deadline.arm(name, self.limits.time_budget);
             self.engine
-                .call_fn_with_options::<Dynamic>(options, &mut scope, &p.ast, HOOK, (msg,))
+                .call_fn_with_options::<Dynamic>(options, &mut scope, ast, hook, args)
         };
-        let value = result.map_err(|e| diagnostic::from_eval(&p.name, *e, &self.limits))?;
-        self.to_decision(&p.name, value)
+        result.map_err(|e| diagnostic::from_eval(name, *e, &self.limits))
     }
 
     /// Apply the return conventions: a `Decision` as is, `()` ignores, a string replies.
-    fn to_decision(&self, name: &str, value: Dynamic) -> Result<Decision, ScriptError> {
+    fn to_decision(&self, name: &str, hook: &str, value: Dynamic) -> Result<Decision, ScriptError> {
         let bad = |found: String| ScriptError::BadReturn {
             at: Location::script(name),
+            hook: hook.to_string(),
             found,
         };
         if value.is_unit() {
@@ -212,51 +315,14 @@ impl Runtime {
             }
             return Ok(Decision::Reply(text.to_string()));
         }
-        let found = self.engine.map_type_name(value.type_name()).to_string();
+        let found = self.type_name(&value);
         value.try_cast::<Decision>().ok_or_else(|| bad(found))
     }
-}
 
-/// The hook must exist with exactly one parameter; anything else is a load error naming it.
-fn check_hook(name: &str, ast: &AST) -> Result<(), ScriptError> {
-    let arities: Vec<usize> = ast
-        .iter_functions()
-        .filter(|f| f.name == HOOK)
-        .map(|f| f.params.len())
-        .collect();
-    if arities.contains(&1) {
-        return Ok(());
+    /// The Rhai type name of `value` as scripts know it (`map`, `array`, `i64`, ...).
+    fn type_name(&self, value: &Dynamic) -> String {
+        self.engine.map_type_name(value.type_name()).to_string()
     }
-    let message = match arities.as_slice() {
-        [] => format!("no `fn {HOOK}(msg)` defined; every personality needs one"),
-        found => {
-            let found: Vec<String> = found.iter().map(usize::to_string).collect();
-            format!(
-                "`fn {HOOK}` must take exactly 1 parameter (msg), found one taking {}",
-                found.join(", ")
-            )
-        }
-    };
-    Err(ScriptError::MissingHook {
-        at: Location::script(name),
-        message,
-    })
-}
-
-/// The `msg` object map a script sees.
-fn message(event: &ChatEvent) -> Dynamic {
-    let mut map = Map::new();
-    map.insert("id".into(), event.id.as_str().into());
-    map.insert("kind".into(), event.kind.as_str().into());
-    map.insert("author".into(), event.author.as_str().into());
-    map.insert("author_id".into(), event.author_id.as_str().into());
-    map.insert("wallet".into(), event.wallet.as_str().into());
-    map.insert("text".into(), event.text.as_str().into());
-    map.insert("lower".into(), event.lower().into());
-    map.insert("ts".into(), Dynamic::from_int(event.ts));
-    let amount = event.amount.map_or(Dynamic::UNIT, Dynamic::from_float);
-    map.insert("amount".into(), amount);
-    Dynamic::from_map(map)
 }
 
 /// 16 hex digits of a hash of the source. `DefaultHasher::new()` has fixed keys, so equal
@@ -273,5 +339,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+#[cfg(test)]
+mod api_tests;
 #[cfg(test)]
 mod tests;

@@ -50,7 +50,8 @@ pub fn load(runtime: &Runtime, path: &Path) -> Result<Personality, ScriptError> 
 }
 
 /// The script's name (its path) and source, refusing files over [`MAX_SOURCE_BYTES`] unread.
-fn read(path: &Path) -> Result<(String, String), ScriptError> {
+/// An unreadable file is [`ScriptError::Io`], an oversized one [`ScriptError::TooLarge`].
+pub fn read(path: &Path) -> Result<(String, String), ScriptError> {
     let name = path.display().to_string();
     let io = |error| ScriptError::Io {
         at: Location::script(&name),

@@ -2,6 +2,7 @@
 //! positions, budgets and the sandbox. Speed is measured by the benchmark, not asserted here.
 
 use super::*;
+use std::time::Duration;
 
 fn event(author: &str, text: &str) -> ChatEvent {
     ChatEvent {
@@ -291,7 +292,7 @@ fn the_hook_must_exist_with_one_parameter() {
     let err = err.expect("rejected");
     assert_eq!(
         err.to_string(),
-        "t.rhai: `fn on_message` must take exactly 1 parameter (msg), found one taking 2"
+        "t.rhai:1:1: `fn on_message` must take exactly 1 parameter (msg), found one taking 2"
     );
 }
 

@@ -1,0 +1,263 @@
+//! `retake-chat replay TRANSCRIPT`: run a recorded chat through a personality on a simulated
+//! clock and print every decision, to see what a script would have done.
+//!
+//! The transcript is JSON lines (`author`, `text`, optional `kind`, `ts`, `amount`; other
+//! fields are ignored, so `queue.jsonl` replays too). `now()`, cooldowns and timers follow the
+//! lines' `ts`, or one second per line without one. State starts empty and stays in memory.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use super::try_cmd::{load, outcome_human, outcome_json};
+use crate::cli::ReplayArgs;
+use crate::config::ScriptConfig;
+use crate::event::{ChatEvent, MAX_TEXT_CHARS};
+use crate::script::selftest::TEST_EPOCH_MS;
+use crate::script::{Clock, Personality, Runtime, ScriptError, Session, SimClock, quote};
+
+/// The seed of `pick` and `chance`, so a replay gives the same output every time.
+const SEED: u64 = 0;
+
+/// Replay the transcript; exit 0 when every line replayed, 1 when a line was bad or the script
+/// failed on one (or does not load), 2 when a file cannot be read.
+pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let transcript = match std::fs::read_to_string(&args.transcript) {
+        Ok(text) => text,
+        Err(e) => {
+            let path = args.transcript.display();
+            eprintln!("error: cannot read transcript {path}: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let lines: Vec<(usize, Result<ChatEvent, String>)> = transcript
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| (i + 1, parse(i + 1, line)))
+        .collect();
+    let start = lines
+        .iter()
+        .find_map(|(_, e)| e.as_ref().ok())
+        .map_or(
+            TEST_EPOCH_MS,
+            |e| if e.ts > 0 { e.ts } else { TEST_EPOCH_MS },
+        );
+    let clock = SimClock::new(start);
+    let session = Session::new(Clock::Simulated(clock.clone())).seeded(SEED);
+    let runtime = Runtime::with_session(ScriptConfig::default().to_limits(), session);
+    let p = match load(&runtime, args.script.as_deref()) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let mut out = Printer {
+        json: args.json,
+        start,
+        failed: false,
+    };
+    out.say("on_start", clock.now_ms(), &runtime.start(&p));
+    let mut timers = Timers::new(&p, start);
+    let mut first = true;
+    for (n, line) in lines {
+        let mut event = match line {
+            Ok(event) => event,
+            Err(error) => {
+                eprintln!("{}:{n}: {error}", args.transcript.display());
+                out.failed = true;
+                continue;
+            }
+        };
+        match (event.ts > 0, first) {
+            (true, _) => clock.set_ms(event.ts),
+            (false, true) => {}
+            (false, false) => clock.advance_ms(1_000),
+        }
+        first = false;
+        event.ts = clock.now_ms();
+        timers.fire_due(&runtime, &p, &clock, &mut out);
+        let result = runtime.decide(&p, &event);
+        out.decision(n, &event, &result);
+        timers.active();
+    }
+    Ok(if out.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One transcript line as an event; the error names what is wrong with it.
+fn parse(n: usize, line: &str) -> Result<ChatEvent, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Some(obj) = value.as_object() else {
+        return Err("not a JSON object".to_string());
+    };
+    let text = |key: &str| match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("`{key}` must be a string")),
+    };
+    let author = text("author")?.ok_or("`author` is missing")?;
+    let kind = text("kind")?.unwrap_or_else(|| "message".to_string());
+    if !["message", "tip", "trade", "follow"].contains(&kind.as_str()) {
+        return Err(format!(
+            "`kind` must be message, tip, trade or follow, got `{kind}`"
+        ));
+    }
+    let text = text("text")?.unwrap_or_default();
+    if kind == "message" && text.trim().is_empty() {
+        return Err("`text` is missing or empty".to_string());
+    }
+    let ts = match obj.get("ts") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_i64()
+            .filter(|ts| *ts > 0)
+            .ok_or("`ts` must be epoch milliseconds")?,
+    };
+    let amount = match obj.get("amount") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_f64().ok_or("`amount` must be a number")?),
+    };
+    Ok(ChatEvent {
+        id: format!("replay-{n}"),
+        kind,
+        author,
+        text: text.chars().take(MAX_TEXT_CHARS).collect(),
+        ts,
+        amount,
+        ..ChatEvent::default()
+    })
+}
+
+/// The timers as the listener runs them: each due every period from the start, and called
+/// only when chat was active since it last came due.
+struct Timers {
+    due: Vec<(String, i64, i64, bool)>,
+}
+
+impl Timers {
+    fn new(p: &Personality, start: i64) -> Self {
+        let due = p
+            .timers()
+            .iter()
+            .map(|t| {
+                let period = i64::try_from(t.period.as_millis()).unwrap_or(i64::MAX);
+                (t.name.clone(), period, start.saturating_add(period), false)
+            })
+            .collect();
+        Self { due }
+    }
+
+    /// Fire every timer that came due up to the clock's time (at most once per timer: a long
+    /// quiet gap is one missed stretch, not a burst).
+    fn fire_due(
+        &mut self,
+        runtime: &Runtime,
+        p: &Personality,
+        clock: &SimClock,
+        out: &mut Printer,
+    ) {
+        let now = clock.now_ms();
+        for (name, period, next, active) in &mut self.due {
+            if *next > now {
+                continue;
+            }
+            if *active {
+                clock.set_ms(*next);
+                out.say(name, *next, &runtime.fire_timer(p, name));
+                clock.set_ms(now);
+                *active = false;
+            }
+            let missed = (now - *next) / *period + 1;
+            *next = next.saturating_add(missed.saturating_mul(*period));
+        }
+    }
+
+    /// Chat happened: the next due timers may fire.
+    fn active(&mut self) {
+        for timer in &mut self.due {
+            timer.3 = true;
+        }
+    }
+}
+
+/// Prints decisions as text or JSON lines and remembers whether anything failed.
+struct Printer {
+    json: bool,
+    start: i64,
+    failed: bool,
+}
+
+impl Printer {
+    fn decision(
+        &mut self,
+        n: usize,
+        event: &ChatEvent,
+        result: &Result<crate::script::Decision, ScriptError>,
+    ) {
+        self.failed |= result.is_err();
+        if self.json {
+            let mut line = json!({
+                "line": n, "ts": event.ts, "kind": event.kind, "author": event.author, "text": event.text,
+            });
+            outcome_json(&mut line, result);
+            println!("{line}");
+        } else {
+            let what = match event.kind.as_str() {
+                "message" => quote(&event.text),
+                kind => {
+                    let mut what = kind.to_string();
+                    if let Some(amount) = event.amount {
+                        what.push_str(&format!(" {amount}"));
+                    }
+                    if !event.text.is_empty() {
+                        what.push_str(&format!(" {}", quote(&event.text)));
+                    }
+                    what
+                }
+            };
+            let offset = self.offset(event.ts);
+            println!(
+                "{n:>4} {offset:>7}  {}: {what}  →  {}",
+                event.author,
+                outcome_human(result)
+            );
+        }
+    }
+
+    /// What `on_start` or a timer said (nothing is printed when it said nothing).
+    fn say(&mut self, hook: &str, ts: i64, result: &Result<Option<String>, ScriptError>) {
+        self.failed |= result.is_err();
+        if matches!(result, Ok(None)) {
+            return;
+        }
+        if self.json {
+            let mut line = json!({ "hook": hook, "ts": ts });
+            match result {
+                Ok(say) => {
+                    line["decision"] = "say".into();
+                    line["say"] = say.clone().into();
+                }
+                Err(error) => line["error"] = error.to_string().into(),
+            }
+            println!("{line}");
+        } else {
+            let what = match result {
+                Ok(say) => format!("say {}", quote(say.as_deref().unwrap_or_default())),
+                Err(error) => format!("failed: {error}"),
+            };
+            println!("{:>4} {:>7}  [{hook}]  →  {what}", "", self.offset(ts));
+        }
+    }
+
+    /// `+12s`: simulated time since the transcript's start.
+    fn offset(&self, ts: i64) -> String {
+        let ms = ts - self.start;
+        if ms % 1000 == 0 {
+            format!("+{}s", ms / 1000)
+        } else {
+            format!("+{:.1}s", ms as f64 / 1000.0)
+        }
+    }
+}

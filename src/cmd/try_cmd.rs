@@ -1,0 +1,107 @@
+//! `retake-chat try [--script PATH] TEXT...`: what the personality would do with each TEXT.
+//!
+//! One decision per TEXT, through the same engine, limits and self-tests as the listener, with
+//! in-process state only: no network, no queue, no memory file. Printing decisions (human and
+//! JSON) is shared with `replay`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use crate::cli::TryArgs;
+use crate::config::ScriptConfig;
+use crate::event::{ChatEvent, MAX_TEXT_CHARS};
+use crate::script::{
+    Clock, Decision, EMBEDDED_PERSONALITY, Personality, Runtime, ScriptError, Session, reload,
+};
+
+/// Decide on every TEXT; exit 0 when the script answered them all, 1 when it failed on one
+/// (or does not load), 2 when the script cannot be read.
+pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::with_session(
+        ScriptConfig::default().to_limits(),
+        Session::new(Clock::System),
+    );
+    let personality = match load(&runtime, args.script.as_deref()) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let mut failed = false;
+    for (i, text) in args.text.iter().enumerate() {
+        let event = ChatEvent {
+            id: format!("try-{}", i + 1),
+            kind: args.kind.clone(),
+            author: args.author.clone(),
+            text: text.chars().take(MAX_TEXT_CHARS).collect(),
+            ts: runtime.now_ms(),
+            amount: args.amount,
+            ..ChatEvent::default()
+        };
+        let result = runtime.decide(&personality, &event);
+        failed |= result.is_err();
+        if args.json {
+            let mut line = json!({ "author": event.author, "text": event.text });
+            outcome_json(&mut line, &result);
+            println!("{line}");
+        } else {
+            println!("{}  →  {}", text, outcome_human(&result));
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Compile the script at `path` (the built-in personality without one) with `runtime`. On
+/// failure the diagnostic is printed and the exit code returned: 2 unreadable, 1 broken.
+pub fn load(runtime: &Runtime, path: Option<&Path>) -> Result<Personality, ExitCode> {
+    let (name, source) = match path {
+        None => ("<embedded>".to_string(), EMBEDDED_PERSONALITY.to_string()),
+        Some(path) => match reload::read(path) {
+            Ok(read) => read,
+            Err(error @ ScriptError::Io { .. }) => {
+                eprintln!("error: {error}");
+                return Err(ExitCode::from(2));
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                return Err(ExitCode::from(1));
+            }
+        },
+    };
+    runtime.compile(&name, &source).map_err(|error| {
+        eprintln!("{}", error.render(&source));
+        ExitCode::from(1)
+    })
+}
+
+/// `reply "text"`, `ack "text"`, `queue`, `ignore`, or for a failing script what the listener
+/// does then: `queue (script failed: ...)`.
+pub fn outcome_human(result: &Result<Decision, ScriptError>) -> String {
+    match result {
+        Ok(decision) => decision.to_string(),
+        Err(error) => format!("queue (script failed: {error})"),
+    }
+}
+
+/// Add `decision` (`reply`, `ack`, `queue`, `ignore`), `say` (the text of a reply or ack) and,
+/// for a failing script, `error` (the decision is then `queue`, as in the listener).
+pub fn outcome_json(line: &mut Value, result: &Result<Decision, ScriptError>) {
+    let (decision, say, error) = match result {
+        Ok(Decision::Reply(text)) => ("reply", Some(text.as_str()), None),
+        Ok(Decision::Ack(text)) => ("ack", Some(text.as_str()), None),
+        Ok(Decision::Queue) => ("queue", None, None),
+        Ok(Decision::Ignore) => ("ignore", None, None),
+        Err(error) => ("queue", None, Some(error.to_string())),
+    };
+    line["decision"] = decision.into();
+    if let Some(say) = say {
+        line["say"] = say.into();
+    }
+    if let Some(error) = error {
+        line["error"] = error.into();
+    }
+}

@@ -1,0 +1,78 @@
+//! The `msg` map a hook receives for one event.
+//!
+//! Built once per event, so it is kept cheap: the extra fields (`count`, `first_time`,
+//! `command`, `args`, `room`) cost a counter lookup and, for non-commands, no parsing at all.
+//! Which hook receives it is `hooks.rs`'s business.
+
+use rhai::{Array, Dynamic, ImmutableString, Map};
+
+use crate::event::ChatEvent;
+
+/// Most `args` a command gets; words past it are dropped.
+const MAX_ARGS: usize = 64;
+
+/// The `msg` object map for `event`: `count` is this author's events so far including this
+/// one, `room` the streamer's room.
+pub(super) fn message(event: &ChatEvent, count: i64, room: ImmutableString) -> Dynamic {
+    let lower = event.lower();
+    let (command, args) = command(&lower, &event.text);
+    let mut map = Map::new();
+    map.insert("id".into(), event.id.as_str().into());
+    map.insert("kind".into(), event.kind.as_str().into());
+    map.insert("author".into(), event.author.as_str().into());
+    map.insert("author_id".into(), event.author_id.as_str().into());
+    map.insert("wallet".into(), event.wallet.as_str().into());
+    map.insert("text".into(), event.text.as_str().into());
+    map.insert("lower".into(), lower.into());
+    map.insert("ts".into(), Dynamic::from_int(event.ts));
+    let amount = event.amount.map_or(Dynamic::UNIT, Dynamic::from_float);
+    map.insert("amount".into(), amount);
+    map.insert("count".into(), Dynamic::from_int(count));
+    map.insert("first_time".into(), Dynamic::from_bool(count == 1));
+    map.insert("command".into(), command);
+    map.insert("args".into(), Dynamic::from_array(args));
+    map.insert("room".into(), room.into());
+    Dynamic::from_map(map)
+}
+
+/// For `!cmd a b`: `("cmd", ["a", "b"])`, the command lower-cased and the arguments as typed;
+/// `("", [])` for anything else. Only text starting with `!` is split at all.
+fn command(lower: &str, text: &str) -> (Dynamic, Array) {
+    if !lower.starts_with('!') {
+        return (Dynamic::from(ImmutableString::new()), Array::new());
+    }
+    let mut words = text.split_whitespace();
+    let name = words
+        .next()
+        .map(|w| w.trim_start_matches('!').to_lowercase())
+        .unwrap_or_default();
+    let args = words
+        .take(MAX_ARGS)
+        .map(|w| ImmutableString::from(w).into())
+        .collect();
+    (name.into(), args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(text: &str) -> (String, Vec<String>) {
+        let lower = text.trim().to_lowercase();
+        let (c, a) = command(&lower, text);
+        (c.to_string(), a.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn commands_split_only_with_a_bang() {
+        assert_eq!(
+            fields("  !Count  a B "),
+            ("count".into(), vec!["a".into(), "B".into()])
+        );
+        assert_eq!(fields("!help"), ("help".into(), vec![]));
+        assert_eq!(fields("!"), (String::new(), vec![]));
+        assert_eq!(fields("hi !help"), (String::new(), vec![]));
+        let many = format!("!x {}", "w ".repeat(100));
+        assert_eq!(fields(&many).1.len(), MAX_ARGS);
+    }
+}

@@ -1,0 +1,246 @@
+//! Script self-tests: `fn tests()` returns cases such as
+//! `#{ say: "gm", from: "alice", expect: "reply", contains: "gm" }`, and every load (first
+//! load, hot reload, `check`, `try`, `replay`) runs them before the script is used.
+//!
+//! Cases run in order against a fresh [`Session`] with a simulated clock (one second between
+//! cases unless a case says `wait`), under the same limits as live calls.
+
+use std::sync::Arc;
+
+use rhai::{AST, Array, Dynamic, Map};
+
+use super::hooks::{Hooks, TESTS, position_of};
+use super::state::{Clock, Session, Shared, SimClock};
+use super::{Decision, Location, Runtime, ScriptError};
+use crate::event::ChatEvent;
+
+/// Where the simulated clock of a self-test run starts: 2023-11-14T22:13:20Z.
+pub const TEST_EPOCH_MS: i64 = 1_700_000_000_000;
+/// The room self-tests run in (`msg.room`).
+pub const TEST_ROOM: &str = "test-room";
+/// Most cases one `tests()` may return.
+const MAX_CASES: usize = 1_000;
+/// Wall-clock budget of a whole self-test run (each call also has its own budget), so a slow
+/// set of cases cannot hold up a reload for long.
+const TOTAL_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+/// The fields a case may have.
+const FIELDS: [&str; 8] = [
+    "say", "from", "kind", "amount", "wait", "expect", "contains", "equals",
+];
+
+/// One case, checked.
+struct Case {
+    event: ChatEvent,
+    wait_ms: i64,
+    expect: &'static str,
+    contains: Option<String>,
+    equals: Option<String>,
+}
+
+/// Run the self-tests of `ast` if it defines `fn tests()`; the number of cases that passed.
+pub(super) fn run(
+    runtime: &Runtime,
+    ast: &AST,
+    hooks: &Hooks,
+    name: &Arc<str>,
+    source: &str,
+) -> Result<usize, ScriptError> {
+    if !hooks.tests {
+        return Ok(0);
+    }
+    let clock = SimClock::new(TEST_EPOCH_MS);
+    let session = Shared::new(
+        Session::new(Clock::Simulated(clock.clone()))
+            .room(TEST_ROOM)
+            .seeded(0),
+    );
+    let at = Location {
+        name: name.to_string(),
+        line_col: position_of(source, TESTS),
+    };
+    let fail = |message: String| ScriptError::SelfTest {
+        at: at.clone(),
+        message,
+    };
+    let value = runtime.call(ast, name, &session, TESTS, ())?;
+    let found = runtime.type_name(&value);
+    let Some(cases) = value.try_cast::<Array>() else {
+        return Err(fail(format!(
+            "tests() must return an array of cases like #{{ say: \"gm\", expect: \"reply\" }}, got {found}"
+        )));
+    };
+    let total = cases.len();
+    if total > MAX_CASES {
+        return Err(fail(format!(
+            "tests() returned {total} cases; at most {MAX_CASES} are allowed"
+        )));
+    }
+    let started = std::time::Instant::now();
+    let mut failures = Vec::new();
+    for (i, case) in cases.into_iter().enumerate() {
+        let n = i + 1;
+        if started.elapsed() > TOTAL_BUDGET {
+            return Err(fail(format!(
+                "the cases took longer than {} s in total (stopped before case {n})",
+                TOTAL_BUDGET.as_secs()
+            )));
+        }
+        let case = parse(n, case, runtime).map_err(|e| fail(format!("case {n}: {e}")))?;
+        clock.advance_ms(case.wait_ms);
+        let mut event = case.event.clone();
+        event.ts = clock.now_ms();
+        let label = format!("case {n} ({})", label(&event));
+        match runtime.decide_in(ast, hooks, name, &session, &event) {
+            Ok(decision) => {
+                if let Err(why) = case.check(&decision) {
+                    failures.push(format!("{label}: {why}"));
+                }
+            }
+            Err(error) => {
+                return Err(ScriptError::SelfTest {
+                    at: error.location().clone(),
+                    message: format!("{label}: {}", error.message()),
+                });
+            }
+        }
+    }
+    match failures.len() {
+        0 => Ok(total),
+        1 => Err(fail(failures.remove(0))),
+        more => Err(fail(format!(
+            "{} (and {} more failing case{})",
+            failures.remove(0),
+            more - 1,
+            if more == 2 { "" } else { "s" }
+        ))),
+    }
+}
+
+/// `"gm" from alice`, `tip 5.0 from bob`, `follow from carol`.
+fn label(event: &ChatEvent) -> String {
+    let mut out = String::new();
+    if event.kind != "message" {
+        out.push_str(&event.kind);
+        if let Some(amount) = event.amount {
+            out.push_str(&format!(" {amount}"));
+        }
+        out.push(' ');
+    }
+    if !event.text.is_empty() {
+        out.push_str(&format!("{} ", super::quote(&event.text)));
+    }
+    out.push_str(&format!("from {}", event.author));
+    out
+}
+
+fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
+    let found = runtime.type_name(&case);
+    let Some(map) = case.try_cast::<Map>() else {
+        return Err(format!(
+            "a case is a map like #{{ say: \"gm\", expect: \"reply\" }}, got {found}"
+        ));
+    };
+    if let Some(key) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown field `{key}`; the fields are {}",
+            FIELDS.join(", ")
+        ));
+    }
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match map.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_string() => Ok(Some(v.to_string())),
+            Some(v) => Err(format!(
+                "`{key}` must be a string, got {}",
+                runtime.type_name(v)
+            )),
+        }
+    };
+    let number = |key: &str| -> Result<Option<f64>, String> {
+        match map.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_float()
+                .or_else(|_| v.as_int().map(|i| i as f64))
+                .map(Some)
+                .map_err(|_| format!("`{key}` must be a number, got {}", runtime.type_name(v))),
+        }
+    };
+    let kind = text("kind")?.unwrap_or_else(|| "message".to_string());
+    if !["message", "tip", "trade", "follow"].contains(&kind.as_str()) {
+        return Err(format!(
+            "`kind` must be message, tip, trade or follow, got `{kind}`"
+        ));
+    }
+    let say = text("say")?.unwrap_or_default();
+    if kind == "message" && say.trim().is_empty() {
+        return Err("a message case needs `say`, the text to send".to_string());
+    }
+    let expect = match text("expect")?.as_deref() {
+        Some("reply") => "reply",
+        Some("ack") => "ack",
+        Some("queue") => "queue",
+        Some("ignore") => "ignore",
+        Some(other) => {
+            return Err(format!(
+                "`expect` must be reply, ack, queue or ignore, got `{other}`"
+            ));
+        }
+        None => return Err("`expect` is missing: reply, ack, queue or ignore".to_string()),
+    };
+    let (contains, equals) = (text("contains")?, text("equals")?);
+    if (contains.is_some() || equals.is_some()) && !matches!(expect, "reply" | "ack") {
+        return Err(format!(
+            "`contains` and `equals` only go with reply or ack, not {expect}"
+        ));
+    }
+    let wait = number("wait")?.unwrap_or(1.0);
+    if !(0.0..=366.0 * 86_400.0).contains(&wait) {
+        return Err(format!(
+            "`wait` must be seconds from 0 to a year, got {wait}"
+        ));
+    }
+    let author = text("from")?.unwrap_or_else(|| "viewer".to_string());
+    Ok(Case {
+        event: ChatEvent {
+            id: format!("test-{n}"),
+            kind,
+            author,
+            text: say,
+            amount: number("amount")?,
+            ..ChatEvent::default()
+        },
+        wait_ms: (wait * 1000.0) as i64,
+        expect,
+        contains,
+        equals,
+    })
+}
+
+impl Case {
+    /// `Err(what was wrong)` when `decision` is not what the case expects.
+    fn check(&self, decision: &Decision) -> Result<(), String> {
+        let (kind, text) = match decision {
+            Decision::Reply(t) => ("reply", Some(t.as_str())),
+            Decision::Ack(t) => ("ack", Some(t.as_str())),
+            Decision::Queue => ("queue", None),
+            Decision::Ignore => ("ignore", None),
+        };
+        let text = text.unwrap_or_default();
+        let mut want = self.expect.to_string();
+        let mut ok = kind == self.expect;
+        if let Some(part) = &self.contains {
+            want.push_str(&format!(" containing {}", super::quote(part)));
+            ok &= text.contains(part.as_str());
+        }
+        if let Some(exact) = &self.equals {
+            want.push_str(&format!(" {}", super::quote(exact)));
+            ok &= text == exact;
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("expected {want}, got {decision}"))
+        }
+    }
+}
