@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
@@ -17,15 +17,15 @@ use tokio::sync::{mpsc, watch};
 use crate::act::queue::Queue;
 use crate::act::reply::Sender;
 use crate::act::{self, Actions, wake};
-use crate::config::{Config, ScriptChoice};
-use crate::decisions::{self, DecisionLog, Record};
-use crate::event::{Normalized, Seen, normalize};
-use crate::health::{self, Health, Status, now_ms};
-use crate::script::{self, Decision, Personality, Runtime, reload};
+use crate::config::{ApiVersion, Config, ScriptChoice};
+use crate::decider::Decider;
+use crate::decisions::{self, DecisionLog};
+use crate::health::{self, Health, Status};
+use crate::script::{self, Clock, Personality, Runtime, Session, reload};
 use crate::source::{self, Backoff, Inbound, SourceConfig};
 
-/// How many recent message ids are remembered to drop server repeats.
-const SEEN_IDS: usize = 4096;
+/// How often the personality thread looks at its timers.
+const TICK: Duration = Duration::from_secs(1);
 /// How long in-flight work may take once shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -45,7 +45,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             queue.path().display()
         );
     }
-    let runtime = Arc::new(Runtime::new(config.script_limits.to_limits()));
+    let session = Session::new(Clock::System)
+        .room(&config.creds.user_db_id)
+        .with_memory_file(config.memory_path())
+        .with_context(|| {
+            format!(
+                "cannot load the script memory {}",
+                config.memory_path().display()
+            )
+        })?;
+    let runtime = Arc::new(Runtime::with_session(
+        config.script_limits.to_limits(),
+        session,
+    ));
     let first = load_first(&runtime, &config.script)?;
     health.script_loaded(first.name(), first.loaded_at_ms());
     let (current_tx, current_rx) = watch::channel(Arc::new(first));
@@ -146,6 +158,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         user_db_id: config.creds.user_db_id.clone(),
         log: decision_log,
     };
+    // Timers and the periodic memory save run on the personality thread; this only wakes it.
+    let tick_task = {
+        let (tick_tx, mut shutdown) = (raw_tx.clone(), shutdown_rx.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(TICK);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => if tick_tx.send(Inbound::Tick).is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+            }
+        })
+    };
     let (decider_done_tx, decider_done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("personality".into())
@@ -165,7 +190,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     // Each stage ends when the one before it has dropped its sender; the grace bounds it all.
     let _ = tokio::time::timeout_at(deadline, decider_done_rx).await;
-    let tasks = [queue_task, reply_task, wake_task]
+    let tasks = [queue_task, reply_task, wake_task, tick_task]
         .into_iter()
         .chain(decisions_task)
         .chain(metrics_task);
@@ -214,81 +239,18 @@ fn load_first(runtime: &Runtime, choice: &ScriptChoice) -> anyhow::Result<Person
 fn source_config(config: &Config) -> SourceConfig {
     SourceConfig {
         url: config.chat_url.clone(),
-        room: config.creds.user_db_id.clone(),
+        rooms: match config.api {
+            ApiVersion::V1 => vec![config.creds.user_db_id.clone()],
+            ApiVersion::V2 => vec![
+                config.creds.user_db_id.clone(),
+                format!("live_{}", config.creds.user_db_id),
+            ],
+        },
         connect_timeout: crate::config::secs(config.connection.connect_timeout_secs),
         backoff: Backoff {
             initial: Duration::from_millis(config.connection.backoff_initial_ms.max(1)),
             max: Duration::from_millis(config.connection.backoff_max_ms.max(1)),
         },
         max_reconnects: config.max_reconnects,
-    }
-}
-
-/// The personality stage: everything between a raw payload and an action, on one thread.
-struct Decider {
-    runtime: Arc<Runtime>,
-    current: watch::Receiver<Arc<Personality>>,
-    actions: Actions,
-    health: Arc<Health>,
-    agent_name: String,
-    user_db_id: String,
-    log: DecisionLog,
-}
-
-impl Decider {
-    fn run(self, mut raw_rx: mpsc::UnboundedReceiver<Inbound>) {
-        let mut seen = Seen::new(SEEN_IDS);
-        while let Some(Inbound::Payload(raw)) = raw_rx.blocking_recv() {
-            self.handle(&raw, &mut seen);
-        }
-    }
-
-    /// One raw payload: normalize, filter, decide, act. Nothing here can fail the loop.
-    fn handle(&self, raw: &serde_json::Value, seen: &mut Seen) {
-        let counters = &self.health.counters;
-        counters.events_in.inc();
-        let event = match normalize(raw, now_ms()) {
-            Normalized::Chat(event) => event,
-            Normalized::Moderation(kind) => {
-                counters.moderation.inc();
-                tracing::debug!(kind, "moderation event skipped");
-                return;
-            }
-            Normalized::Malformed(why) => {
-                counters.malformed.inc();
-                tracing::debug!("payload skipped: {why}");
-                return;
-            }
-        };
-        if event.is_own(&self.agent_name, &self.user_db_id) {
-            counters.own.inc();
-            return;
-        }
-        if !seen.insert(&event.id) {
-            counters.duplicates.inc();
-            tracing::debug!(id = %event.id, author = %event.author, "repeated message skipped");
-            return;
-        }
-        counters.messages_in.inc();
-        self.health.message_seen();
-        let personality = self.current.borrow().clone();
-        let started = Instant::now();
-        let decided = self.runtime.decide(&personality, &event);
-        let took = started.elapsed();
-        let (decision, failure) = match decided {
-            Ok(decision) => (decision, None),
-            Err(error) => {
-                // Never lose the viewer: a failing script hands the message to the agent.
-                counters.script_errors.inc();
-                tracing::warn!(id = %event.id, author = %event.author, "personality failed, queueing the message: {error}");
-                self.health.set_error(format!("script: {error}"));
-                (Decision::Queue, Some(error.to_string()))
-            }
-        };
-        tracing::debug!(id = %event.id, author = %event.author, ?decision, "decided");
-        let version = personality.version();
-        self.log
-            .record(Record::new(&event, &decision, version, took, failure));
-        self.actions.apply(&event, decision);
     }
 }

@@ -113,6 +113,47 @@ pub fn normalize(raw: &Value, now_ms: i64) -> Normalized {
     Normalized::Chat(event)
 }
 
+/// Turn one `user_followed` payload (v2's `live_<id>` room) into a `follow` event. The
+/// platform documents no fields for it, so the follower's name is taken from whichever of the
+/// usual fields is present.
+pub fn normalize_follow(raw: &Value, now_ms: i64) -> Normalized {
+    let Some(obj) = raw.as_object() else {
+        return Normalized::Malformed("follow payload is not an object");
+    };
+    let first = |keys: &[&str]| {
+        keys.iter()
+            .map(|k| string_field(obj.get(*k), MAX_FIELD_CHARS))
+            .find(|v| !v.is_empty())
+            .unwrap_or_default()
+    };
+    let user = obj.get("user").and_then(Value::as_object);
+    let nested = |key: &str| string_field(user.and_then(|u| u.get(key)), MAX_FIELD_CHARS);
+    let mut event = ChatEvent {
+        kind: "follow".to_string(),
+        author: first(&[
+            "follower_username",
+            "sender_username",
+            "username",
+            "fusername",
+        ]),
+        author_id: first(&["follower_id", "sender_user_id", "user_id", "userDbId"]),
+        wallet: first(&["wallet_address", "walletAddress"]),
+        ts: timestamp(obj.get("timestamp")).unwrap_or(now_ms),
+        ..ChatEvent::default()
+    };
+    if event.author.is_empty() {
+        event.author = nested("username");
+    }
+    if event.author_id.is_empty() {
+        event.author_id = nested("id");
+    }
+    if event.author.is_empty() {
+        event.author = "anon".to_string();
+    }
+    event.id = synthetic_id(&event, obj.contains_key("timestamp"));
+    Normalized::Chat(event)
+}
+
 /// A string field as text: strings as they are, numbers and booleans printed, anything else empty.
 fn string_field(value: Option<&Value>, max_chars: usize) -> String {
     let text = match value {
@@ -260,7 +301,11 @@ mod tests {
     use serde_json::json;
 
     fn chat(raw: Value) -> ChatEvent {
-        match normalize(&raw, 42) {
+        chat_of(normalize(&raw, 42))
+    }
+
+    fn chat_of(normalized: Normalized) -> ChatEvent {
+        match normalized {
             Normalized::Chat(event) => event,
             other => panic!("expected chat, got {other:?}"),
         }
@@ -290,6 +335,27 @@ mod tests {
         assert_eq!(a.author_id, "u9");
         assert!(a.id.starts_with("v2-"));
         assert_eq!(a.id, b.id);
+    }
+
+    #[test]
+    fn follows_take_the_name_from_any_usual_field() {
+        let e = chat_of(normalize_follow(
+            &json!({"follower_username": "fan", "timestamp": 5}),
+            0,
+        ));
+        assert_eq!(
+            (e.kind.as_str(), e.author.as_str(), e.ts),
+            ("follow", "fan", 5)
+        );
+        let e = chat_of(normalize_follow(
+            &json!({"user": {"username": "fan2", "id": "u7"}}),
+            9,
+        ));
+        assert_eq!((e.author.as_str(), e.author_id.as_str()), ("fan2", "u7"));
+        assert!(matches!(
+            normalize_follow(&json!(7), 0),
+            Normalized::Malformed(_)
+        ));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
+pub mod decider;
 pub mod decisions;
 pub mod event;
 pub mod fake;

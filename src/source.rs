@@ -22,8 +22,9 @@ use crate::health::{Health, Status};
 pub struct SourceConfig {
     /// Socket.IO server address, e.g. `https://chat.retake.tv/`.
     pub url: String,
-    /// The room to join: the streamer's user id.
-    pub room: String,
+    /// The rooms to join on every connect: the streamer's user id (chat, tips, trades), and
+    /// for the v2 API also `live_<id>` (follows).
+    pub rooms: Vec<String>,
     /// Give up one connection attempt after this long.
     pub connect_timeout: Duration,
     /// Delays between attempts.
@@ -60,7 +61,11 @@ const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub enum Inbound {
     /// The first argument of a `message` event, unparsed.
-    Payload(Value),
+    Message(Value),
+    /// The first argument of a `user_followed` event (v2's `live_<id>` room), unparsed.
+    Follow(Value),
+    /// Time passed: timers may be due (sent by the daemon every second).
+    Tick,
     /// Nothing more will come: the listener is shutting down. (A socket task the library has
     /// not yet wound down may still hold a sender, so the channel closing cannot mean this.)
     End,
@@ -167,10 +172,12 @@ async fn serve(
         Ok(None) => return "connection closed".to_string(),
         Err(_) => return format!("{} opened but never connected the namespace", config.url),
     }
-    if let Err(e) = join(client, &config.room).await {
-        return e;
+    for room in &config.rooms {
+        if let Err(e) = join(client, room).await {
+            return e;
+        }
     }
-    tracing::info!(room = %config.room, "connected to {} and joined the room", config.url);
+    tracing::info!(rooms = ?config.rooms, "connected to {} and joined the room", config.url);
     health.set_status(Status::Connected);
     loop {
         match signal_rx.recv().await {
@@ -207,13 +214,18 @@ fn client_builder(
     signal_tx: mpsc::UnboundedSender<Signal>,
 ) -> ClientBuilder {
     let (connect_tx, close_tx, error_tx) = (signal_tx.clone(), signal_tx.clone(), signal_tx);
+    let message_tx = raw_tx.clone();
     ClientBuilder::new(with_query(&config.url))
         .transport_type(TransportType::Websocket)
         .reconnect(false)
         .on(Event::Message, move |payload, _| {
             // Unbounded so a burst never blocks the ping task nor loses a message; the
             // personality thread drains it in microseconds per message.
-            let _ = raw_tx.send(Inbound::Payload(first_value(payload)));
+            let _ = message_tx.send(Inbound::Message(first_value(payload)));
+            async {}.boxed()
+        })
+        .on("user_followed", move |payload, _| {
+            let _ = raw_tx.send(Inbound::Follow(first_value(payload)));
             async {}.boxed()
         })
         .on(Event::Connect, move |_, _| {

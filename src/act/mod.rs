@@ -71,6 +71,16 @@ impl Actions {
             Decision::Ignore => self.health.counters.ignored.inc(),
         }
     }
+
+    /// Post a line the script said on its own (`on_start`, a timer), labelled for the logs.
+    pub fn say(&self, text: String, label: &str) {
+        let _ = self.reply_tx.send(Outgoing {
+            text,
+            purpose: Purpose::Reply,
+            deadline: Instant::now() + self.instant_deadline,
+            in_reply_to: label.to_string(),
+        });
+    }
 }
 
 /// Most items written with one fsync.

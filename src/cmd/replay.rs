@@ -14,7 +14,7 @@ use crate::cli::ReplayArgs;
 use crate::config::ScriptConfig;
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
 use crate::script::selftest::TEST_EPOCH_MS;
-use crate::script::{Clock, Personality, Runtime, ScriptError, Session, SimClock, quote};
+use crate::script::{Clock, Runtime, Schedule, ScriptError, Session, SimClock, quote};
 
 /// The seed of `pick` and `chance`, so a replay gives the same output every time.
 const SEED: u64 = 0;
@@ -56,7 +56,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         failed: false,
     };
     out.say("on_start", clock.now_ms(), &runtime.start(&p));
-    let mut timers = Timers::new(&p, start);
+    let mut timers = Schedule::new(&p, start);
     let mut first = true;
     for (n, line) in lines {
         let mut event = match line {
@@ -74,10 +74,16 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         first = false;
         event.ts = clock.now_ms();
-        timers.fire_due(&runtime, &p, &clock, &mut out);
+        let now = clock.now_ms();
+        for (name, due) in timers.take_due(now) {
+            // The timer speaks at the moment it came due, not at the message's.
+            clock.set_ms(due);
+            out.say(&name, due, &runtime.fire_timer(&p, &name));
+            clock.set_ms(now);
+        }
         let result = runtime.decide(&p, &event);
         out.decision(n, &event, &result);
-        timers.active();
+        timers.chat_seen();
     }
     Ok(if out.failed {
         ExitCode::from(1)
@@ -128,58 +134,6 @@ fn parse(n: usize, line: &str) -> Result<ChatEvent, String> {
         amount,
         ..ChatEvent::default()
     })
-}
-
-/// The timers as the listener runs them: each due every period from the start, and called
-/// only when chat was active since it last came due.
-struct Timers {
-    due: Vec<(String, i64, i64, bool)>,
-}
-
-impl Timers {
-    fn new(p: &Personality, start: i64) -> Self {
-        let due = p
-            .timers()
-            .iter()
-            .map(|t| {
-                let period = i64::try_from(t.period.as_millis()).unwrap_or(i64::MAX);
-                (t.name.clone(), period, start.saturating_add(period), false)
-            })
-            .collect();
-        Self { due }
-    }
-
-    /// Fire every timer that came due up to the clock's time (at most once per timer: a long
-    /// quiet gap is one missed stretch, not a burst).
-    fn fire_due(
-        &mut self,
-        runtime: &Runtime,
-        p: &Personality,
-        clock: &SimClock,
-        out: &mut Printer,
-    ) {
-        let now = clock.now_ms();
-        for (name, period, next, active) in &mut self.due {
-            if *next > now {
-                continue;
-            }
-            if *active {
-                clock.set_ms(*next);
-                out.say(name, *next, &runtime.fire_timer(p, name));
-                clock.set_ms(now);
-                *active = false;
-            }
-            let missed = (now - *next) / *period + 1;
-            *next = next.saturating_add(missed.saturating_mul(*period));
-        }
-    }
-
-    /// Chat happened: the next due timers may fire.
-    fn active(&mut self) {
-        for timer in &mut self.due {
-            timer.3 = true;
-        }
-    }
 }
 
 /// Prints decisions as text or JSON lines and remembers whether anything failed.

@@ -112,6 +112,11 @@ impl Config {
         self.state_dir.join("queue.jsonl")
     }
 
+    /// `memory.json` in the state directory: what scripts `remember`.
+    pub fn memory_path(&self) -> PathBuf {
+        self.state_dir.join("memory.json")
+    }
+
     /// `health.json` in the state directory.
     pub fn health_path(&self) -> PathBuf {
         self.state_dir.join("health.json")

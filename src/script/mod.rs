@@ -17,6 +17,7 @@ mod msg;
 pub mod reload;
 pub mod selftest;
 pub mod state;
+pub mod timers;
 
 use std::fmt;
 use std::hash::{DefaultHasher, Hasher};
@@ -34,6 +35,7 @@ pub use hooks::{Hooks, Timer};
 pub use memory::MemoryError;
 use state::Shared;
 pub use state::{Clock, Session, SimClock};
+pub use timers::Schedule;
 
 /// The personality shipped with the binary: the seed listener's behaviour.
 pub const EMBEDDED_PERSONALITY: &str = include_str!("../../scripts/personality.rhai");

@@ -1,0 +1,141 @@
+//! The personality stage, on its own OS thread: everything between a raw payload and an
+//! action. Normalize, drop what is not viewer chat (moderation, the agent's own echo, server
+//! repeats), ask the script, log the decision, hand it to `act`. The same thread says the
+//! script's `on_start` line, fires its timers on the daemon's tick and saves its memory, so
+//! all script calls happen in one place, one at a time.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::act::Actions;
+use crate::decisions::{DecisionLog, Record};
+use crate::event::{Normalized, Seen, normalize, normalize_follow};
+use crate::health::{Health, now_ms};
+use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError};
+use crate::source::Inbound;
+
+/// How many recent message ids are remembered to drop server repeats.
+const SEEN_IDS: usize = 4096;
+
+/// The personality stage and what it needs.
+pub struct Decider {
+    /// The script engine and its session (counts, cooldowns, memory, clock).
+    pub runtime: Arc<Runtime>,
+    /// The running personality; hot reload swaps it.
+    pub current: watch::Receiver<Arc<Personality>>,
+    /// Where decisions go.
+    pub actions: Actions,
+    /// Counters and errors.
+    pub health: Arc<Health>,
+    /// The agent's display name: its own echoed messages are dropped.
+    pub agent_name: String,
+    /// The streamer's user id: messages from it are the agent's own too.
+    pub user_db_id: String,
+    /// The decision log.
+    pub log: DecisionLog,
+}
+
+impl Decider {
+    /// Handle everything from `raw_rx` until [`Inbound::End`]; blocks the calling thread.
+    pub fn run(self, mut raw_rx: mpsc::UnboundedReceiver<Inbound>) {
+        let mut seen = Seen::new(SEEN_IDS);
+        let mut personality = self.current.borrow().clone();
+        self.speak("on_start", self.runtime.start(&personality));
+        let mut schedule = Schedule::new(&personality, self.runtime.now_ms());
+        while let Some(inbound) = raw_rx.blocking_recv() {
+            let normalized = match inbound {
+                Inbound::Message(raw) => normalize(&raw, now_ms()),
+                Inbound::Follow(raw) => normalize_follow(&raw, now_ms()),
+                Inbound::Tick => {
+                    let latest = self.current.borrow().clone();
+                    if !Arc::ptr_eq(&latest, &personality) {
+                        schedule.rebuild(&latest, self.runtime.now_ms());
+                        personality = latest;
+                    }
+                    for (name, _) in schedule.take_due(self.runtime.now_ms()) {
+                        self.speak(&name, self.runtime.fire_timer(&personality, &name));
+                    }
+                    self.save_memory();
+                    continue;
+                }
+                Inbound::End => break,
+            };
+            if self.handle(normalized, &mut seen) {
+                schedule.chat_seen();
+            }
+        }
+        self.save_memory();
+    }
+
+    /// One normalized payload: filter, decide, act. Nothing here can fail the loop. True when
+    /// it was viewer chat (which lets timers fire).
+    fn handle(&self, normalized: Normalized, seen: &mut Seen) -> bool {
+        let counters = &self.health.counters;
+        counters.events_in.inc();
+        let event = match normalized {
+            Normalized::Chat(event) => event,
+            Normalized::Moderation(kind) => {
+                counters.moderation.inc();
+                tracing::debug!(kind, "moderation event skipped");
+                return false;
+            }
+            Normalized::Malformed(why) => {
+                counters.malformed.inc();
+                tracing::debug!("payload skipped: {why}");
+                return false;
+            }
+        };
+        if event.is_own(&self.agent_name, &self.user_db_id) {
+            counters.own.inc();
+            return false;
+        }
+        if !seen.insert(&event.id) {
+            counters.duplicates.inc();
+            tracing::debug!(id = %event.id, author = %event.author, "repeated message skipped");
+            return false;
+        }
+        counters.messages_in.inc();
+        self.health.message_seen();
+        let personality = self.current.borrow().clone();
+        let started = Instant::now();
+        let decided = self.runtime.decide(&personality, &event);
+        let took = started.elapsed();
+        let (decision, failure) = match decided {
+            Ok(decision) => (decision, None),
+            Err(error) => {
+                // Never lose the viewer: a failing script hands the message to the agent.
+                counters.script_errors.inc();
+                tracing::warn!(id = %event.id, author = %event.author, "personality failed, queueing the message: {error}");
+                self.health.set_error(format!("script: {error}"));
+                (Decision::Queue, Some(error.to_string()))
+            }
+        };
+        tracing::debug!(id = %event.id, author = %event.author, ?decision, "decided");
+        let version = personality.version();
+        self.log
+            .record(Record::new(&event, &decision, version, took, failure));
+        self.actions.apply(&event, decision);
+        true
+    }
+
+    /// What `on_start` or a timer said: post it (under the send budget like any reply).
+    fn speak(&self, hook: &str, said: Result<Option<String>, ScriptError>) {
+        match said {
+            Ok(Some(text)) => self.actions.say(text, hook),
+            Ok(None) => {}
+            Err(error) => {
+                self.health.counters.script_errors.inc();
+                tracing::warn!(hook, "personality failed: {error}");
+                self.health.set_error(format!("script: {error}"));
+            }
+        }
+    }
+
+    fn save_memory(&self) {
+        if let Err(error) = self.runtime.save_memory() {
+            tracing::warn!("{error}");
+        }
+    }
+}
