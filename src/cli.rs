@@ -47,6 +47,14 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Try a personality against a fake retake.tv on this machine: no credentials, no network.
+    ///
+    /// Type chat lines as a viewer and watch what the bot says, queues and ignores, live;
+    /// edit the script meanwhile and it reloads. `/help` lists the commands. With stdin not a
+    /// terminal, each line is a viewer message and the run ends after the last one is handled.
+    ///
+    /// Example: retake-chat sandbox --script examples/greeter.rhai
+    Sandbox(SandboxArgs),
     /// Listen to the chat and act on every message (the default).
     ///
     /// Example: retake-chat run --script scripts/personality.rhai --state-dir ./state
@@ -96,6 +104,14 @@ pub enum Command {
     ///
     /// Example: retake-chat status --json
     Status(StatusArgs),
+}
+
+/// Arguments of `sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
+    #[arg(long, value_name = "PATH")]
+    pub script: Option<PathBuf>,
 }
 
 /// Settings of a running listener; each also has an environment variable.

@@ -31,7 +31,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Run the listener until `shutdown` completes (or the source gives up for good).
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let health = Arc::new(Health::new());
+    run_with(config, Arc::new(Health::new()), shutdown).await
+}
+
+/// [`run`], reporting into `health` (the sandbox watches it to show what happens).
+pub async fn run_with(
+    config: Config,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir).with_context(|| {
         format!(
             "cannot create the state directory {}",

@@ -5,17 +5,23 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use retake_chat::cli::{Cli, LogFormat};
+use retake_chat::cli::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
 /// Without `--log-level` or `RUST_LOG`: our own news, and only libraries' warnings.
 const DEFAULT_FILTER: &str = "warn,retake_chat=info";
+/// The sandbox prints what happens itself; its logs would say it twice.
+const SANDBOX_FILTER: &str = "warn";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = cli.log_format;
-    if let Err(error) = init_tracing(format, cli.log_level.as_deref()) {
+    let default = match cli.command {
+        Some(Command::Sandbox(_)) => SANDBOX_FILTER,
+        _ => DEFAULT_FILTER,
+    };
+    if let Err(error) = init_tracing(format, cli.log_level.as_deref(), default) {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
@@ -38,12 +44,10 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr, as readable lines (colored on a terminal only, so the journal stays
 /// clean) or JSON objects; `--log-level` wins over `RUST_LOG`.
-fn init_tracing(format: LogFormat, level: Option<&str>) -> Result<(), String> {
+fn init_tracing(format: LogFormat, level: Option<&str>, default: &str) -> Result<(), String> {
     let filter = match level {
         Some(level) => level_filter(level)?,
-        None => {
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
-        }
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
     };
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -11,6 +11,7 @@ mod outages;
 mod queue_protocol;
 mod resilience;
 mod sandbox;
+mod sandbox_command;
 mod script_reload;
 mod scripting;
 mod secrets;

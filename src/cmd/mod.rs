@@ -5,6 +5,7 @@ pub mod queue;
 pub mod replay;
 pub mod reply;
 pub mod run;
+pub mod sandbox;
 pub mod status;
 pub mod try_cmd;
 
@@ -17,6 +18,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => run::run(&cli.run),
         Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Sandbox(args)) => sandbox::sandbox(&args),
         Some(Command::Check(args)) => check::check(&args),
         Some(Command::Try(args)) => try_cmd::try_texts(&args),
         Some(Command::Replay(args)) => replay::replay(&args),

@@ -290,17 +290,7 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         (None, None) => file.metrics_addr,
     };
     let script_table = file.script.unwrap_or_default();
-    let script = match cli.script.clone().or(script_table.path) {
-        Some(path) => ScriptChoice::File(path),
-        None => {
-            let local = env.cwd.join("scripts").join("personality.rhai");
-            if local.is_file() {
-                ScriptChoice::File(local)
-            } else {
-                ScriptChoice::Embedded
-            }
-        }
-    };
+    let script = script_choice(cli.script.clone().or(script_table.path), env);
     Ok(Config {
         creds: load_credentials(&creds_path, env)?,
         api,
@@ -321,6 +311,21 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         metrics_addr,
         decisions: file.decisions,
     })
+}
+
+/// The script given, else `./scripts/personality.rhai` if it exists, else the built-in copy.
+pub fn script_choice(given: Option<PathBuf>, env: &Env) -> ScriptChoice {
+    match given {
+        Some(path) => ScriptChoice::File(path),
+        None => {
+            let local = env.cwd.join("scripts").join("personality.rhai");
+            if local.is_file() {
+                ScriptChoice::File(local)
+            } else {
+                ScriptChoice::Embedded
+            }
+        }
+    }
 }
 
 /// The state directory from the flag or environment only.

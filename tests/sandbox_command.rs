@@ -1,0 +1,62 @@
+//! `retake-chat sandbox` driven through a pipe: each line is a viewer message, every outcome
+//! is printed, it ends by itself after the input, and nothing touches live state.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::support::bin;
+
+#[test]
+fn a_piped_session_prints_every_outcome_and_leaves_no_trace() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let script = home.path().join("bot.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        fn on_message(msg) {
+            if msg.lower == "gm" { return reply(`gm ${msg.author}!`); }
+            if msg.text.contains("?") { return ack("noted"); }
+            ignore()
+        }
+        fn on_tip(ev) { reply(`thanks for ${ev.amount}, ${ev.author}`) }
+        "#,
+    )
+    .expect("write script");
+    let mut child = bin()
+        .env("HOME", home.path())
+        .current_dir(home.path())
+        .args(["sandbox", "--script"])
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"gm\n/as bob why is the sky blue?\nlol\n/tip 5\n/bogus\n")
+        .expect("write");
+    let output = child
+        .wait_with_output()
+        .expect("sandbox ends after its input");
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    for expected in [
+        "bot: gm viewer!",
+        "bot: noted",
+        "queued for the agent, who would be woken: bob: why is the sky blue?",
+        "ignored: viewer: lol",
+        "bot: thanks for 5.0, viewer",
+    ] {
+        assert!(lines.contains(&expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(err.contains("unknown command /bogus"), "{err}");
+    assert!(
+        !home.path().join(".local").exists(),
+        "the sandbox wrote live state"
+    );
+}
