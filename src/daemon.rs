@@ -69,7 +69,6 @@ pub async fn run_with(
     let first = load_first(&runtime, &config.script)?;
     health.script_loaded(first.name(), first.loaded_at_ms());
     let (current_tx, current_rx) = watch::channel(Arc::new(first));
-    let sender = Sender::new(&config).context("cannot set up sending")?;
     // Bound before anything starts, so a taken port stops the start with its reason.
     let metrics_listener = match config.metrics_addr {
         Some(addr) => {
@@ -98,6 +97,16 @@ pub async fn run_with(
         health.clone(),
         shutdown_rx.clone(),
     ));
+    // Built while the source connects: an HTTP client loads the TLS root certificates, which
+    // takes longer (50-90 ms) than connecting and joining.
+    let sender = match Sender::new(&config) {
+        Ok(sender) => sender,
+        Err(error) => {
+            let _ = shutdown_tx.send(true);
+            let _ = source_task.await;
+            return Err(anyhow::Error::new(error).context("cannot set up sending"));
+        }
+    };
     if let ScriptChoice::File(path) = &config.script {
         let health = health.clone();
         let report = move |outcome| match outcome {

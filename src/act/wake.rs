@@ -53,7 +53,8 @@ pub async fn run(
 ) {
     let min_interval = Duration::from_millis(config.min_interval_ms);
     let rewake_after = Duration::from_secs(config.rewake_after_secs);
-    let client = reqwest::Client::new();
+    // Only an HTTP wake needs a client (and building one loads the TLS root certificates).
+    let client = config.url.as_ref().map(|_| reqwest::Client::new());
     let mut last_start: Option<Instant> = None;
     let mut rewake = Rewake::new(rewake_after);
     let mut failing = false;
@@ -85,7 +86,7 @@ pub async fn run(
         last_start = Some(Instant::now());
         health.counters.wakes.inc();
         let at = now_ms();
-        let result = wake_once(&config, &client).await;
+        let result = wake_once(&config, client.as_ref()).await;
         match &result {
             Ok(()) => {
                 failing = false;
@@ -163,9 +164,9 @@ async fn look_at_queue(queue: &Queue, health: &Health, rewake: &mut Rewake) -> b
     rewake.due(oldest_age, Instant::now())
 }
 
-async fn wake_once(config: &WakeConfig, client: &reqwest::Client) -> Result<(), String> {
+async fn wake_once(config: &WakeConfig, client: Option<&reqwest::Client>) -> Result<(), String> {
     let timeout = crate::config::secs(config.timeout_secs);
-    if let Some(url) = &config.url {
+    if let (Some(url), Some(client)) = (&config.url, client) {
         return wake_http(url, config, client, timeout).await;
     }
     let Some((program, args)) = config.command.split_first() else {
