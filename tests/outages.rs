@@ -63,6 +63,15 @@ async fn outage(length: Duration, tweak: fn(&mut Config), tag: &str) {
         .restart()
         .await
         .expect("fake restarts on the same port");
+    let back = std::time::Instant::now();
+    let fake = &h.fake;
+    expect("rejoined the room", || fake.room_size(ROOM) == 1).await;
+    // A figure for the record (run with --nocapture), not an assertion.
+    eprintln!(
+        "{tag}: outage {length:?}, {} attempts, back in the room {:?} after the server",
+        h.health()["reconnects"],
+        back.elapsed()
+    );
     answers_once(&h, tag).await;
 }
 
