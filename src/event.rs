@@ -36,6 +36,20 @@ pub struct ChatEvent {
     pub amount: Option<f64>,
 }
 
+/// Every `kind` a viewer event can have.
+pub const KINDS: [&str; 4] = ["message", "tip", "trade", "follow"];
+
+/// Check a `kind` given by hand (a transcript, a script's test case), naming the choices.
+pub fn check_kind(kind: &str) -> Result<(), String> {
+    if KINDS.contains(&kind) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`kind` must be message, tip, trade or follow, got `{kind}`"
+        ))
+    }
+}
+
 /// What one raw payload turned out to be.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Normalized {

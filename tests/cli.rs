@@ -172,27 +172,19 @@ fn a_broken_script_stops_the_start_with_its_position() {
 fn a_credentials_file_others_can_read_gets_a_chmod_warning() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = crate::support::write_creds(dir.path());
-    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let (code, _, err) = run(bin()
-        .env("HOME", dir.path())
-        .arg("--creds")
-        .arg(&creds)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .args(["--chat-url", "http://127.0.0.1:9/", "--max-reconnects", "0"]));
-    assert_eq!(code, 2);
+    let start_with_mode = |mode| {
+        let mut cmd = offline(dir.path());
+        let creds = dir.path().join("credentials.json");
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let (code, _, err) = run(cmd.args(["--max-reconnects", "0"]));
+        assert_eq!(code, 2, "{err}");
+        (err, creds)
+    };
+    let (err, creds) = start_with_mode(0o644);
     assert!(
         err.contains(&format!("run: chmod 600 {}", creds.display())),
         "{err}"
     );
-    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let (_, _, err) = run(bin()
-        .env("HOME", dir.path())
-        .arg("--creds")
-        .arg(&creds)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .args(["--chat-url", "http://127.0.0.1:9/", "--max-reconnects", "0"]));
+    let (err, _) = start_with_mode(0o600);
     assert!(!err.contains("chmod"), "{err}");
 }

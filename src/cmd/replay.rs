@@ -105,11 +105,7 @@ fn parse(n: usize, line: &str) -> Result<ChatEvent, String> {
     };
     let author = text("author")?.ok_or("`author` is missing")?;
     let kind = text("kind")?.unwrap_or_else(|| "message".to_string());
-    if !["message", "tip", "trade", "follow"].contains(&kind.as_str()) {
-        return Err(format!(
-            "`kind` must be message, tip, trade or follow, got `{kind}`"
-        ));
-    }
+    crate::event::check_kind(&kind)?;
     let text = text("text")?.unwrap_or_default();
     if kind == "message" && text.trim().is_empty() {
         return Err("`text` is missing or empty".to_string());

@@ -167,11 +167,7 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
         }
     };
     let kind = text("kind")?.unwrap_or_else(|| "message".to_string());
-    if !["message", "tip", "trade", "follow"].contains(&kind.as_str()) {
-        return Err(format!(
-            "`kind` must be message, tip, trade or follow, got `{kind}`"
-        ));
-    }
+    crate::event::check_kind(&kind)?;
     let say = text("say")?.unwrap_or_default();
     if kind == "message" && say.trim().is_empty() {
         return Err("a message case needs `say`, the text to send".to_string());
