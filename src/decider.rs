@@ -113,9 +113,8 @@ impl Decider {
             }
         };
         tracing::debug!(id = %event.id, author = %event.author, ?decision, "decided");
-        let version = personality.version();
         self.log
-            .record(Record::new(&event, &decision, version, took, failure));
+            .record(|| Record::new(&event, &decision, personality.version(), took, failure));
         self.actions.apply(&event, decision);
         true
     }

@@ -105,10 +105,11 @@ impl DecisionLog {
         Self { tx: None, health }
     }
 
-    /// Hand one record to the writer; when it is too far behind, drop it and count it.
-    pub fn record(&self, record: Record) {
+    /// Hand one record to the writer; when it is too far behind, drop it and count it. The
+    /// record is only built when the log is on: it copies the message, per event.
+    pub fn record(&self, make: impl FnOnce() -> Record) {
         if let Some(tx) = &self.tx
-            && let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(record)
+            && let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(make())
         {
             self.health.counters.decisions_dropped.inc();
         }

@@ -372,13 +372,14 @@ pub async fn run(
             Ok(Ok(())) => failing = false,
             _ => {}
         }
-        if *shutdown.borrow() {
-            return;
-        }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = health.changed.notified() => tokio::time::sleep(SETTLE).await,
             _ = shutdown.changed() => {}
+        }
+        // The daemon writes the last one (`stopped`) once every stage has finished.
+        if *shutdown.borrow() {
+            return;
         }
     }
 }

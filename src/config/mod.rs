@@ -239,6 +239,16 @@ pub enum ConfigError {
     NoDir(&'static str),
 }
 
+/// The flag if given, else the environment variable, else the config file's value.
+fn layered<T: for<'a> From<&'a str>>(
+    flag: Option<T>,
+    env: &Env,
+    var: &str,
+    file: Option<T>,
+) -> Option<T> {
+    flag.or_else(|| env.get(var).map(T::from)).or(file)
+}
+
 /// Resolve everything a listener needs: flags, then environment, then the config file, then defaults.
 pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
     let file = load_file(cli, env)?;
@@ -250,17 +260,9 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         })?,
         (None, None) => file.api.unwrap_or_default(),
     };
-    let chat_url = cli
-        .chat_url
-        .clone()
-        .or_else(|| env.get("RETAKE_CHAT_URL").map(String::from))
-        .or(file.chat_url)
+    let chat_url = layered(cli.chat_url.clone(), env, "RETAKE_CHAT_URL", file.chat_url)
         .unwrap_or_else(|| api.default_chat_url().to_string());
-    let api_url = cli
-        .api_url
-        .clone()
-        .or_else(|| env.get("RETAKE_API_URL").map(String::from))
-        .or(file.api_url)
+    let api_url = layered(cli.api_url.clone(), env, "RETAKE_API_URL", file.api_url)
         .unwrap_or_else(|| api.default_api_url().to_string());
     for (name, url) in [("chat url", &chat_url), ("api url", &api_url)] {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -274,13 +276,8 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         Some(dir) => dir,
         None => file.state_dir.clone().map_or_else(default_state_dir, Ok)?,
     };
-    let creds_path = match cli.creds.clone() {
-        Some(path) => path,
-        None => match env.get("RETAKE_CREDS") {
-            Some(path) => PathBuf::from(path),
-            None => file.creds.clone().map_or_else(default_creds_path, Ok)?,
-        },
-    };
+    let creds_path = layered(cli.creds.clone(), env, "RETAKE_CREDS", file.creds)
+        .map_or_else(default_creds_path, Ok)?;
     let metrics_addr = match (cli.metrics_addr, env.get("RETAKE_METRICS_ADDR")) {
         (Some(addr), _) => Some(addr),
         (None, Some(text)) => Some(text.trim().parse().map_err(|_| ConfigError::Invalid {
