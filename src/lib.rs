@@ -16,6 +16,7 @@
 //! - [`health`]: counters and state, written to `health.json`; the healthy-or-not verdict.
 //! - [`metrics`]: the optional HTTP endpoint: `/healthz` and Prometheus `/metrics`.
 //! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
+//! - [`error_text`]: one readable line for an error and its causes.
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
 pub mod act;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod daemon;
 pub mod decider;
 pub mod decisions;
+pub mod error_text;
 pub mod event;
 pub mod fake;
 pub mod health;

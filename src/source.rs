@@ -15,6 +15,7 @@ use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+use crate::error_text::with_causes;
 use crate::health::{Health, Status};
 
 /// Where and how to connect.
@@ -73,7 +74,10 @@ pub enum Inbound {
 
 /// Why the source stopped for good.
 #[derive(Debug, thiserror::Error)]
-#[error("gave up connecting to {url} after {attempts} attempts: {last_error}")]
+#[error(
+    "gave up connecting to {url} after {attempts} attempt{}: {last_error}",
+    if *attempts == 1 { "" } else { "s" }
+)]
 pub struct GaveUp {
     url: String,
     attempts: u32,
@@ -144,7 +148,7 @@ async fn session(
     let client = tokio::select! {
         result = connecting => match result {
             Ok(Ok(client)) => client,
-            Ok(Err(e)) => return format!("cannot connect to {}: {e}", config.url),
+            Ok(Err(e)) => return format!("cannot connect to {}: {}", config.url, with_causes(&e)),
             Err(_) => return format!("cannot connect to {}: no answer within {:?}", config.url, config.connect_timeout),
         },
         _ = shutdown.changed() => return "shutting down".to_string(),

@@ -16,4 +16,5 @@ mod script_reload;
 mod scripting;
 mod secrets;
 mod sending;
+mod tls;
 mod waking;

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::budget::{RecentTexts, TokenBucket, split};
 use crate::config::{ApiVersion, Config, SendConfig};
+use crate::error_text::with_causes;
 use crate::health::Health;
 
 /// Why a send failed.
@@ -108,7 +109,7 @@ impl Sender {
             .send()
             .await
             // without_url: the address is in our config already; keep errors short.
-            .map_err(|e| SendError::Network(e.without_url().to_string()))?;
+            .map_err(|e| SendError::Network(with_causes(&e.without_url())))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

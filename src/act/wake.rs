@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::queue::Queue;
 use crate::config::WakeConfig;
+use crate::error_text::with_causes;
 use crate::health::{Health, now_ms};
 
 /// How often the queue is looked at for health and re-waking (more often when re-waking is
@@ -207,7 +208,7 @@ async fn wake_http(
     match request.send().await {
         Ok(response) if response.status().is_success() => Ok(()),
         Ok(response) => Err(format!("wake hook answered {}", response.status())),
-        Err(e) => Err(format!("wake hook: {}", e.without_url())),
+        Err(e) => Err(format!("wake hook: {}", with_causes(&e.without_url()))),
     }
 }
 

@@ -99,49 +99,7 @@ pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use packet::{Packet, PacketId};
 
-#[cfg(test)]
-pub(crate) mod test {
-    use super::*;
-    use native_tls::TlsConnector;
-    const CERT_PATH: &str = "../ci/cert/ca.crt";
-    use native_tls::Certificate;
-    use std::fs::File;
-    use std::io::Read;
-
-    pub(crate) fn tls_connector() -> error::Result<TlsConnector> {
-        let cert_path = std::env::var("CA_CERT_PATH").unwrap_or_else(|_| CERT_PATH.to_owned());
-        let mut cert_file = File::open(cert_path)?;
-        let mut buf = vec![];
-        cert_file.read_to_end(&mut buf)?;
-        let cert: Certificate = Certificate::from_pem(&buf[..]).unwrap();
-        Ok(TlsConnector::builder()
-            // ONLY USE FOR TESTING!
-            .danger_accept_invalid_hostnames(true)
-            .add_root_certificate(cert)
-            .build()
-            .unwrap())
-    }
-    /// The `engine.io` server for testing runs on port 4201
-    const SERVER_URL: &str = "http://localhost:4201";
-    /// The `engine.io` server that refuses upgrades runs on port 4203
-    const SERVER_POLLING_URL: &str = "http://localhost:4203";
-    const SERVER_URL_SECURE: &str = "https://localhost:4202";
-    use url::Url;
-
-    pub(crate) fn engine_io_server() -> crate::error::Result<Url> {
-        let url = std::env::var("ENGINE_IO_SERVER").unwrap_or_else(|_| SERVER_URL.to_owned());
-        Ok(Url::parse(&url)?)
-    }
-
-    pub(crate) fn engine_io_polling_server() -> crate::error::Result<Url> {
-        let url = std::env::var("ENGINE_IO_POLLING_SERVER")
-            .unwrap_or_else(|_| SERVER_POLLING_URL.to_owned());
-        Ok(Url::parse(&url)?)
-    }
-
-    pub(crate) fn engine_io_server_secure() -> crate::error::Result<Url> {
-        let url = std::env::var("ENGINE_IO_SECURE_SERVER")
-            .unwrap_or_else(|_| SERVER_URL_SECURE.to_owned());
-        Ok(Url::parse(&url)?)
-    }
-}
+/// TLS settings for `https://` and `wss://` connections. retake-chat's patch: rustls (with the
+/// webpki roots) instead of native-tls, so no OpenSSL is loaded; this alias keeps the builders'
+/// `tls_config` methods in place.
+pub type TlsConnector = std::sync::Arc<rustls::ClientConfig>;

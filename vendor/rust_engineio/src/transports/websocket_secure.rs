@@ -9,7 +9,7 @@ use crate::{
 };
 use bytes::Bytes;
 use http::HeaderMap;
-use native_tls::TlsConnector;
+use crate::TlsConnector;
 use std::{sync::Arc, time::Duration};
 use tokio::runtime::Runtime;
 use url::Url;
@@ -83,63 +83,5 @@ impl std::fmt::Debug for WebsocketSecureTransport {
             "WebsocketSecureTransport(base_url: {:?})",
             self.base_url(),
         ))
-    }
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-    use crate::ENGINE_IO_VERSION;
-    use std::str::FromStr;
-    fn new() -> Result<WebsocketSecureTransport> {
-        let url = crate::test::engine_io_server_secure()?.to_string()
-            + "engine.io/?EIO="
-            + &ENGINE_IO_VERSION.to_string();
-        WebsocketSecureTransport::new(
-            Url::from_str(&url[..])?,
-            Some(crate::test::tls_connector()?),
-            None,
-        )
-    }
-
-    #[test]
-    fn websocket_secure_transport_base_url() -> Result<()> {
-        let transport = new()?;
-        let mut url = crate::test::engine_io_server_secure()?;
-        url.set_path("/engine.io/");
-        url.query_pairs_mut()
-            .append_pair("EIO", &ENGINE_IO_VERSION.to_string())
-            .append_pair("transport", "websocket");
-        url.set_scheme("wss").unwrap();
-        assert_eq!(transport.base_url()?.to_string(), url.to_string());
-        transport.set_base_url(reqwest::Url::parse("https://127.0.0.1")?)?;
-        assert_eq!(
-            transport.base_url()?.to_string(),
-            "wss://127.0.0.1/?transport=websocket"
-        );
-        assert_ne!(transport.base_url()?.to_string(), url.to_string());
-
-        transport.set_base_url(reqwest::Url::parse(
-            "http://127.0.0.1/?transport=websocket",
-        )?)?;
-        assert_eq!(
-            transport.base_url()?.to_string(),
-            "wss://127.0.0.1/?transport=websocket"
-        );
-        assert_ne!(transport.base_url()?.to_string(), url.to_string());
-        Ok(())
-    }
-
-    #[test]
-    fn websocket_secure_debug() -> Result<()> {
-        let transport = new()?;
-        assert_eq!(
-            format!("{:?}", transport),
-            format!(
-                "WebsocketSecureTransport(base_url: {:?})",
-                transport.base_url()
-            )
-        );
-        Ok(())
     }
 }

@@ -5,7 +5,7 @@ use base64::{engine::general_purpose, Engine as _};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::HeaderMap;
-use native_tls::TlsConnector;
+use crate::TlsConnector;
 use reqwest::{Client, ClientBuilder, Response};
 use std::fmt::Debug;
 use std::time::SystemTime;
@@ -33,12 +33,12 @@ impl PollingTransport {
     ) -> Self {
         let client = match (tls_config, opening_headers) {
             (Some(config), Some(map)) => ClientBuilder::new()
-                .use_preconfigured_tls(config)
+                .use_preconfigured_tls(rustls::ClientConfig::clone(&config))
                 .default_headers(map)
                 .build()
                 .unwrap(),
             (Some(config), None) => ClientBuilder::new()
-                .use_preconfigured_tls(config)
+                .use_preconfigured_tls(rustls::ClientConfig::clone(&config))
                 .build()
                 .unwrap(),
             (None, Some(map)) => ClientBuilder::new().default_headers(map).build().unwrap(),
@@ -155,41 +155,5 @@ impl Debug for PollingTransport {
             .field("client", &self.client)
             .field("base_url", &self.base_url)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod test {
-    use crate::asynchronous::transport::AsyncTransport;
-
-    use super::*;
-    use std::str::FromStr;
-
-    #[tokio::test]
-    async fn polling_transport_base_url() -> Result<()> {
-        let url = crate::test::engine_io_server()?.to_string();
-        let transport = PollingTransport::new(Url::from_str(&url[..]).unwrap(), None, None);
-        assert_eq!(
-            transport.base_url().await?.to_string(),
-            url.clone() + "?transport=polling"
-        );
-        transport
-            .set_base_url(Url::parse("https://127.0.0.1")?)
-            .await?;
-        assert_eq!(
-            transport.base_url().await?.to_string(),
-            "https://127.0.0.1/?transport=polling"
-        );
-        assert_ne!(transport.base_url().await?.to_string(), url);
-
-        transport
-            .set_base_url(Url::parse("http://127.0.0.1/?transport=polling")?)
-            .await?;
-        assert_eq!(
-            transport.base_url().await?.to_string(),
-            "http://127.0.0.1/?transport=polling"
-        );
-        assert_ne!(transport.base_url().await?.to_string(), url);
-        Ok(())
     }
 }

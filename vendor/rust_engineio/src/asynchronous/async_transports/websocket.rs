@@ -32,7 +32,7 @@ impl WebsocketTransport {
         url.query_pairs_mut().append_pair("transport", "websocket");
         url.set_scheme("ws").unwrap();
 
-        let mut req = url.clone().into_client_request()?;
+        let mut req = url.as_str().into_client_request()?;
         if let Some(map) = headers {
             // SAFETY: this unwrap never panics as the underlying request is just initialized and in proper state
             req.headers_mut().extend(map);
@@ -107,66 +107,5 @@ impl Debug for WebsocketTransport {
                     .map_or("Currently not available".to_owned(), |url| url.to_string()),
             )
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-    use crate::ENGINE_IO_VERSION;
-    use std::str::FromStr;
-
-    async fn new() -> Result<WebsocketTransport> {
-        let url = crate::test::engine_io_server()?.to_string()
-            + "engine.io/?EIO="
-            + &ENGINE_IO_VERSION.to_string();
-        WebsocketTransport::new(Url::from_str(&url[..])?, None).await
-    }
-
-    #[tokio::test]
-    async fn websocket_transport_base_url() -> Result<()> {
-        let transport = new().await?;
-        let mut url = crate::test::engine_io_server()?;
-        url.set_path("/engine.io/");
-        url.query_pairs_mut()
-            .append_pair("EIO", &ENGINE_IO_VERSION.to_string())
-            .append_pair("transport", "websocket");
-        url.set_scheme("ws").unwrap();
-        assert_eq!(transport.base_url().await?.to_string(), url.to_string());
-        transport
-            .set_base_url(reqwest::Url::parse("https://127.0.0.1")?)
-            .await?;
-        assert_eq!(
-            transport.base_url().await?.to_string(),
-            "ws://127.0.0.1/?transport=websocket"
-        );
-        assert_ne!(transport.base_url().await?.to_string(), url.to_string());
-
-        transport
-            .set_base_url(reqwest::Url::parse(
-                "http://127.0.0.1/?transport=websocket",
-            )?)
-            .await?;
-        assert_eq!(
-            transport.base_url().await?.to_string(),
-            "ws://127.0.0.1/?transport=websocket"
-        );
-        assert_ne!(transport.base_url().await?.to_string(), url.to_string());
-        Ok(())
-    }
-
-    #[tokio::test]
-    async fn websocket_secure_debug() -> Result<()> {
-        let mut transport = new().await?;
-        assert_eq!(
-            format!("{:?}", transport),
-            format!(
-                "AsyncWebsocketTransport {{ base_url: {:?} }}",
-                transport.base_url().await?.to_string()
-            )
-        );
-        println!("{:?}", transport.next().await.unwrap());
-        println!("{:?}", transport.next().await.unwrap());
-        Ok(())
     }
 }
