@@ -28,6 +28,20 @@ fn all_files(dir: &Path) -> Vec<(String, String)> {
     found
 }
 
+/// Everything a child's pipe carries until it closes, read as it comes.
+fn drain(
+    pipe: Option<impl tokio::io::AsyncRead + Unpin + Send + 'static>,
+) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes).await;
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_never_appears_in_any_output() {
     let fake = start_fake().await;
@@ -46,6 +60,10 @@ async fn the_token_never_appears_in_any_output() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    // Drain both pipes while the tour runs: trace logs overflow a pipe nobody reads, and a
+    // listener blocked writing its log could not even stop.
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     expect("joined", || fake.room_size(ROOM) == 1).await;
     fake.emit_v1_message(ROOM, "s1", "amy", "gm").await;
     fake.emit_v1_message(ROOM, "s2", "amy", "what is a token?")
@@ -61,16 +79,13 @@ async fn the_token_never_appears_in_any_output() {
     })
     .await;
     terminate(&child);
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    use tokio::io::AsyncReadExt;
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut stdout).await.expect("stdout");
-    }
-    if let Some(mut err) = child.stderr.take() {
-        err.read_to_string(&mut stderr).await.expect("stderr");
-    }
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    assert!(
+        status.is_ok(),
+        "the listener did not stop within 10 s of SIGTERM"
+    );
+    let stdout = stdout.await.expect("stdout reader");
+    let stderr = stderr.await.expect("stderr reader");
     // The tour did produce output worth searching: trace-level logs, the 401 warning.
     assert!(stderr.contains("access token rejected"), "{stderr}");
     assert!(stderr.len() > 10_000, "trace logs were on");
