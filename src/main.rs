@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use retake_chat::cli::{Cli, Command, LogFormat};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Without `--log-level` or `RUST_LOG`: our own news, and only libraries' warnings.
 const DEFAULT_FILTER: &str = "warn,retake_chat=info";
@@ -43,23 +44,37 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, as readable lines (colored on a terminal only, so the journal stays
-/// clean) or JSON objects; `--log-level` wins over `RUST_LOG`.
+/// clean) or JSON objects; `--log-level` wins over `RUST_LOG`. The filter is a list of
+/// `target=level` directives (`tracing_subscriber`'s `Targets`): the part of `RUST_LOG` people
+/// use, without the regex engine that span and field filters would load into every process.
 fn init_tracing(format: LogFormat, level: Option<&str>, default: &str) -> Result<(), String> {
     let filter = match level {
         Some(level) => level_filter(level)?,
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+        // An empty RUST_LOG (`Environment=RUST_LOG=`) counts as unset, not as "log nothing".
+        None => std::env::var("RUST_LOG")
+            .ok()
+            .filter(|text| !text.trim().is_empty())
+            .and_then(|text| text.parse::<Targets>().ok())
+            .unwrap_or_else(|| default.parse().unwrap_or_default()),
     };
+    // The filter decides; the formatter's own ceiling (info by default) must not.
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(filter);
+        .with_max_level(LevelFilter::TRACE);
     match format {
-        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Human => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .finish()
+            .with(filter)
+            .init(),
         // Fields at the top level (`id`, `author`, …) beside `message`: easy to query.
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
+            .finish()
+            .with(filter)
             .init(),
     }
     Ok(())
@@ -68,7 +83,7 @@ fn init_tracing(format: LogFormat, level: Option<&str>, default: &str) -> Result
 /// `--log-level`: a bare level applies to us (libraries stay at warn or quieter); anything
 /// else must be a filter of `target=level` directives. A bare word is refused rather than
 /// read as a target name that would silence everything.
-fn level_filter(text: &str) -> Result<EnvFilter, String> {
+fn level_filter(text: &str) -> Result<Targets, String> {
     let expected = || {
         format!(
             "--log-level: expected a level (error, warn, info, debug, trace, off) or a filter like warn,retake_chat=debug, got {text:?}"
@@ -76,7 +91,9 @@ fn level_filter(text: &str) -> Result<EnvFilter, String> {
     };
     if let Ok(level) = text.trim().parse::<LevelFilter>() {
         let libraries = level.min(LevelFilter::WARN);
-        return Ok(EnvFilter::new(format!("{libraries},retake_chat={level}")));
+        return Ok(Targets::new()
+            .with_default(libraries)
+            .with_target("retake_chat", level));
     }
     let directives_ok = text
         .split(',')
@@ -84,5 +101,5 @@ fn level_filter(text: &str) -> Result<EnvFilter, String> {
     if !directives_ok {
         return Err(expected());
     }
-    EnvFilter::try_new(text).map_err(|_| expected())
+    text.parse::<Targets>().map_err(|_| expected())
 }

@@ -16,6 +16,9 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The token every test uses; tests search outputs for it.
 pub const TOKEN: &str = "rtk_test_SECRET_token_4242";
@@ -98,7 +101,14 @@ impl Harness {
         // Logs show with --nocapture and RUST_LOG; a second init in the same binary is a no-op.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_max_level(LevelFilter::TRACE)
+            .finish()
+            .with(
+                std::env::var("RUST_LOG")
+                    .ok()
+                    .and_then(|text| text.parse::<Targets>().ok())
+                    .unwrap_or_else(|| Targets::new().with_default(LevelFilter::ERROR)),
+            )
             .try_init();
         let fake = FakeRetake::start(setup.fake).await.expect("fake starts");
         let dir = tempfile::tempdir().expect("temp dir");
