@@ -126,6 +126,7 @@ pub async fn run_with(
     let wake_task = tokio::spawn(wake::run(
         wake_rx,
         config.wake.clone(),
+        config.tls.clone(),
         queue.clone(),
         health.clone(),
     ));
@@ -269,5 +270,6 @@ fn source_config(config: &Config) -> SourceConfig {
             max: Duration::from_millis(config.connection.backoff_max_ms.max(1)),
         },
         max_reconnects: config.max_reconnects,
+        tls: config.tls.socket_config(),
     }
 }

@@ -17,6 +17,7 @@
 //! - [`metrics`]: the optional HTTP endpoint: `/healthz` and Prometheus `/metrics`.
 //! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
 //! - [`error_text`]: one readable line for an error and its causes.
+//! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
 pub mod act;
@@ -33,3 +34,4 @@ pub mod health;
 pub mod metrics;
 pub mod script;
 pub mod source;
+pub mod tls;

@@ -32,6 +32,8 @@ pub struct SourceConfig {
     pub backoff: Backoff,
     /// Stop after this many consecutive failed attempts; `None` never gives up.
     pub max_reconnects: Option<u32>,
+    /// TLS for `https://`/`wss://` when it is not the default (`SSL_CERT_FILE`).
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Exponential backoff with full jitter between `initial` and `max`.
@@ -219,7 +221,11 @@ fn client_builder(
 ) -> ClientBuilder {
     let (connect_tx, close_tx, error_tx) = (signal_tx.clone(), signal_tx.clone(), signal_tx);
     let message_tx = raw_tx.clone();
-    ClientBuilder::new(with_query(&config.url))
+    let mut builder = ClientBuilder::new(with_query(&config.url));
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_config(tls.clone());
+    }
+    builder
         .transport_type(TransportType::Websocket)
         .reconnect(false)
         .on(Event::Message, move |payload, _| {

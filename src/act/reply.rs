@@ -75,7 +75,9 @@ impl Sender {
                     )
                 })?;
         auth.set_sensitive(true);
-        let client = reqwest::Client::builder()
+        let client = config
+            .tls
+            .http(reqwest::Client::builder())
             .user_agent(concat!("retake-chat/", env!("CARGO_PKG_VERSION")))
             .timeout(crate::config::secs(config.send.request_timeout_secs))
             .tcp_nodelay(true)

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::queue::Queue;
-use crate::config::WakeConfig;
+use crate::config::{Tls, WakeConfig};
 use crate::error_text::with_causes;
 use crate::health::{Health, now_ms};
 
@@ -49,13 +49,26 @@ pub fn channel() -> (Waker, mpsc::Receiver<()>) {
 pub async fn run(
     mut rx: mpsc::Receiver<()>,
     config: WakeConfig,
+    tls: Tls,
     queue: Queue,
     health: Arc<Health>,
 ) {
     let min_interval = Duration::from_millis(config.min_interval_ms);
     let rewake_after = Duration::from_secs(config.rewake_after_secs);
-    // Only an HTTP wake needs a client (and building one loads the TLS root certificates).
-    let client = config.url.as_ref().map(|_| reqwest::Client::new());
+    // Only an HTTP wake needs a client.
+    let client = match &config.url {
+        Some(_) => match tls.http(reqwest::Client::builder()).build() {
+            Ok(client) => Some(client),
+            Err(e) => {
+                tracing::error!(
+                    "wake hook: cannot build an HTTP client: {}",
+                    with_causes(&e)
+                );
+                None
+            }
+        },
+        None => None,
+    };
     let mut last_start: Option<Instant> = None;
     let mut rewake = Rewake::new(rewake_after);
     let mut failing = false;
@@ -167,7 +180,10 @@ async fn look_at_queue(queue: &Queue, health: &Health, rewake: &mut Rewake) -> b
 
 async fn wake_once(config: &WakeConfig, client: Option<&reqwest::Client>) -> Result<(), String> {
     let timeout = crate::config::secs(config.timeout_secs);
-    if let (Some(url), Some(client)) = (&config.url, client) {
+    if let Some(url) = &config.url {
+        let Some(client) = client else {
+            return Err("wake hook: no HTTP client (its error is in the log)".into());
+        };
         return wake_http(url, config, client, timeout).await;
     }
     let Some((program, args)) = config.command.split_first() else {

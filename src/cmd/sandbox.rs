@@ -158,6 +158,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         max_reconnects: None,
         health: Default::default(),
         metrics_addr: None,
+        tls: Default::default(),
         decisions: Default::default(),
     };
     // Nothing to wake here; the screen says when the agent would be.

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::tls::Tls;
+
 use credentials::default_creds_path;
 use file::load_file;
 #[cfg(test)]
@@ -104,6 +106,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The decision log.
     pub decisions: DecisionsConfig,
+    /// How TLS peers are verified (`SSL_CERT_FILE` adds roots).
+    pub tls: Tls,
 }
 
 impl Config {
@@ -307,6 +311,10 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         max_reconnects: cli.max_reconnects,
         metrics_addr,
         decisions: file.decisions,
+        tls: match env.get("SSL_CERT_FILE") {
+            Some(path) => Tls::with_extra_roots(Path::new(path))?,
+            None => Tls::default(),
+        },
     })
 }
 
