@@ -58,32 +58,62 @@ where
 
 /// Connects a streamer client with `client_id` and joins `room`; returns it once joined.
 async fn connect(fake: &FakeRetake, client_id: &str, room: &str) -> (Client, Arc<Mutex<Seen>>) {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let url = format!("{}?Client-ID={client_id}&Client-Type=streamer", fake.url());
-    let client = ClientBuilder::new(url)
-        .transport_type(TransportType::Websocket)
-        .reconnect(false)
-        .on("message", record(&seen, |s, v| s.messages.extend(v)))
-        .on("joinedRoom", record(&seen, |s, v| s.joined.extend(v)))
-        .on(Event::Connect, record(&seen, |s, _| s.connected += 1))
-        .on(Event::Close, record(&seen, |s, _| s.closed_or_errored += 1))
-        .on(Event::Error, record(&seen, |s, _| s.closed_or_errored += 1))
-        .connect()
-        .await
-        .expect("connect to the fake");
-    // rust_socketio's connect() returns before the server acknowledged the namespace, and an
-    // event that beats socketioxide's (spawned) namespace join closes the transport. A real
-    // client joins from its Connect callback, which also covers reconnects.
-    let acknowledged = wait_until(DEADLINE, || lock(&seen).connected > 0).await;
-    assert!(acknowledged, "no Socket.IO connect acknowledgement");
-    client
-        .emit("joinRoom", json!({ "roomId": room }))
-        .await
-        .expect("emit joinRoom");
-    let joined = wait_until(DEADLINE, || !lock(&seen).joined.is_empty()).await;
-    assert!(joined, "no joinedRoom within the deadline");
-    assert_eq!(lock(&seen).joined[0], json!({ "roomId": room }));
+    let (client, seen, _) = connect_counted(fake, client_id, room).await;
     (client, seen)
+}
+
+/// How long a connect waits for the namespace acknowledgement before trying again.
+const ACK_WAIT: Duration = Duration::from_secs(3);
+
+/// [`connect`], also saying how many connections it took. rust_socketio 0.6 now and then
+/// (about one connect in twenty on loopback, with the server's namespace connected) never
+/// calls the Connect callback and goes deaf and mute on that connection; the listener gets
+/// over it by reconnecting after its connect timeout, and so does this, up to three times.
+/// Every attempt counts as a connection at the fake.
+async fn connect_counted(
+    fake: &FakeRetake,
+    client_id: &str,
+    room: &str,
+) -> (Client, Arc<Mutex<Seen>>, usize) {
+    for attempt in 1..=3 {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let url = format!("{}?Client-ID={client_id}&Client-Type=streamer", fake.url());
+        let client = ClientBuilder::new(url)
+            .transport_type(TransportType::Websocket)
+            .reconnect(false)
+            .on("message", record(&seen, |s, v| s.messages.extend(v)))
+            .on("joinedRoom", record(&seen, |s, v| s.joined.extend(v)))
+            .on(Event::Connect, record(&seen, |s, _| s.connected += 1))
+            .on(Event::Close, record(&seen, |s, _| s.closed_or_errored += 1))
+            .on(Event::Error, record(&seen, |s, _| s.closed_or_errored += 1))
+            .connect()
+            .await
+            .expect("connect to the fake");
+        // rust_socketio's connect() returns before the server acknowledged the namespace, and
+        // an event that beats socketioxide's (spawned) namespace join closes the transport. A
+        // real client joins from its Connect callback, which also covers reconnects.
+        if !wait_until(ACK_WAIT, || lock(&seen).connected > 0).await {
+            // Such a client does not even send its own disconnect: the fake cuts it (these
+            // tests connect one client at a time).
+            drop(client);
+            fake.disconnect_all().await;
+            let gone = wait_until(DEADLINE, || fake.connections().is_empty()).await;
+            assert!(
+                gone,
+                "a connection without acknowledgement stayed at the fake"
+            );
+            continue;
+        }
+        client
+            .emit("joinRoom", json!({ "roomId": room }))
+            .await
+            .expect("emit joinRoom");
+        let joined = wait_until(DEADLINE, || !lock(&seen).joined.is_empty()).await;
+        assert!(joined, "no joinedRoom within the deadline");
+        assert_eq!(lock(&seen).joined[0], json!({ "roomId": room }));
+        return (client, seen, attempt);
+    }
+    panic!("no Socket.IO connect acknowledgement in three connections");
 }
 
 fn http() -> reqwest::Client {
@@ -96,11 +126,11 @@ async fn socket_client_joins_and_receives_emitted_message() {
         .await
         .expect("start");
     let client_id = uuid::Uuid::new_v4().to_string();
-    let (client, seen) = connect(&fake, &client_id, "room-1").await;
+    let (client, seen, attempts) = connect_counted(&fake, &client_id, "room-1").await;
 
     assert_eq!(fake.room_size("room-1"), 1);
     assert_eq!(fake.joins().get("room-1"), Some(&1));
-    assert_eq!(fake.total_connections(), 1);
+    assert_eq!(fake.total_connections(), attempts);
     let connections = fake.connections();
     assert_eq!(connections.len(), 1);
     assert_eq!(
@@ -288,7 +318,7 @@ async fn stop_cuts_connections_and_restart_listens_on_same_port() {
         .await
         .expect("start");
     let addr = fake.addr();
-    let (_client, seen) = connect(&fake, "c1", "room-1").await;
+    let (_client, seen, first) = connect_counted(&fake, "c1", "room-1").await;
     assert_eq!(fake.room_size("room-1"), 1);
 
     fake.stop().await;
@@ -306,9 +336,9 @@ async fn stop_cuts_connections_and_restart_listens_on_same_port() {
 
     fake.restart().await.expect("restart");
     assert_eq!(fake.addr(), addr);
-    let (_client, _seen) = connect(&fake, "c2", "room-1").await;
+    let (_client, _seen, second) = connect_counted(&fake, "c2", "room-1").await;
     assert_eq!(fake.room_size("room-1"), 1);
-    assert_eq!(fake.total_connections(), 2);
+    assert_eq!(fake.total_connections(), first + second);
     assert_eq!(fake.connections()[0].client_id.as_deref(), Some("c2"));
 }
 
