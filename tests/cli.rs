@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::support::{
-    ROOM, TOKEN, bin, expect, listener, read_json, run, start_fake, terminate, write_creds,
+    ROOM, TOKEN, bin, expect, listener, offline, read_json, run, start_fake, terminate,
 };
 
 fn with_creds(dir: &Path, content: &str) -> Command {
@@ -124,20 +124,6 @@ async fn the_binary_answers_and_stops_cleanly_on_sigterm() {
     let health = read_json(&dir.path().join("state/health.json"));
     assert_eq!(health["status"], "stopped", "{health}");
     assert!(!health.to_string().contains(TOKEN));
-}
-
-/// The binary with working credentials in `dir`, pointed at a chat server that is not there.
-fn offline(dir: &Path) -> Command {
-    let creds = write_creds(dir);
-    let mut cmd = bin();
-    cmd.env("HOME", dir)
-        .arg("--creds")
-        .arg(creds)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        // Port 9 (discard) on loopback: nothing listens, every attempt is refused at once.
-        .args(["--chat-url", "http://127.0.0.1:9/"]);
-    cmd
 }
 
 #[test]

@@ -12,7 +12,9 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::support::{ROOM, bin, expect, listener, run, start_fake, terminate, write_creds};
+use crate::support::{
+    ROOM, expect, listener, offline, run, start_fake, terminate, with_test_creds,
+};
 
 /// A self-signed certificate for 127.0.0.1 and localhost (valid until 2126), and its key.
 const CERT: &[u8] = include_bytes!("fixtures/tls/cert.pem");
@@ -81,21 +83,14 @@ fn untrusted_server() -> (String, Arc<AtomicUsize>) {
 fn the_chat_connection_speaks_tls_and_refuses_an_untrusted_certificate() {
     let (url, hellos) = untrusted_server();
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = write_creds(dir.path());
-    let (code, _, err) = run(bin()
-        .env("HOME", dir.path())
-        .arg("--creds")
-        .arg(&creds)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .args([
-            "--chat-url",
-            &url,
-            "--api-url",
-            &url,
-            "--max-reconnects",
-            "1",
-        ]));
+    let (code, _, err) = run(with_test_creds(dir.path(), &[]).args([
+        "--chat-url",
+        &url,
+        "--api-url",
+        &url,
+        "--max-reconnects",
+        "1",
+    ]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("gave up connecting"), "{err}");
     assert!(err.contains("invalid peer certificate"), "{err}");
@@ -109,18 +104,13 @@ fn the_chat_connection_speaks_tls_and_refuses_an_untrusted_certificate() {
 fn a_reply_over_https_reports_an_untrusted_certificate() {
     let (url, hellos) = untrusted_server();
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = write_creds(dir.path());
     let config = dir.path().join("retake-chat.toml");
     std::fs::write(&config, "[send]\nagent_deadline_secs = 1\n").expect("config");
-    let (code, _, err) = run(bin()
-        .env("HOME", dir.path())
-        .args(["reply", "hello", "--api-url", &url])
-        .arg("--creds")
-        .arg(&creds)
-        .arg("--config")
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(dir.path().join("state")));
+    let (code, _, err) = run(
+        with_test_creds(dir.path(), &["reply", "hello", "--api-url", &url])
+            .arg("--config")
+            .arg(&config),
+    );
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("invalid peer certificate"), "{err}");
     assert!(hellos.load(Ordering::SeqCst) >= 1, "{err}");
@@ -177,7 +167,6 @@ async fn a_certificate_from_ssl_cert_file_is_trusted_for_the_chat_and_the_replie
 #[test]
 fn an_unusable_ssl_cert_file_stops_the_start_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = write_creds(dir.path());
     let not_pem = dir.path().join("not-a-ca.pem");
     std::fs::write(&not_pem, "hello\n").expect("write");
     for (file, says) in [
@@ -187,14 +176,9 @@ fn an_unusable_ssl_cert_file_stops_the_start_naming_it() {
         ),
         (not_pem, "no certificate in it"),
     ] {
-        let (code, _, err) = run(bin()
-            .env("HOME", dir.path())
+        let (code, _, err) = run(offline(dir.path())
             .env("SSL_CERT_FILE", &file)
-            .arg("--creds")
-            .arg(&creds)
-            .arg("--state-dir")
-            .arg(dir.path().join("state"))
-            .args(["--chat-url", "http://127.0.0.1:9", "--max-reconnects", "0"]));
+            .args(["--max-reconnects", "0"]));
         assert_eq!(code, 2, "{err}");
         assert!(err.contains(says), "{err}");
         assert!(err.contains(&file.display().to_string()), "{err}");

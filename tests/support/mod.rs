@@ -333,6 +333,28 @@ pub fn write_creds(dir: &Path) -> PathBuf {
     path
 }
 
+/// The binary running `command` (nothing: `run`) with working credentials in `dir`, `dir`
+/// as HOME and `dir/state` as its state directory.
+pub fn with_test_creds(dir: &Path, command: &[&str]) -> std::process::Command {
+    let creds = write_creds(dir);
+    let mut cmd = bin();
+    cmd.env("HOME", dir)
+        .args(command)
+        .arg("--creds")
+        .arg(creds)
+        .arg("--state-dir")
+        .arg(dir.join("state"));
+    cmd
+}
+
+/// [`with_test_creds`] pointed at a chat server that is not there.
+pub fn offline(dir: &Path) -> std::process::Command {
+    let mut cmd = with_test_creds(dir, &[]);
+    // Port 9 (discard) on loopback: nothing listens, every attempt is refused at once.
+    cmd.args(["--chat-url", "http://127.0.0.1:9/"]);
+    cmd
+}
+
 /// A fake retake.tv that knows our agent and room.
 pub async fn start_fake() -> FakeRetake {
     FakeRetake::start(FakeOptions {
