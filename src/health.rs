@@ -16,9 +16,10 @@ use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
 use crate::act::queue::QueueStats;
+use crate::source::liveness::Cause;
 
 mod verdict;
-pub use verdict::{Verdict, queue_stats, verdict};
+pub use verdict::{Process, Verdict, judge, queue_stats, verdict};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -100,6 +101,32 @@ pub struct Counters {
     pub decisions_dropped: Counter,
 }
 
+/// Established connections lost, by cause (health.json's `disconnects`).
+#[derive(Debug, Default)]
+pub struct Disconnects([Counter; Cause::ALL.len()]);
+
+impl Disconnects {
+    /// How many connections were lost for `cause`.
+    pub fn get(&self, cause: Cause) -> u64 {
+        self.0[cause as usize].get()
+    }
+
+    fn inc(&self, cause: Cause) {
+        self.0[cause as usize].inc();
+    }
+}
+
+impl Serialize for Disconnects {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(Cause::ALL.len()))?;
+        for cause in Cause::ALL {
+            map.serialize_entry(cause.name(), &self.get(cause))?;
+        }
+        map.end()
+    }
+}
+
 /// Connection state as the seed's health file spelled it, plus our own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -160,6 +187,8 @@ pub struct Health {
     written_at: AtomicI64,
     /// The counters, incremented directly by the stages.
     pub counters: Counters,
+    /// Connections lost, by cause.
+    pub disconnects: Disconnects,
     state: Mutex<State>,
     changed: Notify,
 }
@@ -174,6 +203,9 @@ pub struct Snapshot<'a> {
     pub last_message: Option<i64>,
     /// Connection attempts after the first.
     pub reconnects: u64,
+    /// Established connections lost, by cause: `serverClosed`, `kicked`, `pingTimeout`,
+    /// `transportError`.
+    pub disconnects: &'a Disconnects,
     /// Milliseconds since start.
     pub uptime: u64,
     /// The listener's process id.
@@ -212,6 +244,7 @@ impl Health {
             started_at: now_ms(),
             written_at: AtomicI64::new(0),
             counters: Counters::default(),
+            disconnects: Disconnects::default(),
             state: Mutex::new(State {
                 status: Status::Starting,
                 reconnects: 0,
@@ -238,6 +271,16 @@ impl Health {
     /// The connection changed state.
     pub fn set_status(&self, status: Status) {
         self.update(|s| s.status = status);
+    }
+
+    /// An established connection was lost for `cause`; `error` says so to a human.
+    pub fn connection_lost(&self, cause: Cause, error: impl Into<String>) {
+        self.disconnects.inc(cause);
+        let error = error.into();
+        self.update(|s| {
+            s.status = Status::Disconnected;
+            s.last_error = Some(error);
+        });
     }
 
     /// A reconnection attempt is starting.
@@ -314,6 +357,7 @@ impl Health {
             status: state.status,
             last_message: state.last_message,
             reconnects: state.reconnects,
+            disconnects: &self.disconnects,
             uptime: self.started.elapsed().as_millis() as u64,
             pid: std::process::id(),
             updated_at: now_ms(),

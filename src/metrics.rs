@@ -116,6 +116,18 @@ pub fn render(snapshot: &Value, queue: &QueueStats, now: i64) -> String {
             let _ = writeln!(out, "{metric} {}", value.as_u64().unwrap_or(0));
         }
     }
+    if let Some(causes) = snapshot["disconnects"].as_object() {
+        let metric = "retake_chat_disconnects_total";
+        let _ = writeln!(
+            out,
+            "# HELP {metric} Established chat connections lost, by cause."
+        );
+        let _ = writeln!(out, "# TYPE {metric} counter");
+        for (cause, value) in causes {
+            let (cause, value) = (snake_case(cause), value.as_u64().unwrap_or(0));
+            let _ = writeln!(out, "{metric}{{cause=\"{cause}\"}} {value}");
+        }
+    }
     let seconds = |ms: i64| ms as f64 / 1000.0;
     let connected = snapshot["status"] == "connected";
     let healthy = verdict(snapshot, now).healthy;
@@ -234,6 +246,7 @@ mod tests {
             "status": "connected", "reconnects": 2, "uptime": 1500,
             "updatedAt": 1000, "writeIntervalMs": 1000,
             "counters": {"messagesIn": 3, "sendErrors": 1},
+            "disconnects": {"serverClosed": 2, "pingTimeout": 1},
             "script": {"loadedAt": 500},
         });
         let text = render(&snapshot, &QueueStats::default(), 1000);
@@ -244,6 +257,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("retake_chat_send_errors_total 1\n"), "{text}");
+        assert!(
+            text.contains("retake_chat_disconnects_total{cause=\"server_closed\"} 2\n")
+                && text.contains("retake_chat_disconnects_total{cause=\"ping_timeout\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("retake_chat_connected 1\n"), "{text}");
         assert!(text.contains("retake_chat_uptime_seconds 1.5\n"), "{text}");
         assert!(

@@ -1,19 +1,28 @@
 //! The one Socket.IO connection to the chat: connect, join the room, forward raw payloads,
-//! and reconnect forever with exponential backoff and jitter.
+//! notice when the connection is lost, and reconnect forever with backoff and jitter.
 //!
 //! rust_socketio's own reconnect is turned off (it can loop, hang on a frozen server and spin
 //! the CPU after a long outage); this loop owns reconnection instead, with a fresh client per
-//! attempt, so there is never more than one socket. Callbacks only forward into channels:
-//! they run inline in the task that answers the server's pings. Normalizing is left to `event`.
+//! attempt, so there is never more than one socket. It owns liveness too ([`liveness`]): a
+//! session ends on a close, an error, or a silence past the server's ping deadline, whatever
+//! the library reports. Callbacks only forward into channels: they run inline in the task that
+//! answers the server's pings. Normalizing is left to `event`.
+
+mod backoff;
+pub mod liveness;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+pub use backoff::Backoff;
+use liveness::{Activity, Loss};
 
 use crate::error_text::with_causes;
 use crate::health::{Health, Status};
@@ -35,30 +44,6 @@ pub struct SourceConfig {
     /// TLS for `https://`/`wss://` when it is not the default (`SSL_CERT_FILE`).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
-
-/// Exponential backoff with full jitter between `initial` and `max`.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// Delay after the first failure.
-    pub initial: Duration,
-    /// Ceiling for the delay.
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The delay before attempt number `failures` (1 = after the first failure): the capped
-    /// exponential step, with a random half of it taken off so many clients do not stampede.
-    pub fn delay(&self, failures: u32) -> Duration {
-        let step = self
-            .initial
-            .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-            .min(self.max);
-        step.mul_f64(1.0 - rand::random::<f64>() * 0.5)
-    }
-}
-
-/// A session lasting this long counts as healthy: the next failure starts backoff from the bottom.
-const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 
 /// What the source hands to the personality stage.
 #[derive(Debug)]
@@ -86,6 +71,10 @@ pub struct GaveUp {
     last_error: String,
 }
 
+/// A session lasting this long counts as healthy: losing it starts a new outage, and the
+/// backoff starts again from the bottom.
+const HEALTHY_SESSION: Duration = Duration::from_secs(10);
+
 /// Connect, join, forward every `message` payload to `raw_tx`, reconnect when the session ends;
 /// return when `shutdown` turns true (or after `max_reconnects` consecutive failures).
 pub async fn run(
@@ -95,29 +84,45 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), GaveUp> {
     let mut failures: u32 = 0;
+    // Since when the chat has been out of reach (from the start: not reached yet).
+    let mut outage_since = Instant::now();
     loop {
-        let started = Instant::now();
         let outcome = session(&config, &raw_tx, &health, &mut shutdown).await;
         if *shutdown.borrow() {
             return Ok(());
         }
-        health.set_status(Status::Disconnected);
-        if started.elapsed() >= HEALTHY_SESSION {
-            failures = 0;
-        }
+        let last_error = match outcome {
+            Outcome::Lost { joined_for, loss } => {
+                tracing::warn!(
+                    cause = loss.cause().name(),
+                    "lost the chat connection after {}: {loss}; reconnecting",
+                    span(joined_for)
+                );
+                health.connection_lost(loss.cause(), format!("chat connection lost: {loss}"));
+                if joined_for >= HEALTHY_SESSION {
+                    failures = 0;
+                    outage_since = Instant::now();
+                }
+                loss.to_string()
+            }
+            Outcome::Failed(why) => {
+                tracing::warn!(attempt = failures + 1, "chat connection: {why}");
+                health.set_status(Status::Disconnected);
+                health.set_error(format!("chat connection: {why}"));
+                why
+            }
+        };
         failures += 1;
-        tracing::warn!(attempt = failures, "chat connection: {outcome}");
-        health.set_error(format!("chat connection: {outcome}"));
         if let Some(max) = config.max_reconnects
             && failures > max
         {
             return Err(GaveUp {
                 url: config.url.clone(),
                 attempts: failures,
-                last_error: outcome,
+                last_error,
             });
         }
-        let delay = config.backoff.delay(failures);
+        let delay = config.backoff.delay(outage_since.elapsed());
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.changed() => return Ok(()),
@@ -126,70 +131,115 @@ pub async fn run(
     }
 }
 
+/// How a session ended.
+#[derive(Debug)]
+enum Outcome {
+    /// It never got as far as the room: the attempt failed, and why.
+    Failed(String),
+    /// It was in the room for `joined_for`, then the connection was lost.
+    Lost { joined_for: Duration, loss: Loss },
+}
+
 /// What the socket's callbacks tell the session.
 #[derive(Debug)]
 enum Signal {
     /// The Socket.IO namespace is connected: the room can be joined now.
     Connected,
+    /// The library reports an error; the fatal ones are followed by [`Signal::Ended`].
+    Error(String),
     /// The connection is over, and why.
-    Ended(String),
+    Ended(Loss),
 }
 
-/// One connection from connect to its end; returns why it ended. Once a client exists it
-/// is always disconnected before returning, whatever ended the session (the server, a
-/// timeout, shutdown): a dropped client would keep its socket open in the background.
+/// One connection from connect to its end. Once a client exists it is always disconnected
+/// before returning, whatever ended the session (the server, a timeout, silence, shutdown):
+/// a dropped client would keep its socket open in the background.
 async fn session(
     config: &SourceConfig,
     raw_tx: &mpsc::UnboundedSender<Inbound>,
     health: &Health,
     shutdown: &mut watch::Receiver<bool>,
-) -> String {
+) -> Outcome {
     let (signal_tx, mut signal_rx) = mpsc::unbounded_channel::<Signal>();
-    let builder = client_builder(config, raw_tx.clone(), signal_tx);
+    let activity = Activity::new();
+    let builder = client_builder(config, raw_tx.clone(), signal_tx, activity.clone());
     let connecting = tokio::time::timeout(config.connect_timeout, builder.connect());
     let client = tokio::select! {
         result = connecting => match result {
             Ok(Ok(client)) => client,
-            Ok(Err(e)) => return format!("cannot connect to {}: {}", config.url, with_causes(&e)),
-            Err(_) => return format!("cannot connect to {}: no answer within {:?}", config.url, config.connect_timeout),
+            Ok(Err(e)) => return Outcome::Failed(format!("cannot connect to {}: {}", config.url, with_causes(&e))),
+            Err(_) => return Outcome::Failed(format!("cannot connect to {}: no answer within {:?}", config.url, config.connect_timeout)),
         },
-        _ = shutdown.changed() => return "shutting down".to_string(),
+        _ = shutdown.changed() => return Outcome::Failed("shutting down".to_string()),
     };
     let ended = tokio::select! {
-        ended = serve(&client, config, &mut signal_rx, health) => ended,
-        _ = shutdown.changed() => "shutting down".to_string(),
+        ended = serve(&client, config, &mut signal_rx, health, &activity) => ended,
+        _ = shutdown.changed() => Outcome::Failed("shutting down".to_string()),
     };
     disconnect(&client).await;
     ended
 }
 
-/// Wait for the namespace to connect, join the room, then wait for the end.
+/// Wait for the namespace to connect, join the room, then wait for the end: a close, or
+/// nothing at all arriving within the server's ping deadline.
 async fn serve(
     client: &Client,
     config: &SourceConfig,
     signal_rx: &mut mpsc::UnboundedReceiver<Signal>,
     health: &Health,
-) -> String {
+    activity: &Activity,
+) -> Outcome {
+    let (ping_interval, ping_timeout) = client.ping_timing().await;
+    let deadline = liveness::ping_deadline(ping_interval, ping_timeout);
+    let url = &config.url;
     // `connect()` returns once the Engine.IO transport is open; the namespace CONNECT comes
     // after, and a joinRoom sent before it is silently dropped by the server.
-    match tokio::time::timeout(config.connect_timeout, signal_rx.recv()).await {
+    let connecting = tokio::time::timeout(config.connect_timeout, signal_rx.recv());
+    let connected = tokio::select! {
+        signal = connecting => signal,
+        silence = activity.silent_for(deadline) => {
+            return Outcome::Failed(format!("{url}: {}", Loss::PingTimeout(silence)));
+        }
+    };
+    match connected {
         Ok(Some(Signal::Connected)) => {}
-        Ok(Some(Signal::Ended(why))) => return why,
-        Ok(None) => return "connection closed".to_string(),
-        Err(_) => return format!("{} opened but never connected the namespace", config.url),
+        Ok(Some(Signal::Error(why))) => return Outcome::Failed(format!("{url}: {why}")),
+        Ok(Some(Signal::Ended(loss))) => return Outcome::Failed(format!("{url}: {loss}")),
+        Ok(None) => return Outcome::Failed(format!("{url}: {}", Loss::ServerClosed)),
+        Err(_) => {
+            return Outcome::Failed(format!(
+                "{url} opened but never connected the namespace within {:?}",
+                config.connect_timeout
+            ));
+        }
     }
     for room in &config.rooms {
         if let Err(e) = join(client, room).await {
-            return e;
+            return Outcome::Failed(e);
         }
     }
-    tracing::info!(rooms = ?config.rooms, "connected to {} and joined the room", config.url);
+    tracing::info!(rooms = ?config.rooms, "connected to {url} and joined the room");
     health.set_status(Status::Connected);
+    let joined = Instant::now();
+    let lost = |loss| Outcome::Lost {
+        joined_for: joined.elapsed(),
+        loss,
+    };
     loop {
-        match signal_rx.recv().await {
-            Some(Signal::Connected) => continue,
-            Some(Signal::Ended(why)) => return why,
-            None => return "connection closed".to_string(),
+        tokio::select! {
+            signal = signal_rx.recv() => match signal {
+                Some(Signal::Connected) => continue,
+                // Not fatal by itself (a packet the library could not parse); a fatal one
+                // ends the transport, and that comes as `Ended`.
+                Some(Signal::Error(why)) => tracing::debug!("chat connection: {why}"),
+                // The library's own ping check fired: say how long it was silent.
+                Some(Signal::Ended(Loss::PingTimeout(_))) => {
+                    return lost(Loss::PingTimeout(activity.silence()));
+                }
+                Some(Signal::Ended(loss)) => return lost(loss),
+                None => return lost(Loss::ServerClosed),
+            },
+            silence = activity.silent_for(deadline) => return lost(Loss::PingTimeout(silence)),
         }
     }
 }
@@ -199,7 +249,7 @@ async fn join(client: &Client, room: &str) -> Result<(), String> {
     client
         .emit("joinRoom", json!({ "roomId": room }))
         .await
-        .map_err(|e| format!("cannot join room: {e}"))
+        .map_err(|e| format!("cannot join room: {}", with_causes(&e)))
 }
 
 /// Close the socket, without waiting on a server that no longer answers.
@@ -213,11 +263,12 @@ async fn disconnect(client: &Client) {
 }
 
 /// A client for one attempt: our query, websocket only, no library reconnect, and callbacks
-/// that only forward.
+/// that only forward. Every packet the transport delivers counts as `activity`.
 fn client_builder(
     config: &SourceConfig,
     raw_tx: mpsc::UnboundedSender<Inbound>,
     signal_tx: mpsc::UnboundedSender<Signal>,
+    activity: Activity,
 ) -> ClientBuilder {
     let (connect_tx, close_tx, error_tx) = (signal_tx.clone(), signal_tx.clone(), signal_tx);
     let message_tx = raw_tx.clone();
@@ -228,6 +279,7 @@ fn client_builder(
     builder
         .transport_type(TransportType::Websocket)
         .reconnect(false)
+        .on_transport_packet(move || activity.seen())
         .on(Event::Message, move |payload, _| {
             // Unbounded so a burst never blocks the ping task nor loses a message; the
             // personality thread drains it in microseconds per message.
@@ -242,19 +294,26 @@ fn client_builder(
             let _ = connect_tx.send(Signal::Connected);
             async {}.boxed()
         })
-        .on(Event::Close, move |_, _| {
-            let _ = close_tx.send(Signal::Ended(
-                "the server closed the connection".to_string(),
-            ));
+        .on(Event::Close, move |payload, _| {
+            let _ = close_tx.send(Signal::Ended(Loss::from_close(&describe(&payload))));
             async {}.boxed()
         })
         .on(Event::Error, move |payload, _| {
-            let _ = error_tx.send(Signal::Ended(format!(
+            let _ = error_tx.send(Signal::Error(format!(
                 "socket error: {}",
                 describe(&payload)
             )));
             async {}.boxed()
         })
+}
+
+/// A duration as people say it in a log line: `850ms`, `12s`, `3m 20s`.
+fn span(duration: Duration) -> String {
+    match duration.as_secs() {
+        0 => format!("{}ms", duration.as_millis()),
+        s @ 1..60 => format!("{s}s"),
+        s => format!("{}m {}s", s / 60, s % 60),
+    }
 }
 
 /// The URL with the query the platform expects: a fresh `Client-ID` per connection and
@@ -295,26 +354,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_to_the_cap_with_jitter() {
-        let backoff = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(10),
-        };
-        for _ in 0..100 {
-            let first = backoff.delay(1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let fourth = backoff.delay(4);
-            assert!(fourth >= Duration::from_millis(400) && fourth <= Duration::from_millis(800));
-            let late = backoff.delay(1000);
-            assert!(late >= Duration::from_secs(5) && late <= Duration::from_secs(10));
-        }
-    }
-
-    #[test]
     fn query_is_appended() {
         let url = with_query("http://127.0.0.1:1/");
         assert!(url.starts_with("http://127.0.0.1:1/?Client-ID="));
         assert!(url.ends_with("&Client-Type=streamer"));
         assert!(with_query("http://h/?a=1").contains("?a=1&Client-ID="));
+    }
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(span(Duration::from_millis(850)), "850ms");
+        assert_eq!(span(Duration::from_secs(12)), "12s");
+        assert_eq!(span(Duration::from_secs(200)), "3m 20s");
     }
 }

@@ -137,18 +137,20 @@ impl ScriptConfig {
 pub struct ConnectionConfig {
     /// Give up one connection attempt after this many seconds.
     pub connect_timeout_secs: u64,
-    /// First delay between attempts, milliseconds; doubles each failure.
+    /// Shortest delay between attempts, milliseconds. The delay is a quarter of the outage
+    /// so far (with jitter), at least this.
     pub backoff_initial_ms: u64,
-    /// Longest delay between attempts, milliseconds.
+    /// Longest delay between attempts, milliseconds, however long the outage.
     pub backoff_max_ms: u64,
 }
 
 impl Default for ConnectionConfig {
     fn default() -> Self {
+        let backoff = crate::source::Backoff::default();
         Self {
             connect_timeout_secs: 10,
-            backoff_initial_ms: 500,
-            backoff_max_ms: 10_000,
+            backoff_initial_ms: backoff.initial.as_millis() as u64,
+            backoff_max_ms: backoff.max.as_millis() as u64,
         }
     }
 }

@@ -195,6 +195,12 @@ impl Socket {
         }
     }
 
+    /// The server's handshake: its ping interval and timeout among others. (Patched for
+    /// retake-chat, PATCHED.md point 4: the socket.io layer needs the ping deadline.)
+    pub(crate) fn handshake(&self) -> &HandshakePacket {
+        &self.connection_data
+    }
+
     // Check if the underlying transport client is connected.
     pub(crate) fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)

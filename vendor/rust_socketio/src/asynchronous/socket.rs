@@ -19,6 +19,9 @@ use std::{
     },
 };
 
+/// Called for every Engine.IO packet received (patched for retake-chat, PATCHED.md point 4).
+pub(crate) type TransportPacketHook = Arc<dyn Fn() + Send + Sync>;
+
 #[derive(Clone)]
 pub(crate) struct Socket {
     engine_client: Arc<EngineClient>,
@@ -28,13 +31,25 @@ pub(crate) struct Socket {
 
 impl Socket {
     /// Creates an instance of `Socket`.
-    pub(super) fn new(engine_client: EngineClient) -> Result<Self> {
+    pub(super) fn new(
+        engine_client: EngineClient,
+        on_transport_packet: Option<TransportPacketHook>,
+    ) -> Result<Self> {
         let connected = Arc::new(AtomicBool::default());
         Ok(Socket {
             engine_client: Arc::new(engine_client.clone()),
             connected: connected.clone(),
-            generator: StreamGenerator::new(Self::stream(engine_client, connected)),
+            generator: StreamGenerator::new(Self::stream(
+                engine_client,
+                connected,
+                on_transport_packet,
+            )),
         })
+    }
+
+    /// The server's Engine.IO handshake (ping interval and timeout).
+    pub(crate) fn handshake(&self) -> &rust_engineio::packet::HandshakePacket {
+        self.engine_client.handshake()
     }
 
     /// Connects to the server. This includes a connection of the underlying
@@ -92,10 +107,14 @@ impl Socket {
     fn stream(
         client: EngineClient,
         is_connected: Arc<AtomicBool>,
+        on_transport_packet: Option<TransportPacketHook>,
     ) -> Pin<Box<impl Stream<Item = Result<Packet>> + Send>> {
         Box::pin(try_stream! {
                 for await received_data in client.clone() {
                     let packet = received_data?;
+                    if let Some(hook) = &on_transport_packet {
+                        hook();
+                    }
 
                     if packet.packet_id == EnginePacketId::Message
                         || packet.packet_id == EnginePacketId::MessageBinary

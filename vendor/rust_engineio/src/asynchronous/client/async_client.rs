@@ -63,6 +63,12 @@ impl Client {
         })
     }
 
+    /// The server's Engine.IO handshake: session id, ping interval and ping timeout. (Patched
+    /// for retake-chat, PATCHED.md point 4.)
+    pub fn handshake(&self) -> &crate::packet::HandshakePacket {
+        self.socket.handshake()
+    }
+
     /// Check if the underlying transport client is connected.
     pub fn is_connected(&self) -> bool {
         self.socket.is_connected()

@@ -16,7 +16,7 @@ use super::{
     },
     client::{Client, ReconnectSettings},
 };
-use crate::asynchronous::socket::Socket as InnerSocket;
+use crate::asynchronous::socket::{Socket as InnerSocket, TransportPacketHook};
 
 /// A builder class for a `socket.io` socket. This handles setting up the client and
 /// configuring the callback, the namespace and metadata of the socket. If no
@@ -27,6 +27,7 @@ pub struct ClientBuilder {
     pub(crate) on: HashMap<Event, Callback<DynAsyncCallback>>,
     pub(crate) on_any: Option<Callback<DynAsyncAnyCallback>>,
     pub(crate) on_reconnect: Option<Callback<DynAsyncReconnectSettingsCallback>>,
+    pub(crate) on_transport_packet: Option<TransportPacketHook>,
     pub(crate) namespace: String,
     tls_config: Option<TlsConnector>,
     opening_headers: Option<HeaderMap>,
@@ -86,6 +87,7 @@ impl ClientBuilder {
             on: HashMap::new(),
             on_any: None,
             on_reconnect: None,
+            on_transport_packet: None,
             namespace: "/".to_owned(),
             tls_config: None,
             opening_headers: None,
@@ -259,6 +261,19 @@ impl ClientBuilder {
         F: for<'a> FnMut(Event, Payload, Client) -> BoxFuture<'static, ()> + 'static + Send + Sync,
     {
         self.on_any = Some(Callback::<DynAsyncAnyCallback>::new(callback));
+        self
+    }
+
+    /// Registers a hook called synchronously, in order, for every Engine.IO packet the transport
+    /// delivers (pings, messages, close packets alike), before it is handled. It must be quick:
+    /// it runs inline in the task that reads the socket. A client that watches this can tell a
+    /// silent connection from a live one whatever the rest of the library believes. (Patched
+    /// for retake-chat, PATCHED.md point 4.)
+    pub fn on_transport_packet<F>(mut self, hook: F) -> Self
+    where
+        F: Fn() + 'static + Send + Sync,
+    {
+        self.on_transport_packet = Some(std::sync::Arc::new(hook));
         self
     }
 
@@ -453,7 +468,7 @@ impl ClientBuilder {
             TransportType::WebsocketUpgrade => builder.build_websocket_with_upgrade().await?,
         };
 
-        let inner_socket = InnerSocket::new(engine_client)?;
+        let inner_socket = InnerSocket::new(engine_client, self.on_transport_packet.clone())?;
         Ok(inner_socket)
     }
 

@@ -22,6 +22,19 @@ use crate::{
     Event, Payload,
 };
 
+/// An error and its causes, `: `-separated: the Engine.IO wrapper error alone says only
+/// "EngineIO Error". (Patched for retake-chat, PATCHED.md point 3.)
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[derive(Default)]
 enum DisconnectReason {
     /// There is no known reason for the disconnect; likely a network error
@@ -151,15 +164,30 @@ impl Client {
         tokio::runtime::Handle::current().spawn(async move {
             loop {
                 let mut stream = client_clone.as_stream().await;
+                let mut last_error = None;
                 // Consume the stream until it returns None and the stream is closed.
                 while let Some(item) = stream.next().await {
                     if let Err(e) = item {
                         trace!("Network error occurred: {}", e);
+                        last_error = Some(error_chain(&e));
                     }
                 }
 
                 // Drop the stream so we can once again use `socket_clone` as mutable
                 drop(stream);
+
+                // Patched for retake-chat (PATCHED.md point 3): the transport ended (a websocket
+                // close frame, EOF, a read error) without our asking. Upstream 0.6.0 fires no
+                // event here, so a client without the library's reconnect never learns of it
+                // (upstream issue #448, fixed by the unreleased PR #449). A server Disconnect
+                // packet has already fired Close.
+                if matches!(
+                    *client_clone.disconnect_reason.read().await,
+                    DisconnectReason::Unknown
+                ) {
+                    let why = last_error.unwrap_or_else(|| "transport closed".to_string());
+                    let _ = client_clone.callback(&Event::Close, why).await;
+                }
 
                 let should_reconnect = match *(client_clone.disconnect_reason.read().await) {
                     DisconnectReason::Unknown => reconnect,
@@ -249,6 +277,17 @@ impl Client {
             .await
             .emit(&self.nsp, event.into(), data.into())
             .await
+    }
+
+    /// The server's Engine.IO ping interval and ping timeout, from its handshake: a server
+    /// silent for longer than their sum is gone. (Patched for retake-chat, PATCHED.md point 4.)
+    pub async fn ping_timing(&self) -> (Duration, Duration) {
+        let socket = self.socket.read().await;
+        let handshake = socket.handshake();
+        (
+            Duration::from_millis(handshake.ping_interval),
+            Duration::from_millis(handshake.ping_timeout),
+        )
     }
 
     /// Disconnects this client from the server by sending a `socket.io` closing
