@@ -23,6 +23,7 @@ use crate::decisions::{self, DecisionLog};
 use crate::health::{self, Health, Status};
 use crate::script::{self, Clock, Personality, Runtime, Session, reload};
 use crate::source::{self, Backoff, Inbound, SourceConfig};
+use crate::state_lock::StateLock;
 
 /// How often the personality thread looks at its timers.
 const TICK: Duration = Duration::from_secs(1);
@@ -46,6 +47,8 @@ pub async fn run_with(
             config.state_dir.display()
         )
     })?;
+    // Before anything touches the state: a second listener here would answer everything twice.
+    let _lock = StateLock::acquire(&config.state_dir).await?;
     let queue = Queue::new(config.queue_path());
     if queue.repair()? {
         tracing::warn!(

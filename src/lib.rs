@@ -9,7 +9,9 @@
 //!
 //! - [`config`]: flags, environment, config file and credentials resolved into one `Config`.
 //! - [`daemon`]: wires the stages together and owns every spawned task.
-//! - [`source`]: the one Socket.IO connection, joined to the room, reconnected forever.
+//! - [`source`]: the one Socket.IO connection, joined to the room, watched for loss (close,
+//!   error, ping silence) and reconnected forever.
+//! - [`state_lock`]: one listener per state directory (`listener.lock`).
 //! - [`event`]: raw payloads of both API generations normalized into `ChatEvent`.
 //! - [`script`]: the Rhai personality: sandboxed engine, hot reload, `decide`.
 //! - [`act`]: what a decision does: send a reply, append to the queue, wake the agent.
@@ -34,4 +36,5 @@ pub mod health;
 pub mod metrics;
 pub mod script;
 pub mod source;
+pub mod state_lock;
 pub mod tls;

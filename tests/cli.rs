@@ -174,3 +174,58 @@ fn a_credentials_file_others_can_read_gets_a_chmod_warning() {
     let (err, _) = start_with_mode(0o600);
     assert!(!err.contains("chmod"), "{err}");
 }
+
+/// The commonest operator mistake: a service and a manual start on one state directory. The
+/// second refuses at once, naming the first; the first answers alone; readers still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_listener_on_the_same_state_dir_refuses_to_start() {
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = listener(&fake, dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    expect("the first joins the room", || fake.room_size(ROOM) == 1).await;
+    let pid = first.id().expect("running");
+    let state = dir.path().join("state");
+
+    let second = listener(&fake, dir.path())
+        .output()
+        .await
+        .expect("second runs");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.ends_with(&format!(
+            "error: another retake-chat listener (pid {pid}) is already running with the state directory {}; stop it, or give this one its own --state-dir\n",
+            state.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(TOKEN));
+
+    let (code, out, _) = run(bin().arg("status").arg("--state-dir").arg(&state));
+    assert_eq!(code, 0, "{out}");
+    let holder = format!("pid {pid} holds {}", state.join("listener.lock").display());
+    assert!(out.contains(&holder), "{out}");
+    let (code, out, _) = run(bin().args(["queue", "take", "--state-dir"]).arg(&state));
+    assert_eq!(code, 1, "an empty queue, read beside the listener: {out}");
+
+    fake.emit_v1_message(ROOM, "twice-1", "ivy", "gm").await;
+    fake.emit_v1_message(ROOM, "twice-2", "ivy", "ping").await;
+    expect("both answered", || fake.sent().len() >= 2).await;
+    let texts: Vec<_> = fake
+        .sent()
+        .iter()
+        .map(|r| r.body["message"].clone())
+        .collect();
+    assert_eq!(texts, ["gm ivy! ☀️", "pong! 🏓"], "answered once each");
+    assert_eq!(fake.room_size(ROOM), 1);
+
+    terminate(&first);
+    let _ = first.wait_with_output().await;
+    let (code, out, _) = run(bin().arg("status").arg("--state-dir").arg(&state));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not running (nothing holds"), "{out}");
+}

@@ -1,7 +1,8 @@
 //! `retake-chat status [--json]`: is the listener healthy? Reads health.json and the queue in
-//! the state directory (found as `queue` finds it), prints a short summary, or with `--json`
-//! the snapshot plus its [`verdict`](crate::health::verdict). The judging itself lives in
-//! `health`, shared with `/healthz`. Exit 0 healthy, 1 unhealthy, 2 no readable health.json.
+//! the state directory (found as `queue` finds it) and asks who holds its `listener.lock`,
+//! then prints a short summary, or with `--json` the snapshot plus the holder and the
+//! [`verdict`](crate::health::verdict). The judging itself lives in `health`, shared with
+//! `/healthz`. Exit 0 healthy, 1 unhealthy, 2 no readable health.json.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -13,7 +14,8 @@ use serde_json::Value;
 use crate::act::queue::{Queue, QueueStats};
 use crate::cli::StatusArgs;
 use crate::config::{self, Env};
-use crate::health::{self, Verdict, now_ms};
+use crate::health::{self, Process, Verdict, now_ms};
+use crate::state_lock::{self, Holder};
 
 /// Print the listener's state; the exit code is the verdict.
 pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
@@ -21,9 +23,22 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let path = dir.join("health.json");
     let mut snapshot = read(&path)?;
     let now = now_ms();
-    let verdict = health::verdict(&snapshot, now);
+    // An unreadable lock file tells nothing either way: judge by the snapshot's pid.
+    let holder = state_lock::holder(&dir).unwrap_or(Holder::NoFile);
+    let process = match holder {
+        Holder::NoFile => Process::Unknown,
+        Holder::Free => Process::Gone,
+        Holder::Running(_) => Process::Running,
+    };
+    let verdict = health::judge(&snapshot, now, process);
     if args.json {
         if let Value::Object(map) = &mut snapshot {
+            let listener = match holder {
+                Holder::NoFile => Value::Null,
+                Holder::Free => serde_json::json!({"running": false}),
+                Holder::Running(pid) => serde_json::json!({"running": true, "pid": pid}),
+            };
+            map.insert("listener".into(), listener);
             map.insert("verdict".into(), serde_json::to_value(&verdict)?);
         }
         let text = serde_json::to_string_pretty(&snapshot)?;
@@ -31,7 +46,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     } else {
         let queue = Queue::new(dir.join("queue.jsonl")).stats(now);
         let queue = queue.map_err(|e| e.to_string());
-        print!("{}", summary(&snapshot, &verdict, queue, &path, now));
+        print!("{}", summary(&snapshot, &verdict, queue, holder, &dir, now));
     }
     Ok(if verdict.healthy {
         ExitCode::SUCCESS
@@ -59,9 +74,11 @@ fn summary(
     s: &Value,
     verdict: &Verdict,
     queue: Result<QueueStats, String>,
-    path: &Path,
+    holder: Holder,
+    dir: &Path,
     now: i64,
 ) -> String {
+    let path = dir.join("health.json");
     let mut out = String::new();
     let pid = s["pid"]
         .as_u64()
@@ -85,10 +102,37 @@ fn summary(
         uptime += updated.map_or(0, |t| (now - t).max(0));
     }
     let reconnects = s["reconnects"].as_u64().unwrap_or(0);
+    let lost: Vec<String> = s["disconnects"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(cause, n)| Some((cause, n.as_u64().filter(|&n| n > 0)?)))
+        .map(|(cause, n)| format!("{n} {cause}"))
+        .collect();
+    let lost = if lost.is_empty() {
+        String::new()
+    } else {
+        format!(" (lost: {})", lost.join(", "))
+    };
     line(
         "connection",
-        format!("{status}, up {}, {reconnects} reconnects", span(uptime)),
+        format!(
+            "{status}, up {}, {reconnects} reconnects{lost}",
+            span(uptime)
+        ),
     );
+    let lock = dir.join(state_lock::FILE);
+    match holder {
+        Holder::Running(Some(pid)) => {
+            line("listener", format!("pid {pid} holds {}", lock.display()))
+        }
+        Holder::Running(None) => line("listener", format!("running (holds {})", lock.display())),
+        Holder::Free => line(
+            "listener",
+            format!("not running (nothing holds {})", lock.display()),
+        ),
+        Holder::NoFile => {}
+    }
     line(
         "last message",
         ago(s["lastMessage"].as_i64(), now, "none yet"),

@@ -1,6 +1,7 @@
 //! The healthy-or-not verdict on a health snapshot, shared by `retake-chat status` (which
-//! reads health.json) and `/healthz` (which asks the live listener): not connected, a snapshot
-//! older than three write intervals, or a process that is gone make it unhealthy.
+//! reads health.json and asks who holds the state directory's lock) and `/healthz` (which asks
+//! the live listener): not connected, a snapshot older than three write intervals, or a
+//! process that is gone make it unhealthy.
 
 use std::path::Path;
 
@@ -20,9 +21,25 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
+/// What is known of the listener's process besides its snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Process {
+    /// Nothing: judge by the snapshot's pid.
+    Unknown,
+    /// It holds the state directory's lock.
+    Running,
+    /// Nobody holds the state directory's lock.
+    Gone,
+}
+
 /// Judge a snapshot (health.json's JSON) at `now` (epoch ms): unhealthy when not connected,
 /// when it was written more than three write intervals ago, or when its process is gone.
 pub fn verdict(snapshot: &serde_json::Value, now: i64) -> Verdict {
+    judge(snapshot, now, Process::Unknown)
+}
+
+/// [`verdict`], knowing from the state directory's lock whether the listener runs.
+pub fn judge(snapshot: &serde_json::Value, now: i64, process: Process) -> Verdict {
     let mut reasons = Vec::new();
     let status = snapshot["status"].as_str().unwrap_or("missing");
     match status {
@@ -51,10 +68,20 @@ pub fn verdict(snapshot: &serde_json::Value, now: i64) -> Verdict {
             }
             None => reasons.push("health.json has no updatedAt".to_string()),
         }
-        if let Some(pid) = snapshot["pid"].as_u64()
-            && process_gone(pid)
-        {
-            reasons.push(format!("its process {pid} is not running"));
+        let pid = snapshot["pid"].as_u64();
+        match process {
+            Process::Gone => reasons.push(match pid {
+                Some(pid) => format!("its process {pid} is not running"),
+                None => "no listener is running".to_string(),
+            }),
+            Process::Unknown => {
+                if let Some(pid) = pid
+                    && process_gone(pid)
+                {
+                    reasons.push(format!("its process {pid} is not running"));
+                }
+            }
+            Process::Running => {}
         }
     }
     Verdict {
@@ -109,5 +136,11 @@ mod tests {
         assert_eq!(stopped.reasons, ["the listener has stopped"]);
         let old = verdict(&json!({"status": "starting", "updatedAt": 0}), 1000);
         assert_eq!(old.reasons, ["not connected yet (starting)"]);
+        // Our own pid is running, but a free lock says the listener that wrote it is not.
+        let gone = judge(&snapshot("connected", 10_000), 10_000, Process::Gone);
+        assert_eq!(
+            gone.reasons,
+            [format!("its process {} is not running", std::process::id())]
+        );
     }
 }
