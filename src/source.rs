@@ -161,7 +161,7 @@ async fn session(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Outcome {
     let (signal_tx, mut signal_rx) = mpsc::unbounded_channel::<Signal>();
-    let activity = Activity::new();
+    let activity = Activity::default();
     let builder = client_builder(config, raw_tx.clone(), signal_tx, activity.clone());
     let connecting = tokio::time::timeout(config.connect_timeout, builder.connect());
     let client = tokio::select! {

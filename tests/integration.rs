@@ -1,10 +1,12 @@
 //! The one integration-test binary: every test talks to the in-process fake retake.tv over
-//! real Socket.IO and HTTP on 127.0.0.1, with real files and real child processes.
+//! real Socket.IO and HTTP on 127.0.0.1, with real files and real child processes; the
+//! `interop` tests also to the reference Node.js socket.io server (tests/interop/).
 
 mod support;
 
 mod cli;
 mod hooks;
+mod interop;
 mod listener;
 mod operations;
 mod outages;

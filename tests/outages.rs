@@ -1,6 +1,9 @@
-//! The connection under stress: outages short and long, a server kicking the listener in a
-//! loop, and a frozen server that keeps the TCP connection open but never answers. Each must
-//! end with exactly one socket in the room and every message answered exactly once.
+//! The connection under stress, against the in-process fake (fast): an outage, a server
+//! kicking the listener in a loop, and a frozen server that keeps the TCP connection open but
+//! never answers. Each must end with exactly one socket in the room and every message answered
+//! exactly once. `interop.rs` proves the same against the reference Node.js server, whose
+//! closes differ from the fake's; `source::backoff`'s tests walk the default backoff through
+//! outages of any length.
 
 use std::time::Duration;
 
@@ -78,16 +81,6 @@ async fn outage(length: Duration, tweak: fn(&mut Config), tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5s_outage() {
     outage(Duration::from_secs(5), |_| {}, "five").await;
-}
-
-/// Long enough that the backoff reaches its cap; with the default 10 s cap the listener
-/// must be back within about 10 s of the server.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_70s_outage_with_default_backoff() {
-    let default_backoff = |config: &mut Config| {
-        config.connection = retake_chat::config::ConnectionConfig::default();
-    };
-    outage(Duration::from_secs(70), default_backoff, "seventy").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

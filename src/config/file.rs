@@ -264,4 +264,30 @@ mod tests {
         assert_eq!(ok.send.instant_deadline_secs, 9);
         assert_eq!(ok.api, Some(ApiVersion::V2));
     }
+
+    /// The README's config examples parse, and the one that lists every table shows the
+    /// defaults as they are.
+    #[test]
+    fn the_readme_config_examples_parse_and_show_the_defaults() {
+        let readme = include_str!("../../README.md");
+        let blocks: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|rest| rest.split("```").next())
+            .collect();
+        assert!(blocks.len() >= 2, "the README has its config examples");
+        let parsed: Vec<FileConfig> = blocks
+            .iter()
+            .map(|block| parse_file(block).unwrap_or_else(|e| panic!("{e}:\n{block}")))
+            .collect();
+        let full = &parsed[0];
+        assert_eq!(full.wake, WakeConfig::default());
+        assert_eq!(full.send, SendConfig::default());
+        assert_eq!(full.queue, QueueConfig::default());
+        assert_eq!(full.connection, ConnectionConfig::default());
+        assert_eq!(full.health, HealthConfig::default());
+        let script = full.script.as_ref().expect("[script]");
+        assert_eq!(script.limits, ScriptConfig::default());
+        assert_eq!(parsed[1].decisions, DecisionsConfig::default());
+    }
 }

@@ -113,15 +113,17 @@ pub struct Activity {
     last_ms: Arc<AtomicU64>,
 }
 
-impl Activity {
+impl Default for Activity {
     /// Activity as of now (a connection that just opened counts as live).
-    pub fn new() -> Self {
+    fn default() -> Self {
         Self {
             base: Instant::now(),
             last_ms: Arc::new(AtomicU64::new(0)),
         }
     }
+}
 
+impl Activity {
     /// Something arrived.
     pub fn seen(&self) {
         let ms = self
@@ -163,7 +165,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_watchdog_fires_only_after_a_whole_deadline_of_silence() {
-        let activity = Activity::new();
+        let activity = Activity::default();
         let deadline = ping_deadline(Duration::from_secs(25), Duration::from_secs(20));
         assert_eq!(deadline, Duration::from_secs(46));
         let watchdog = activity.silent_for(deadline);

@@ -1,6 +1,7 @@
 //! Test helpers: a temp state dir, the in-process fake retake.tv, a listener that shuts down
 //! on drop, and `wait_until` (poll with a deadline; never a fixed sleep).
 
+pub mod interop;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

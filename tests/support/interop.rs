@@ -1,0 +1,318 @@
+//! The reference Socket.IO server (`tests/interop/server.js`, the official Node.js `socket.io`
+//! package pinned by `tests/interop/package-lock.json`) as a child process on 127.0.0.1,
+//! driven over its stdin: stop and restart on the same port, kick, emit into a room, count
+//! a room, freeze and kill it.
+//!
+//! The first test that needs it runs `npm ci` when `node_modules` is missing (under a file
+//! lock, so parallel tests and test processes install once). Without Node.js the tests fail
+//! with one sentence when `CI` is set, and outside CI are skipped with the reason printed.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::oneshot;
+
+use super::DEADLINE;
+
+/// How the server is started.
+#[derive(Debug, Clone, Copy)]
+pub struct RefOptions {
+    /// Engine.IO `pingInterval`.
+    pub ping_interval: Duration,
+    /// Engine.IO `pingTimeout`.
+    pub ping_timeout: Duration,
+    /// Complete the Engine.IO handshake but never connect the namespace.
+    pub hold: bool,
+}
+
+impl Default for RefOptions {
+    /// socket.io's own defaults.
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            hold: false,
+        }
+    }
+}
+
+/// Something the server reported, and when it was read.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub at: Instant,
+    pub body: Value,
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+
+/// One running reference server (or one that was killed and can be started again).
+pub struct RefServer {
+    options: RefOptions,
+    port: u16,
+    child: Child,
+    stdin: ChildStdin,
+    next_id: u64,
+    pending: Pending,
+    reports: Arc<Mutex<Vec<Report>>>,
+    log: PathBuf,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `tests/interop/`.
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// Make sure node and the pinned packages are there. `Err` is the reason to skip (outside CI).
+fn ensure_installed() -> Result<(), String> {
+    let dir = interop_dir();
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|out| out.status.success()) {
+        let why = "the interop tests need Node.js 18 or later and npm on PATH (https://nodejs.org)";
+        if std::env::var_os("CI").is_some() {
+            panic!("{why}; CI is set, so they are not skipped");
+        }
+        return Err(why.to_string());
+    }
+    // One installer at a time, across the threads and processes of a test run.
+    let guard =
+        File::create(dir.join(".install.lock")).expect("create tests/interop/.install.lock");
+    guard.lock().expect("lock tests/interop/.install.lock");
+    if installed(&dir) {
+        return Ok(());
+    }
+    let output = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run npm (needed once for tests/interop): {e}"));
+    assert!(
+        output.status.success(),
+        "npm ci --prefix tests/interop failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// Whether `npm ci` has run to the end since package-lock.json last changed: npm writes
+/// `node_modules/.package-lock.json` last, so an interrupted install does not count.
+fn installed(dir: &Path) -> bool {
+    let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    match (
+        modified(dir.join("node_modules/.package-lock.json")),
+        modified(dir.join("package-lock.json")),
+    ) {
+        (Some(installed), Some(locked)) => installed >= locked,
+        _ => false,
+    }
+}
+
+impl RefServer {
+    /// Start the server on a free port; `None` (with the reason printed) when the tests are
+    /// skipped because Node.js is missing outside CI.
+    pub async fn start(test: &str, options: RefOptions, log_dir: &Path) -> Option<Self> {
+        if let Err(why) = ensure_installed() {
+            eprintln!("skipping {test}: {why}");
+            return None;
+        }
+        Some(Self::spawn(options, 0, log_dir.join("ref-server.log")).await)
+    }
+
+    async fn spawn(options: RefOptions, port: u16, log: PathBuf) -> Self {
+        let stderr = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open the server log");
+        let mut child = Command::new("node")
+            .arg(interop_dir().join("server.js"))
+            .args(["--port", &port.to_string()])
+            .args([
+                "--ping-interval",
+                &options.ping_interval.as_millis().to_string(),
+            ])
+            .args([
+                "--ping-timeout",
+                &options.ping_timeout.as_millis().to_string(),
+            ])
+            .args(options.hold.then_some("--hold"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let pending: Pending = Arc::default();
+        let reports: Arc<Mutex<Vec<Report>>> = Arc::default();
+        let (listening_tx, listening_rx) = oneshot::channel();
+        {
+            let (pending, reports) = (pending.clone(), reports.clone());
+            let mut listening_tx = Some(listening_tx);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let Ok(body) = serde_json::from_str::<Value>(&line) else {
+                        continue;
+                    };
+                    if let Some(id) = body["id"].as_u64() {
+                        if let Some(reply) = lock(&pending).remove(&id) {
+                            let _ = reply.send(body);
+                        }
+                        continue;
+                    }
+                    if body["event"] == "listening"
+                        && let Some(tx) = listening_tx.take()
+                    {
+                        let _ = tx.send(body["port"].as_u64());
+                    }
+                    lock(&reports).push(Report {
+                        at: Instant::now(),
+                        body,
+                    });
+                }
+            });
+        }
+        let port = tokio::time::timeout(DEADLINE, listening_rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "the reference server did not start: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        Self {
+            options,
+            port,
+            child,
+            stdin,
+            next_id: 1,
+            pending,
+            reports,
+            log,
+        }
+    }
+
+    /// The address a listener connects to.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// Send one command and wait for its answer; panics on an error.
+    async fn command(&mut self, mut request: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        request["id"] = id.into();
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id, tx);
+        let line = format!("{request}\n");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .expect("write to the server");
+        let reply = tokio::time::timeout(DEADLINE, rx)
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {request}"))
+            .expect("the server answers");
+        assert_eq!(reply["ok"], true, "{request} failed: {reply}");
+        reply
+    }
+
+    /// `io.close()`: every connection closed, the port released (what a deploy does).
+    pub async fn close(&mut self) {
+        self.command(json!({"cmd": "close"})).await;
+    }
+
+    /// A fresh server on the same port, after [`close`](Self::close).
+    pub async fn listen(&mut self) {
+        self.command(json!({"cmd": "listen"})).await;
+    }
+
+    /// `io.disconnectSockets(true)`.
+    pub async fn kick(&mut self) {
+        self.command(json!({"cmd": "kick"})).await;
+    }
+
+    /// Stop (or resume) connecting namespaces.
+    pub async fn hold(&mut self, on: bool) {
+        self.command(json!({"cmd": "hold", "on": on})).await;
+    }
+
+    /// A v1 viewer message into `room`, as retake.tv sends it.
+    pub async fn say(&mut self, room: &str, id: &str, author: &str, text: &str) {
+        let payload = json!({
+            "_id": id, "type": "message", "text": text,
+            "timestamp": "2025-02-01T14:20:00Z",
+            "author": {"fusername": author, "walletAddress": "0xabc", "fid": 1},
+        });
+        let request = json!({"cmd": "emit", "room": room, "event": "message", "payload": payload});
+        self.command(request).await;
+    }
+
+    /// Sockets in `room`, and Engine.IO connections in all (namespace or not).
+    pub async fn room(&mut self, room: &str) -> (u64, u64) {
+        let reply = self.command(json!({"cmd": "room", "room": room})).await;
+        (
+            reply["size"].as_u64().unwrap_or(u64::MAX),
+            reply["clients"].as_u64().unwrap_or(u64::MAX),
+        )
+    }
+
+    /// Freeze (`STOP`) or thaw (`CONT`) the server process: TCP stays open, nothing answers.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("server running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// SIGKILL the server (the kernel resets or closes its connections) and reap it.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("kill the server");
+    }
+
+    /// A new server process on the same port, after [`kill`](Self::kill).
+    pub async fn respawn(&mut self) {
+        let (options, port, log) = (self.options, self.port, self.log.clone());
+        *self = Self::spawn(options, port, log).await;
+    }
+
+    /// Everything reported since `since`.
+    pub fn reports_since(&self, since: Instant) -> Vec<Report> {
+        lock(&self.reports)
+            .iter()
+            .filter(|r| r.at >= since)
+            .cloned()
+            .collect()
+    }
+
+    /// When the first `joinRoom` for `room` after `since` arrived.
+    pub fn joined_after(&self, room: &str, since: Instant) -> Option<Instant> {
+        self.reports_since(since)
+            .into_iter()
+            .find(|r| r.body["event"] == "join" && r.body["room"] == room)
+            .map(|r| r.at)
+    }
+
+    /// The server's own log (stderr), for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
