@@ -321,6 +321,24 @@ async fn interop_server_frozen_then_thawed() {
     live.stop().await;
 }
 
+/// Scenario 1b: an Engine.IO close packet while the websocket stays open: the session is
+/// over by protocol, at once, not at the next ping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_engine_close_packet() {
+    let tag = "engine-close";
+    let Some(mut live) = Live::start_joined(tag, RefOptions::default(), "").await else {
+        return;
+    };
+    let sent = Instant::now();
+    live.server.engine_close().await;
+    let noticed = live.disconnected(sent).await;
+    assert_eq!(live.lost("serverClosed"), 1, "{}", live.health());
+    let rejoined = live.joined_after(sent).await;
+    figure(tag, noticed, rejoined);
+    live.answers_once(tag).await;
+    live.stop().await;
+}
+
 /// Scenario 4: `io.disconnectSockets(true)` ten times in a row, each as soon as the listener is
 /// back in the room; with the default backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

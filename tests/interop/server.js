@@ -8,6 +8,8 @@
 //   {"id": 3, "cmd": "close"}                   io.close(): what a deploy of the server does
 //   {"id": 4, "cmd": "listen"}                  a fresh server on the same port
 //   {"id": 5, "cmd": "kick"}                    io.disconnectSockets(true)
+//   {"id": 7, "cmd": "engine-close"}            an Engine.IO close packet to every client,
+//                                               the websocket left open
 //   {"id": 6, "cmd": "hold", "on": true}        complete the Engine.IO handshake but never
 //                                               connect the namespace (a middleware that
 //                                               never calls next)
@@ -108,6 +110,10 @@ const commands = {
   listen,
   async kick() {
     io.disconnectSockets(true);
+    return {};
+  },
+  async "engine-close"() {
+    for (const client of Object.values(io.engine.clients)) client.sendPacket("close");
     return {};
   },
   async hold({ on }) {

@@ -248,6 +248,11 @@ impl RefServer {
         self.command(json!({"cmd": "kick"})).await;
     }
 
+    /// An Engine.IO close packet to every client, their websockets left open.
+    pub async fn engine_close(&mut self) {
+        self.command(json!({"cmd": "engine-close"})).await;
+    }
+
     /// Stop (or resume) connecting namespaces.
     pub async fn hold(&mut self, on: bool) {
         self.command(json!({"cmd": "hold", "on": on})).await;

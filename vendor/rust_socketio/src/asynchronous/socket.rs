@@ -115,6 +115,11 @@ impl Socket {
                     if let Some(hook) = &on_transport_packet {
                         hook();
                     }
+                    // Patched for retake-chat (PATCHED.md point 3): an Engine.IO close packet
+                    // ends the session by protocol, whether or not the transport closes too.
+                    if packet.packet_id == EnginePacketId::Close {
+                        break;
+                    }
 
                     if packet.packet_id == EnginePacketId::Message
                         || packet.packet_id == EnginePacketId::MessageBinary
