@@ -65,6 +65,9 @@ impl fmt::Display for Loss {
             Loss::PingTimeout(silent) if silent.is_zero() => {
                 f.write_str("no ping from the server within its ping timeout")
             }
+            Loss::PingTimeout(silent) if silent.as_secs() < 10 => {
+                write!(f, "no ping for {:.1}s", silent.as_secs_f64())
+            }
             Loss::PingTimeout(silent) => write!(f, "no ping for {}s", silent.as_secs()),
             Loss::TransportError(error) => write!(f, "connection error: {error}"),
         }
@@ -186,6 +189,12 @@ mod tests {
             "no ping for 46s",
             "the log line names the silence"
         );
+    }
+
+    #[test]
+    fn a_short_silence_is_said_in_tenths() {
+        let short = Loss::PingTimeout(Duration::from_millis(1640));
+        assert_eq!(short.to_string(), "no ping for 1.6s");
     }
 
     #[test]
