@@ -4,13 +4,15 @@
 //!
 //! It measures start → joined room (median of 5 starts), 'gm' → reply latency at 200/s,
 //! a 5,000-message burst (half instant, half queued), memory, CPU, open file descriptors,
-//! and the cost of one `on_message` call of the shipped personality, then prints a table
-//! with the targets and optionally writes JSON. Everything happens in a temp directory.
+//! the cost of one `on_message` call of the shipped personality, and a 200,000-message flood
+//! and a 1,000,000-message soak (`bench/flood.rs`), then prints a table with the targets and
+//! optionally writes JSON. Everything happens in a temp directory.
 //!
 //! ```sh
 //! cargo run --release --example bench                   # builds the binary itself first
 //! cargo run --release --example bench -- --json out.json
 //! cargo run --release --example bench -- --bin PATH     # benchmark that binary instead
+//! cargo run --release --example bench -- --only flood   # the flood and the soak alone
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -28,6 +30,9 @@ use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
 use retake_chat::script::{EMBEDDED_PERSONALITY, Limits, Runtime};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+#[path = "bench/flood.rs"]
+mod flood;
 
 const ROOM: &str = "bench-room";
 const AGENT: &str = "BenchAgent";
@@ -69,6 +74,16 @@ async fn main() -> Result<()> {
     );
     let fixture = Fixture::new(&fake)?;
     let clk_tck = clock_ticks();
+    if args.flood_only {
+        eprintln!("flood of {}…", flood::FLOOD_MESSAGES);
+        let flood = flood::measure_flood(&fixture, &bin, &fake).await?;
+        eprintln!("soak of {}…", flood::SOAK_MESSAGES);
+        let soak = flood::measure_soak(&fixture, &bin, &fake).await?;
+        let mut out = table(&flood::rows(&flood, &soak));
+        out.extend([String::new(), flood::note(&flood), machine()]);
+        println!("{}", out.join("\n"));
+        return Ok(());
+    }
 
     eprintln!("start → joined, {STARTS} starts…");
     let start_ms = measure_starts(&fixture, &bin, &fake)?;
@@ -100,6 +115,11 @@ async fn main() -> Result<()> {
     eprintln!("personality, {SCRIPT_CALLS} on_message calls…");
     let script_us = measure_script()?;
 
+    eprintln!("flood of {}…", flood::FLOOD_MESSAGES);
+    let flood = flood::measure_flood(&fixture, &bin, &fake).await?;
+    eprintln!("soak of {}…", flood::SOAK_MESSAGES);
+    let soak = flood::measure_soak(&fixture, &bin, &fake).await?;
+
     let report = Report {
         start_ms,
         latency,
@@ -110,6 +130,8 @@ async fn main() -> Result<()> {
         peak_rss_kb,
         peak_fds,
         script_us,
+        flood,
+        soak,
     };
     println!("{}", report.table());
     println!("{}", machine());
@@ -122,12 +144,15 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH]]";
+const USAGE: &str =
+    "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH] [--only flood]]";
 
 /// The command line: where to write JSON, and which binary to run instead of building one.
 struct Args {
     json: Option<PathBuf>,
     bin: Option<PathBuf>,
+    /// Only the flood and the soak.
+    flood_only: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -135,6 +160,7 @@ fn parse_args() -> Result<Args> {
     let mut parsed = Args {
         json: None,
         bin: None,
+        flood_only: false,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().map(PathBuf::from).context(USAGE);
@@ -147,6 +173,10 @@ fn parse_args() -> Result<Args> {
                     .with_context(|| format!("--bin {}: no such file", bin.display()))?;
                 parsed.bin = Some(found);
             }
+            Some("--only") => match value()?.to_str() {
+                Some("flood") => parsed.flood_only = true,
+                _ => bail!("--only takes `flood`\n{USAGE}"),
+            },
             Some("-h" | "--help") => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -645,6 +675,8 @@ struct Report {
     peak_rss_kb: u64,
     peak_fds: usize,
     script_us: f64,
+    flood: flood::Flood,
+    soak: flood::Soak,
 }
 
 /// One row: what, measured, target (with whether it was met), the seed listener.
@@ -784,51 +816,15 @@ impl Report {
                 "",
             ),
         ]
+        .into_iter()
+        .chain(flood::rows(&self.flood, &self.soak))
+        .collect()
     }
 
     fn table(&self) -> String {
-        let rows = self.rows();
-        let width = |f: fn(&Row) -> &str, title: &str| {
-            rows.iter()
-                .map(|r| f(r).chars().count())
-                .chain([title.chars().count()])
-                .max()
-                .unwrap_or(0)
-        };
-        let w = [
-            width(|r| &r.what, "metric"),
-            width(|r| &r.measured, "retake-chat"),
-            width(|r| &r.target, "target"),
-        ];
-        let line = |a: &str, b: &str, c: &str, d: &str, e: &str| {
-            format!(
-                "| {a:<w0$} | {b:>w1$} | {c:<w2$} | {d} | {e}",
-                w0 = w[0],
-                w1 = w[1],
-                w2 = w[2]
-            )
-            .trim_end()
-            .to_owned()
-                + " |"
-        };
-        let mut out = vec![
-            line("metric", "retake-chat", "target", "  ", "seed (Node.js)"),
-            format!(
-                "| {} | {}: | {} | -- | --- |",
-                "-".repeat(w[0]),
-                "-".repeat(w[1] - 1),
-                "-".repeat(w[2])
-            ),
-        ];
-        for r in &rows {
-            let mark = match r.ok {
-                Some(true) => "✓ ",
-                Some(false) => "✗ ",
-                None => "  ",
-            };
-            out.push(line(&r.what, &r.measured, &r.target, mark, r.seed));
-        }
+        let mut out = table(&self.rows());
         out.push(String::new());
+        out.push(flood::note(&self.flood));
         out.push(format!(
             "starts: {} ms; burst emitted in {:.0} ms; the bench process (fake server) used {:.2} s CPU in the burst",
             self.start_ms
@@ -869,6 +865,14 @@ impl Report {
             "rss_mb": { "idle": self.idle_rss_kb as f64 / 1024.0, "peak": self.peak_rss_kb as f64 / 1024.0 },
             "peak_fds": self.peak_fds,
             "on_message_us": self.script_us,
+            "flood": {
+                "messages": flood::FLOOD_MESSAGES,
+                "rss_kb": { "before": self.flood.rss_kb[0], "peak": self.flood.rss_kb[1], "handled": self.flood.rss_kb[2], "idle_after": self.flood.rss_kb[3] },
+                "posted": self.flood.posted,
+                "late_s": { "p50": self.flood.lateness.percentile(0.5) / 1000.0, "p99": self.flood.lateness.percentile(0.99) / 1000.0, "max": self.flood.lateness.percentile(1.0) / 1000.0 },
+                "lost_questions": self.flood.lost_questions,
+            },
+            "soak": { "messages": flood::SOAK_MESSAGES, "rss_kb": self.soak.rss_kb, "lost_questions": self.soak.lost_questions },
             "targets": self.rows().iter().filter_map(|r| {
                 Some(json!({ "metric": r.what, "measured": r.measured, "target": r.target, "met": r.ok? }))
             }).collect::<Vec<_>>(),
@@ -897,4 +901,49 @@ fn machine() -> String {
         kernel.trim(),
         load.join(" ")
     )
+}
+
+/// The table's lines: a header, then one line per row.
+fn table(rows: &[Row]) -> Vec<String> {
+    let width = |f: fn(&Row) -> &str, title: &str| {
+        rows.iter()
+            .map(|r| f(r).chars().count())
+            .chain([title.chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w = [
+        width(|r| &r.what, "metric"),
+        width(|r| &r.measured, "retake-chat"),
+        width(|r| &r.target, "target"),
+    ];
+    let line = |a: &str, b: &str, c: &str, d: &str, e: &str| {
+        format!(
+            "| {a:<w0$} | {b:>w1$} | {c:<w2$} | {d} | {e}",
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        )
+        .trim_end()
+        .to_owned()
+            + " |"
+    };
+    let mut out = vec![
+        line("metric", "retake-chat", "target", "  ", "seed (Node.js)"),
+        format!(
+            "| {} | {}: | {} | -- | --- |",
+            "-".repeat(w[0]),
+            "-".repeat(w[1] - 1),
+            "-".repeat(w[2])
+        ),
+    ];
+    for r in rows {
+        let mark = match r.ok {
+            Some(true) => "✓ ",
+            Some(false) => "✗ ",
+            None => "  ",
+        };
+        out.push(line(&r.what, &r.measured, &r.target, mark, r.seed));
+    }
+    out
 }

@@ -84,7 +84,7 @@ pub async fn run_with(
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (raw_tx, raw_rx) = mpsc::unbounded_channel();
-    let (reply_tx, reply_rx) = mpsc::unbounded_channel();
+    let (reply_tx, reply_rx) = act::outbox::outbox(config.backlog.instant_texts, health.clone());
     let (queue_tx, queue_rx) = mpsc::unbounded_channel();
     let (waker, wake_rx) = wake::channel();
 
@@ -178,15 +178,25 @@ pub async fn run_with(
         agent_name: config.creds.agent_name.clone(),
         user_db_id: config.creds.user_db_id.clone(),
         log: decision_log,
+        backlog: config.backlog.personality,
     };
-    // Timers and the periodic memory save run on the personality thread; this only wakes it.
+    // Timers and the periodic memory save run on the personality thread; this only wakes it,
+    // and gives memory back once a burst is over.
     let tick_task = {
         let (tick_tx, mut shutdown) = (raw_tx.clone(), shutdown_rx.clone());
+        let mut after_burst = BurstEnd::new(health.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(TICK);
             loop {
                 tokio::select! {
-                    _ = every.tick() => if tick_tx.send(Inbound::Tick).is_err() { return },
+                    _ = every.tick() => {
+                        if tick_tx.send(Inbound::Tick).is_err() {
+                            return;
+                        }
+                        if after_burst.is_over() {
+                            tokio::task::spawn_blocking(crate::alloc::release);
+                        }
+                    }
                     _ = shutdown.changed() => return,
                 }
             }
@@ -240,6 +250,39 @@ pub async fn run_with(
     match gave_up {
         Some(gave_up) => Err(gave_up.into()),
         None => Ok(()),
+    }
+}
+
+/// Messages in a burst worth giving memory back after.
+const BURST: u64 = 10_000;
+
+/// Tells, tick by tick, when a burst of messages has just ended: at least [`BURST`] messages
+/// since memory was last given back, and none in the last tick.
+struct BurstEnd {
+    health: Arc<Health>,
+    released_at: u64,
+    last: u64,
+}
+
+impl BurstEnd {
+    fn new(health: Arc<Health>) -> Self {
+        Self {
+            health,
+            released_at: 0,
+            last: 0,
+        }
+    }
+
+    /// True once per burst, on the first quiet tick after it.
+    fn is_over(&mut self) -> bool {
+        let now = self.health.counters.events_in.get();
+        let quiet = now == self.last;
+        self.last = now;
+        if quiet && now - self.released_at >= BURST {
+            self.released_at = now;
+            return true;
+        }
+        false
     }
 }
 

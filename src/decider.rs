@@ -2,16 +2,18 @@
 //! action. Normalize, drop what is not viewer chat (moderation, the agent's own echo, server
 //! repeats), ask the script, log the decision, hand it to `act`. The same thread says the
 //! script's `on_start` line, fires its timers on the daemon's tick and saves its memory, so
-//! all script calls happen in one place, one at a time.
+//! all script calls happen in one place, one at a time. When more messages wait than
+//! `[backlog] personality` (a slow script under a flood), the oldest go to the queue without
+//! the script: nothing piles up in memory and nothing is lost.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::act::Actions;
 use crate::decisions::{DecisionLog, Record};
-use crate::event::{Normalized, Seen, normalize, normalize_follow};
+use crate::event::{ChatEvent, Normalized, Seen, normalize, normalize_follow};
 use crate::health::{Health, now_ms};
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError};
 use crate::source::Inbound;
@@ -35,6 +37,8 @@ pub struct Decider {
     pub user_db_id: String,
     /// The decision log.
     pub log: DecisionLog,
+    /// Past this many messages waiting, the oldest are queued without asking the script.
+    pub backlog: usize,
 }
 
 impl Decider {
@@ -45,9 +49,9 @@ impl Decider {
         self.speak("on_start", self.runtime.start(&personality));
         let mut schedule = Schedule::new(&personality, self.runtime.now_ms());
         while let Some(inbound) = raw_rx.blocking_recv() {
-            let normalized = match inbound {
-                Inbound::Message(raw) => normalize(&raw, now_ms()),
-                Inbound::Follow(raw) => normalize_follow(&raw, now_ms()),
+            let (normalized, arrived) = match inbound {
+                Inbound::Message(raw, at) => (normalize(&raw, now_ms()), at),
+                Inbound::Follow(raw, at) => (normalize_follow(&raw, now_ms()), at),
                 Inbound::Tick => {
                     let latest = self.current.borrow().clone();
                     if !Arc::ptr_eq(&latest, &personality) {
@@ -62,16 +66,24 @@ impl Decider {
                 }
                 Inbound::End => break,
             };
-            if self.handle(normalized, &mut seen) {
+            let ask_script = raw_rx.len() < self.backlog;
+            if self.handle(normalized, arrived, ask_script, &mut seen) {
                 schedule.chat_seen();
             }
         }
         self.save_memory();
     }
 
-    /// One normalized payload: filter, decide, act. Nothing here can fail the loop. True when
-    /// it was viewer chat (which lets timers fire).
-    fn handle(&self, normalized: Normalized, seen: &mut Seen) -> bool {
+    /// One normalized payload that arrived at `arrived`: filter, decide (with the script when
+    /// `ask_script`, else straight to the queue), act. Nothing here can fail the loop. True
+    /// when it was viewer chat (which lets timers fire).
+    fn handle(
+        &self,
+        normalized: Normalized,
+        arrived: Instant,
+        ask_script: bool,
+        seen: &mut Seen,
+    ) -> bool {
         let counters = &self.health.counters;
         counters.events_in.inc();
         let event = match normalized {
@@ -99,7 +111,11 @@ impl Decider {
         counters.messages_in.inc();
         self.health.message_seen();
         let personality = self.current.borrow().clone();
-        let started = Instant::now();
+        if !ask_script {
+            self.queue_unasked(&event, &personality, arrived);
+            return true;
+        }
+        let started = std::time::Instant::now();
         let decided = self.runtime.decide(&personality, &event);
         let took = started.elapsed();
         let (decision, failure) = match decided {
@@ -115,8 +131,34 @@ impl Decider {
         tracing::debug!(id = %event.id, author = %event.author, ?decision, "decided");
         self.log
             .record(|| Record::new(&event, &decision, personality.version(), took, failure));
-        self.actions.apply(&event, decision);
+        self.actions.apply(&event, decision, arrived);
         true
+    }
+
+    /// The personality is too far behind: hand `event` to the agent without asking it, in
+    /// microseconds, so the backlog drains whatever the script costs.
+    fn queue_unasked(&self, event: &ChatEvent, personality: &Personality, arrived: Instant) {
+        let counter = &self.health.counters.unscripted;
+        counter.inc();
+        if counter.get() % 1000 == 1 {
+            tracing::warn!(
+                id = %event.id,
+                "more than {} messages are waiting for the personality: queueing the oldest for the agent without asking it ({} so far; [backlog] personality)",
+                self.backlog,
+                counter.get()
+            );
+        }
+        let why = "not asked: the personality was too far behind ([backlog] personality)";
+        self.log.record(|| {
+            Record::new(
+                event,
+                &Decision::Queue,
+                personality.version(),
+                std::time::Duration::ZERO,
+                Some(why.to_string()),
+            )
+        });
+        self.actions.apply(event, Decision::Queue, arrived);
     }
 
     /// What `on_start` or a timer said: post it (under the send budget like any reply).

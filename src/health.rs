@@ -99,6 +99,12 @@ pub struct Counters {
     pub wake_failures: Counter,
     /// Decision-log records dropped because the writer fell behind.
     pub decisions_dropped: Counter,
+    /// Instant replies and acknowledgements dropped, oldest first, because more were waiting
+    /// to be posted than `[backlog] instant_texts`.
+    pub shed: Counter,
+    /// Viewer messages queued for the agent without asking the personality, because more were
+    /// waiting for it than `[backlog] personality`.
+    pub unscripted: Counter,
 }
 
 /// Established connections lost, by cause (health.json's `disconnects`).

@@ -19,10 +19,12 @@
 //! - [`metrics`]: the optional HTTP endpoint: `/healthz` and Prometheus `/metrics`.
 //! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
 //! - [`error_text`]: one readable line for an error and its causes.
+//! - [`alloc`]: the C allocator tuned to give memory back after a flood.
 //! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
 pub mod act;
+pub mod alloc;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -16,6 +16,8 @@ const DEFAULT_FILTER: &str = "warn,retake_chat=info";
 const SANDBOX_FILTER: &str = "warn";
 
 fn main() -> ExitCode {
+    // Before any thread exists: one allocator arena for the whole process.
+    retake_chat::alloc::tune();
     let cli = Cli::parse();
     let format = cli.log_format;
     let default = match cli.command {

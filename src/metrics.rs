@@ -230,6 +230,12 @@ fn counter_help(name: &str) -> String {
         "wakes" => "Agent wakes started.",
         "wakeFailures" => "Agent wakes that failed or timed out.",
         "decisionsDropped" => "Decision-log records dropped because the writer fell behind.",
+        "shed" => {
+            "Instant texts dropped, oldest first, because too many were waiting to be posted."
+        }
+        "unscripted" => {
+            "Messages queued without the personality because too many were waiting for it."
+        }
         _ => return format!("The {name} counter of health.json."),
     };
     known.to_string()

@@ -48,10 +48,12 @@ pub struct SourceConfig {
 /// What the source hands to the personality stage.
 #[derive(Debug)]
 pub enum Inbound {
-    /// The first argument of a `message` event, unparsed.
-    Message(Value),
-    /// The first argument of a `user_followed` event (v2's `live_<id>` room), unparsed.
-    Follow(Value),
+    /// The first argument of a `message` event, unparsed, and when it was read off the socket
+    /// (an instant reply's deadline counts from then).
+    Message(Value, Instant),
+    /// The first argument of a `user_followed` event (v2's `live_<id>` room), unparsed, and
+    /// when it was read.
+    Follow(Value, Instant),
     /// Time passed: timers may be due (sent by the daemon every second).
     Tick,
     /// Nothing more will come: the listener is shutting down. (A socket task the library has
@@ -283,11 +285,11 @@ fn client_builder(
         .on(Event::Message, move |payload, _| {
             // Unbounded so a burst never blocks the ping task nor loses a message; the
             // personality thread drains it in microseconds per message.
-            let _ = message_tx.send(Inbound::Message(first_value(payload)));
+            let _ = message_tx.send(Inbound::Message(first_value(payload), Instant::now()));
             async {}.boxed()
         })
         .on("user_followed", move |payload, _| {
-            let _ = raw_tx.send(Inbound::Follow(first_value(payload)));
+            let _ = raw_tx.send(Inbound::Follow(first_value(payload), Instant::now()));
             async {}.boxed()
         })
         .on(Event::Connect, move |_, _| {

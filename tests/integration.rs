@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod floods;
 mod hooks;
 mod interop;
 mod listener;

@@ -1,10 +1,12 @@
 //! What a decision does: `reply` sends, `queue` persists, `wake` nudges the agent.
 //!
 //! [`Actions::apply`] routes one decision without blocking (it runs on the personality
-//! thread); [`run_queue`] batches queued messages, fsyncs them, and only then lets their
-//! acknowledgements go out and wakes the agent.
+//! thread); instant texts wait in the bounded [`outbox`], each with a deadline counted from
+//! when its message arrived; [`run_queue`] batches queued messages, fsyncs them, and only then
+//! lets their acknowledgements go out and wakes the agent.
 
 pub mod budget;
+pub mod outbox;
 pub mod queue;
 pub mod reply;
 pub mod wake;
@@ -18,6 +20,7 @@ use tokio::time::Instant;
 use crate::event::ChatEvent;
 use crate::health::{Health, now_ms};
 use crate::script::Decision;
+use outbox::OutboxTx;
 use queue::{Queue, QueueItem};
 use reply::{Outgoing, Purpose};
 
@@ -36,19 +39,21 @@ pub struct Pending {
 #[derive(Debug, Clone)]
 pub struct Actions {
     /// Outgoing chat messages, in order.
-    pub reply_tx: mpsc::UnboundedSender<Outgoing>,
+    pub reply_tx: OutboxTx,
     /// Messages for the queue writer.
     pub queue_tx: mpsc::UnboundedSender<Pending>,
-    /// How long an instant reply or acknowledgement stays worth sending.
+    /// How long after its message arrived an instant reply or acknowledgement stays worth
+    /// sending.
     pub instant_deadline: Duration,
     /// Counters.
     pub health: Arc<Health>,
 }
 
 impl Actions {
-    /// Carry out `decision` for `event`. Never blocks.
-    pub fn apply(&self, event: &ChatEvent, decision: Decision) {
-        let deadline = Instant::now() + self.instant_deadline;
+    /// Carry out `decision` for `event`, whose message arrived at `arrived`. Never blocks.
+    pub fn apply(&self, event: &ChatEvent, decision: Decision, arrived: Instant) {
+        // From arrival, not from now: a reply decided late has less time left, not more.
+        let deadline = arrived + self.instant_deadline;
         let queue = |ack: Option<String>| {
             let item = QueueItem::from_event(event, now_ms());
             let _ = self.queue_tx.send(Pending {
@@ -59,7 +64,7 @@ impl Actions {
         };
         match decision {
             Decision::Reply(text) => {
-                let _ = self.reply_tx.send(Outgoing {
+                self.reply_tx.send(Outgoing {
                     text,
                     purpose: Purpose::Reply,
                     deadline,
@@ -74,7 +79,7 @@ impl Actions {
 
     /// Post a line the script said on its own (`on_start`, a timer), labelled for the logs.
     pub fn say(&self, text: String, label: &str) {
-        let _ = self.reply_tx.send(Outgoing {
+        self.reply_tx.send(Outgoing {
             text,
             purpose: Purpose::Reply,
             deadline: Instant::now() + self.instant_deadline,
@@ -93,7 +98,7 @@ pub async fn run_queue(
     mut rx: mpsc::UnboundedReceiver<Pending>,
     queue: Queue,
     max_items: usize,
-    reply_tx: mpsc::UnboundedSender<Outgoing>,
+    reply_tx: OutboxTx,
     waker: wake::Waker,
     health: Arc<Health>,
 ) {
@@ -144,7 +149,7 @@ pub async fn run_queue(
                 for pending in batch.drain(..) {
                     tracing::info!(id = %pending.item.id, author = %pending.item.author, "queued for the agent");
                     if let Some(text) = pending.ack {
-                        let _ = reply_tx.send(Outgoing {
+                        reply_tx.send(Outgoing {
                             text,
                             purpose: Purpose::Ack,
                             deadline: pending.deadline,

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use serde_json::json;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::budget::{RecentTexts, TokenBucket, split};
@@ -192,10 +191,10 @@ pub struct Outgoing {
 }
 
 /// Send everything from `rx` in order, each within its deadline, under the rate limit
-/// (`per_30s`/`burst`, 0 = unlimited), never the same text twice within 30 s, until the
-/// channel closes.
+/// (`per_30s`/`burst`, 0 = unlimited), never the same text twice within 30 s, until every
+/// sender is gone.
 pub async fn run(
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    mut rx: super::outbox::OutboxRx,
     sender: Sender,
     limits: &SendConfig,
     health: Arc<Health>,

@@ -160,6 +160,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         metrics_addr: None,
         tls: Default::default(),
         decisions: Default::default(),
+        backlog: Default::default(),
     };
     // Nothing to wake here; the screen says when the agent would be.
     config.wake.command.clear();

@@ -155,6 +155,27 @@ impl Default for ConnectionConfig {
     }
 }
 
+/// How much may wait in memory under a flood, in the config file's `[backlog]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BacklogConfig {
+    /// Instant replies and acknowledgements waiting to be posted; beyond it the oldest are
+    /// dropped (counted `shed`).
+    pub instant_texts: usize,
+    /// Viewer messages waiting for the personality; beyond it the oldest are queued for the
+    /// agent without asking it (counted `unscripted`), so a slow script cannot pile them up.
+    pub personality: usize,
+}
+
+impl Default for BacklogConfig {
+    fn default() -> Self {
+        Self {
+            instant_texts: 10_000,
+            personality: 1_000,
+        }
+    }
+}
+
 /// The optional TOML file (`--config`): every table and key may be left out.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +199,8 @@ pub(super) struct FileConfig {
     pub(super) metrics_addr: Option<SocketAddr>,
     #[serde(default)]
     pub(super) decisions: DecisionsConfig,
+    #[serde(default)]
+    pub(super) backlog: BacklogConfig,
 }
 
 /// `[script]`: the path and the limits.
@@ -289,5 +312,6 @@ mod tests {
         let script = full.script.as_ref().expect("[script]");
         assert_eq!(script.limits, ScriptConfig::default());
         assert_eq!(parsed[1].decisions, DecisionsConfig::default());
+        assert_eq!(full.backlog, BacklogConfig::default());
     }
 }

@@ -9,8 +9,8 @@ mod file;
 
 pub use credentials::{Credentials, Secret, load_credentials};
 pub use file::{
-    ConnectionConfig, DecisionsConfig, HealthConfig, QueueConfig, ScriptConfig, SendConfig,
-    WakeConfig,
+    BacklogConfig, ConnectionConfig, DecisionsConfig, HealthConfig, QueueConfig, ScriptConfig,
+    SendConfig, WakeConfig,
 };
 
 use std::collections::HashMap;
@@ -106,6 +106,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The decision log.
     pub decisions: DecisionsConfig,
+    /// How much may wait in memory under a flood.
+    pub backlog: BacklogConfig,
     /// How TLS peers are verified (`SSL_CERT_FILE` adds roots).
     pub tls: Tls,
 }
@@ -311,6 +313,7 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         max_reconnects: cli.max_reconnects,
         metrics_addr,
         decisions: file.decisions,
+        backlog: file.backlog,
         tls: match env.get("SSL_CERT_FILE") {
             Some(path) => Tls::with_extra_roots(Path::new(path))?,
             None => Tls::default(),

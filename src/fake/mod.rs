@@ -199,6 +199,16 @@ impl FakeRetake {
         lock(&self.shared.sent).clone()
     }
 
+    /// How many POSTs to a send endpoint so far (cheap: nothing is copied).
+    pub fn sent_count(&self) -> usize {
+        lock(&self.shared.sent).len()
+    }
+
+    /// The POSTs after the first `skip`, in arrival order.
+    pub fn sent_since(&self, skip: usize) -> Vec<SentRequest> {
+        lock(&self.shared.sent).iter().skip(skip).cloned().collect()
+    }
+
     /// Live sockets in `room` now; a socket leaves every room when it disconnects.
     pub fn room_size(&self, room: &str) -> usize {
         self.io.within(room.to_owned()).sockets().len()

@@ -285,6 +285,7 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         max_reconnects: None,
         metrics_addr: None,
         decisions: DecisionsConfig::default(),
+        backlog: Default::default(),
         tls: Default::default(),
     }
 }
