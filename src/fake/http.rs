@@ -1,5 +1,6 @@
-//! The fake's HTTP send endpoints, both generations: record every POST, serve the scripted
-//! failures first, and echo a successful send into the destination room as the platform does.
+//! The fake's HTTP send endpoints, both generations: record every POST on arrival, wait the
+//! configured delay (a slow platform), serve the scripted failures and redirects first, and
+//! echo a successful send into the destination room as the platform does.
 //! The Socket.IO layer and the listener are set up by the handle in `mod.rs`.
 
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -65,12 +66,13 @@ async fn send(
     let body = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let forced = lock(&state.shared.failures).pop_front();
-    let (status, retry_after) = match forced {
-        Some((code, retry_after)) => (
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            retry_after,
+    let (status, retry_after, location) = match forced {
+        Some(scripted) => (
+            StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            scripted.retry_after,
+            scripted.location,
         ),
-        None => (StatusCode::OK, None),
+        None => (StatusCode::OK, None, None),
     };
     lock(&state.shared.sent).push(SentRequest {
         path: uri.path().to_owned(),
@@ -81,6 +83,10 @@ async fn send(
         status: status.as_u16(),
         at,
     });
+    let delay = *lock(&state.shared.send_delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
 
     if !status.is_success() {
         let mut response = (
@@ -90,6 +96,9 @@ async fn send(
             .into_response();
         if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
             response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        if let Some(value) = location.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(LOCATION, value);
         }
         return response;
     }

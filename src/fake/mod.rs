@@ -78,11 +78,22 @@ pub struct Connection {
     pub client_type: Option<String>,
 }
 
+/// A response the test asked for, served instead of the usual 200.
+struct Scripted {
+    status: u16,
+    /// The `Retry-After` value, if any.
+    retry_after: Option<String>,
+    /// The `Location` value, if any (a redirect).
+    location: Option<String>,
+}
+
 /// What the HTTP and Socket.IO handlers record, read by the handle.
 #[derive(Default)]
 struct Shared {
     sent: Mutex<Vec<SentRequest>>,
-    failures: Mutex<VecDeque<(u16, Option<String>)>>,
+    failures: Mutex<VecDeque<Scripted>>,
+    /// How long each send waits before answering (after it is recorded).
+    send_delay: Mutex<Duration>,
     connections: Mutex<Vec<Connection>>,
     total_connections: AtomicUsize,
     joins: Mutex<HashMap<String, usize>>,
@@ -241,7 +252,28 @@ impl FakeRetake {
     /// (either generation) before the fake goes back to 200. No echo for a forced failure;
     /// a forced 2xx still echoes.
     pub fn fail_next(&self, responses: impl IntoIterator<Item = (u16, Option<String>)>) {
-        lock(&self.shared.failures).extend(responses);
+        let scripted = responses.into_iter().map(|(status, retry_after)| Scripted {
+            status,
+            retry_after,
+            location: None,
+        });
+        lock(&self.shared.failures).extend(scripted);
+    }
+
+    /// Answers the next send request with redirect `status` (301, 302, 303, 307, 308) to
+    /// `location`, as a misconfigured proxy or a hijacked address would.
+    pub fn redirect_next(&self, status: u16, location: &str) {
+        lock(&self.shared.failures).push_back(Scripted {
+            status,
+            retry_after: None,
+            location: Some(location.to_owned()),
+        });
+    }
+
+    /// A slow platform: every send request from now on is recorded on arrival, then answered
+    /// only after `delay` (zero: at once). A client that gives up earlier has still been seen.
+    pub fn set_send_delay(&self, delay: Duration) {
+        *lock(&self.shared.send_delay) = delay;
     }
 
     /// Whether the fake is accepting connections (between `start`/`restart` and `stop`).
