@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod delivery;
 mod floods;
 mod hooks;
 mod interop;

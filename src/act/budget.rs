@@ -1,6 +1,7 @@
 //! Outbound politeness, as pure data structures: a token bucket for the message rate, a memory
-//! of recent texts so the same line is not posted twice within 30 s, and splitting of texts
-//! longer than a chat message may be. `reply` applies them; nothing here does I/O.
+//! of recent texts so the same line is not posted twice within 30 s, and what a chat message
+//! may hold (one line, no control or bidi-override characters, at most 500 characters).
+//! `reply` applies them; nothing here does I/O.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -105,10 +106,60 @@ impl RecentTexts {
     }
 }
 
-/// Fit `text` into chat messages: as is when short enough; otherwise split at a word
-/// boundary into at most two messages, the second cut with "…" if still too long.
+/// What may go into a chat message, the one place every outgoing text passes (the
+/// listener's and `retake-chat reply`'s): line breaks and tabs become one space (chat is one
+/// line), every other C0 and C1 control character is removed (terminal escapes, bells), and
+/// so are the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) that
+/// would make the text read differently from what it says. Everything else is kept.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for c in text.chars() {
+        if is_line_break(c) {
+            // The break and the spaces around it become one space.
+            out.truncate(out.trim_end().len());
+            pending_space = true;
+            continue;
+        }
+        if c.is_control() || is_bidi_control(c) {
+            continue;
+        }
+        if pending_space {
+            if c.is_whitespace() {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Characters that break or indent a line: each becomes a space.
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\t' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// Unicode's explicit bidi formatting characters: embeddings, overrides, isolates.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Fit `text` into chat messages, [`clean`]ed: as is when short enough; otherwise split at a
+/// word boundary into at most two messages, the second cut with "…" if still too long.
+/// Nothing is left of a text that was only blanks and control characters.
 pub fn split(text: &str) -> Vec<String> {
-    let text = text.trim();
+    let cleaned = clean(text);
+    let text = cleaned.trim();
+    if text.is_empty() {
+        return Vec::new();
+    }
     if text.chars().count() <= MAX_MESSAGE_CHARS {
         return vec![text.to_string()];
     }
@@ -164,6 +215,25 @@ mod tests {
         assert!(!recent.contains("other", Instant::now()));
         tokio::time::advance(REPEAT_WINDOW).await;
         assert!(!recent.contains("pong! 🏓", Instant::now()));
+    }
+
+    #[test]
+    fn outgoing_text_is_one_line_without_controls_or_bidi_overrides() {
+        assert_eq!(clean("gm alice! ☀️"), "gm alice! ☀️");
+        assert_eq!(clean("one\ntwo \r\n  three\tfour"), "one two three four");
+        assert_eq!(
+            clean("\u{1b}]0;pwned\u{7}title\u{1b}[2J"),
+            "]0;pwnedtitle[2J"
+        );
+        assert_eq!(clean("a\u{0}b\u{7f}c\u{9b}d\u{85}e"), "abcd e");
+        assert_eq!(
+            clean("abc\u{202e}txt.exe\u{202c} \u{2066}x\u{2069}"),
+            "abctxt.exe x"
+        );
+        // Right-to-left text itself, and the marks that help it display, are kept.
+        assert_eq!(clean("שלום \u{200f}!"), "שלום \u{200f}!");
+        assert_eq!(clean("\n\n trailing \n"), "trailing");
+        assert!(split("\u{1b}\n\u{202e}  ").is_empty());
     }
 
     #[test]
