@@ -83,7 +83,8 @@ pub struct Counters {
     pub script_errors: Counter,
     /// HTTP send attempts that failed (each retry counts).
     pub send_errors: Counter,
-    /// Replies given up on (deadline passed, or rejected by the server).
+    /// Replies and acknowledgements that never reached the chat: deadline passed, refused
+    /// or redirected by the server (`replies_dropped` + `acks_dropped`).
     pub send_dropped: Counter,
     /// Replies not sent because the send budget was spent.
     pub rate_limited: Counter,
@@ -105,6 +106,16 @@ pub struct Counters {
     /// Viewer messages queued for the agent without asking the personality, because more were
     /// waiting for it than `[backlog] personality`.
     pub unscripted: Counter,
+    /// Replies and timer lines that never reached the chat: their deadline passed, or the
+    /// server refused or redirected them (also in `send_dropped`).
+    pub replies_dropped: Counter,
+    /// Replies and timer lines whose request got no answer in time: they may be in the chat,
+    /// and are never posted again.
+    pub replies_unknown: Counter,
+    /// Acknowledgements that never reached the chat (also in `send_dropped`).
+    pub acks_dropped: Counter,
+    /// Acknowledgements whose request got no answer in time: they may be in the chat.
+    pub acks_unknown: Counter,
 }
 
 /// Established connections lost, by cause (health.json's `disconnects`).

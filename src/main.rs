@@ -1,5 +1,6 @@
 //! The `retake-chat` binary: parse the command line, set up logging on stderr, run the
-//! command, print any error chain once and map it to an exit code (0 ok, 1 "no", 2 error).
+//! command, print any error chain once and map it to an exit code (0 ok, 1 "no", 2 error,
+//! 3 a reply whose outcome is unknown).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -40,7 +41,13 @@ fn main() -> ExitCode {
                     serde_json::json!({"level": "ERROR", "target": "retake_chat", "message": message})
                 ),
             }
-            ExitCode::from(2)
+            // A reply that may or may not be in the chat is not a plain failure: the agent
+            // must not simply try again (docs/agent.md).
+            if error.is::<retake_chat::cmd::reply::OutcomeUnknown>() {
+                ExitCode::from(retake_chat::cmd::reply::EXIT_UNKNOWN)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }

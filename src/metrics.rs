@@ -225,7 +225,7 @@ fn counter_help(name: &str) -> String {
         "malformed" => "Payloads of an unknown shape skipped.",
         "scriptErrors" => "Personality calls that failed, overran a budget or returned nonsense.",
         "sendErrors" => "HTTP send attempts that failed (each retry counts).",
-        "sendDropped" => "Replies given up on.",
+        "sendDropped" => "Replies and acknowledgements that never reached the chat.",
         "rateLimited" => "Replies not sent because the send budget was spent.",
         "wakes" => "Agent wakes started.",
         "wakeFailures" => "Agent wakes that failed or timed out.",
@@ -236,6 +236,12 @@ fn counter_help(name: &str) -> String {
         "unscripted" => {
             "Messages queued without the personality because too many were waiting for it."
         }
+        "repliesDropped" => "Replies and timer lines that never reached the chat.",
+        "repliesUnknown" => {
+            "Replies and timer lines posted without an answer in time: maybe in the chat."
+        }
+        "acksDropped" => "Acknowledgements that never reached the chat.",
+        "acksUnknown" => "Acknowledgements posted without an answer in time: maybe in the chat.",
         _ => return format!("The {name} counter of health.json."),
     };
     known.to_string()

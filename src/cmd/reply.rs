@@ -1,17 +1,40 @@
 //! `retake-chat reply [--ack ID]... TEXT`: the agent answers through the listener's send path
-//! (same endpoint, same cleaning of the text, same retries), and only once it is delivered
-//! are the items acknowledged.
+//! (same endpoint, same cleaning of the text, same retries of what cannot have reached the
+//! chat), and only once it is delivered are the items acknowledged. A slow platform is waited
+//! for, up to the agent's deadline, rather than asked twice; a reply that went out and got no
+//! answer is reported as unknown (exit 3), never posted again by itself.
 
 use std::process::ExitCode;
 
 use crate::act::budget::split;
 use crate::act::queue::Queue;
-use crate::act::reply::Sender;
+use crate::act::reply::{SendError, Sender};
 use crate::cli::ReplyArgs;
 use crate::config::{self, Env};
 use crate::health::Health;
 
-/// Send, then acknowledge; on a failed send nothing is acknowledged and the exit code is 2.
+/// The exit code of a reply whose outcome is unknown.
+pub const EXIT_UNKNOWN: u8 = 3;
+
+/// A reply that went out and got no answer in time: it may or may not be in the chat.
+/// Nothing is acknowledged: a lost answer is worse than a question seen twice, and the agent
+/// is told how to settle it either way.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the reply's outcome is unknown: {sent}{error}. It was not posted again (that could say it \
+     twice). {next}"
+)]
+pub struct OutcomeUnknown {
+    /// What was already delivered, when the text went out in two parts.
+    sent: &'static str,
+    /// The send error, which says how long it waited.
+    error: SendError,
+    /// What became of the `--ack` ids, and what to do.
+    next: String,
+}
+
+/// Send, then acknowledge. A failed send acknowledges nothing and exits 2; an unknown
+/// outcome acknowledges nothing and exits 3 ([`OutcomeUnknown`]).
 pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
     let config = config::resolve(&args.run.overrides(), &Env::from_process())?;
     let parts = split(&args.text);
@@ -20,22 +43,38 @@ pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
             "nothing to send: the text is empty once line breaks and control characters are removed"
         );
     }
-    let sender = Sender::new(&config)?;
-    let health = Health::new();
     let deadline = config::secs(config.send.agent_deadline_secs);
+    // The agent would rather wait than not know: one request may take the whole deadline.
+    let sender = Sender::new(&config)?.with_request_timeout(deadline);
+    let health = Health::new();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let delivered = runtime.block_on(async {
         let deadline = tokio::time::Instant::now() + deadline;
-        for part in &parts {
-            sender
-                .deliver(part, deadline, &health)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot send the reply: {e}"))?;
+        for (done, part) in parts.iter().enumerate() {
+            if let Err(error) = sender.deliver(part, deadline, &health).await {
+                return Err((done, error));
+            }
         }
-        anyhow::Ok(())
-    })?;
+        Ok(())
+    });
+    if let Err((done, error)) = delivered {
+        let sent = if done > 0 {
+            "its first part was posted, the second: "
+        } else {
+            ""
+        };
+        if error.is_unknown() {
+            return Err(OutcomeUnknown {
+                sent,
+                error,
+                next: next_steps(&args.ack),
+            }
+            .into());
+        }
+        anyhow::bail!("cannot send the reply: {sent}{error}");
+    }
     if !args.ack.is_empty() {
         let unknown = Queue::new(config.queue_path()).ack(&args.ack)?;
         if !unknown.is_empty() {
@@ -46,4 +85,16 @@ pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// After an unknown outcome: the items stay as they are (leased, back when the lease ends).
+fn next_steps(ack: &[String]) -> String {
+    if ack.is_empty() {
+        return "Look in the chat before replying again.".to_string();
+    }
+    let ids = ack.join(" ");
+    format!(
+        "Not acknowledged: {ids} (back in the queue when the lease ends). If the answer is in \
+         the chat, run `retake-chat queue ack {ids}`; if it is not, reply again."
+    )
 }
