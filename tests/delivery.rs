@@ -1,19 +1,24 @@
 //! What counts as delivered, end to end: a slow platform, a redirect, a reset, and the
 //! counters beside what the fake actually received; `retake-chat reply` posting once and
-//! saying so when the outcome is unknown; what the platform receives of a text.
+//! saying so when the outcome is unknown; what the platform receives of a text; timers
+//! unable to starve viewers of the send budget.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use retake_chat::act::Actions;
 use retake_chat::act::queue::Queue;
-use retake_chat::act::reply::Sender;
-use retake_chat::config::{ApiVersion, Config, ScriptChoice};
-use retake_chat::fake::FakeRetake;
-use retake_chat::health::Health;
+use retake_chat::act::reply::{self, Sender};
+use retake_chat::config::{ApiVersion, Config, ScriptChoice, SendConfig};
+use retake_chat::event::{Normalized, normalize};
+use retake_chat::fake::{FakeRetake, v1_message};
+use retake_chat::health::{Health, now_ms};
+use retake_chat::script::Decision;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use crate::support::{Harness, Setup, bin, expect, run, start_fake, test_config, write_creds};
 
@@ -167,6 +172,49 @@ async fn with_a_slow_platform_the_counters_match_what_it_received() {
     texts.sort();
     texts.dedup();
     assert_eq!(texts.len(), posts.len(), "nothing was posted twice");
+}
+
+/// Sixteen timers speaking at once, as `Actions::say` posts them, then a viewer's `gm`
+/// under the shipped budget (20 per 30 s, bursts of 5): the viewer is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_timer_lines_do_not_starve_a_viewer() {
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(&fake, dir.path(), ApiVersion::V1, ScriptChoice::Embedded);
+    config.send = SendConfig::default();
+    let health = Arc::new(Health::new());
+    let (reply_tx, reply_rx) = mpsc::unbounded_channel();
+    let (queue_tx, _queue_rx) = mpsc::unbounded_channel();
+    let sender = Sender::new(&config).expect("sender");
+    let limits = config.send.clone();
+    let stage = tokio::spawn({
+        let health = health.clone();
+        async move { reply::run(reply_rx, sender, &limits, health).await }
+    });
+    let actions = Actions {
+        reply_tx,
+        queue_tx,
+        instant_deadline: Duration::from_secs(5),
+        health: health.clone(),
+    };
+    for i in 1..=16 {
+        actions.say(format!("timer line {i}"), &format!("every_{i}m"));
+    }
+    let Normalized::Chat(gm) = normalize(&v1_message("g1", "zoe", "gm"), now_ms()) else {
+        panic!("a v1 message normalizes to chat");
+    };
+    actions.apply(&gm, Decision::Reply("gm zoe!".into()));
+    expect("the viewer's gm is answered", || {
+        fake.sent().iter().any(|r| r.body["message"] == "gm zoe!")
+    })
+    .await;
+    assert!(
+        fake.sent().len() < 6,
+        "the timers kept to their share: {:?}",
+        fake.sent()
+    );
+    drop(actions);
+    stage.await.expect("the reply stage ends with its channel");
 }
 
 /// A bare HTTP server on loopback: the first `cut` connections read a request and are closed

@@ -1,12 +1,15 @@
-//! Outbound politeness, as pure data structures: a token bucket for the message rate, a memory
-//! of recent texts so the same line is not posted twice within 30 s, and what a chat message
-//! may hold (one line, no control or bidi-override characters, at most 500 characters).
-//! `reply` applies them; nothing here does I/O.
+//! Outbound politeness, as pure data structures: the send budget (a token bucket for the
+//! message rate, with the script's own lines capped to their share of it), a memory of recent
+//! texts so the same line is not posted twice within 30 s, and what a chat message may hold
+//! (one line, no control or bidi-override characters, at most 500 characters). `reply`
+//! applies them; nothing here does I/O.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::config::SendConfig;
 
 /// Longest chat message, in characters (what comparable platforms enforce).
 pub const MAX_MESSAGE_CHARS: usize = 500;
@@ -26,10 +29,15 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket.
     pub fn new(per_30s: u32, burst: u32) -> Self {
-        let capacity = f64::from(burst.max(1));
+        Self::with_rate(f64::from(per_30s) / 30.0, f64::from(burst))
+    }
+
+    /// A full bucket of `capacity` (at least 1) tokens refilled at `per_sec`.
+    fn with_rate(per_sec: f64, capacity: f64) -> Self {
+        let capacity = capacity.max(1.0);
         Self {
             capacity,
-            per_sec: f64::from(per_30s) / 30.0,
+            per_sec,
             tokens: capacity,
             updated: Instant::now(),
         }
@@ -47,16 +55,20 @@ impl TokenBucket {
 
     /// Take one token if there is one.
     pub fn try_take(&mut self, now: Instant) -> bool {
+        let available = self.has_token(now);
+        if available && !self.unlimited() {
+            self.tokens -= 1.0;
+        }
+        available
+    }
+
+    /// Whether a token is there now, without taking it.
+    fn has_token(&mut self, now: Instant) -> bool {
         if self.unlimited() {
             return true;
         }
         self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.tokens >= 1.0
     }
 
     /// How long until a token is available (zero when one is).
@@ -70,6 +82,44 @@ impl TokenBucket {
         } else {
             Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec)
         }
+    }
+}
+
+/// The whole send budget: one bucket for every message, and inside it a smaller one that
+/// caps what the script's own lines (timers, `on_start`) may take of it, so however many
+/// timers a script has, viewers keep `100 - timer_share_percent` % of the rate and burst.
+#[derive(Debug)]
+pub struct SendBudget {
+    all: TokenBucket,
+    /// `None`: the script's own lines get no share at all (`timer_share_percent = 0`).
+    timers: Option<TokenBucket>,
+}
+
+impl SendBudget {
+    /// Full buckets for `limits`.
+    pub fn new(limits: &SendConfig) -> Self {
+        let share = f64::from(limits.timer_share_percent.min(100)) / 100.0;
+        let timers = (share > 0.0).then(|| {
+            // An unlimited rate stays unlimited (a zero rate means that to the bucket).
+            let per_sec = f64::from(limits.per_30s) / 30.0 * share;
+            TokenBucket::with_rate(per_sec, (f64::from(limits.burst) * share).floor())
+        });
+        Self {
+            all: TokenBucket::new(limits.per_30s, limits.burst),
+            timers,
+        }
+    }
+
+    /// Take one message's worth: a timer line needs a token from its share and from the
+    /// whole budget, and takes neither unless it gets both.
+    pub fn try_take(&mut self, timer: bool, now: Instant) -> bool {
+        if !timer {
+            return self.all.try_take(now);
+        }
+        let Some(share) = &mut self.timers else {
+            return false;
+        };
+        share.has_token(now) && self.all.try_take(now) && share.try_take(now)
     }
 }
 
@@ -215,6 +265,40 @@ mod tests {
         assert!(!recent.contains("other", Instant::now()));
         tokio::time::advance(REPEAT_WINDOW).await;
         assert!(!recent.contains("pong! 🏓", Instant::now()));
+    }
+
+    /// Sixteen timers firing every second for a minute cannot take viewers' share.
+    #[tokio::test(start_paused = true)]
+    async fn timers_keep_to_their_share_of_the_budget() {
+        let mut budget = SendBudget::new(&SendConfig::default());
+        let (mut timer_lines, mut viewers) = (0, 0);
+        for second in 0..60 {
+            let now = Instant::now();
+            timer_lines += (0..16).filter(|_| budget.try_take(true, now)).count();
+            if second % 3 == 0 {
+                assert!(budget.try_take(false, now), "viewer starved at {second} s");
+                viewers += 1;
+            }
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        assert_eq!(viewers, 20);
+        // 25 % of 20 per 30 s over 60 s, plus the one-line burst.
+        assert!((9..=11).contains(&timer_lines), "{timer_lines}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_share_silences_timers_and_unlimited_stays_unlimited() {
+        let silent = SendConfig {
+            timer_share_percent: 0,
+            ..SendConfig::default()
+        };
+        assert!(!SendBudget::new(&silent).try_take(true, Instant::now()));
+        let unlimited = SendConfig {
+            per_30s: 0,
+            ..SendConfig::default()
+        };
+        let mut budget = SendBudget::new(&unlimited);
+        assert!((0..1000).all(|_| budget.try_take(true, Instant::now())));
     }
 
     #[test]

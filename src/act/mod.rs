@@ -81,7 +81,7 @@ impl Actions {
     pub fn say(&self, text: String, label: &str) {
         self.reply_tx.send(Outgoing {
             text,
-            purpose: Purpose::Reply,
+            purpose: Purpose::Timer,
             deadline: Instant::now() + self.instant_deadline,
             in_reply_to: label.to_string(),
         });

@@ -13,17 +13,20 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::budget::{RecentTexts, TokenBucket, split};
+use super::budget::{RecentTexts, SendBudget, split};
 use crate::config::SendConfig;
 use crate::health::{Counter, Counters, Health};
 
-/// What a message is, for counting.
+/// What a message is, for counting and for the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     /// An instant reply decided by the personality.
     Reply,
     /// An acknowledgement of a queued message.
     Ack,
+    /// A line the script said on its own (a timer, `on_start`): it draws on its own share
+    /// of the budget, so viewers are never starved; counted with the replies.
+    Timer,
 }
 
 /// A message waiting to be sent.
@@ -31,7 +34,7 @@ pub enum Purpose {
 pub struct Outgoing {
     /// The text to post.
     pub text: String,
-    /// Reply or acknowledgement.
+    /// Reply, acknowledgement or timer line.
     pub purpose: Purpose,
     /// Dropped rather than sent after this.
     pub deadline: Instant,
@@ -67,16 +70,16 @@ fn count(counters: &Counters, purpose: Purpose, outcome: Outcome) {
     }
 }
 
-/// Send everything from `rx` in order, each within its deadline, under the rate limit
-/// (`per_30s`/`burst`, 0 = unlimited), never the same text twice within 30 s, until every
-/// sender is gone.
+/// Send everything from `rx` in order, each within its deadline, under the send budget
+/// (`per_30s`/`burst`, 0 = unlimited, timer lines within `timer_share_percent` of it), never
+/// the same text twice within 30 s, until every sender is gone.
 pub async fn run(
     mut rx: super::outbox::OutboxRx,
     sender: Sender,
     limits: &SendConfig,
     health: Arc<Health>,
 ) {
-    let mut bucket = TokenBucket::new(limits.per_30s, limits.burst);
+    let mut budget = SendBudget::new(limits);
     let mut recent = RecentTexts::default();
     let counters = &health.counters;
     while let Some(out) = rx.recv().await {
@@ -93,9 +96,14 @@ pub async fn run(
                 tracing::debug!(%id, "not sending {text:?} again within 30 s");
                 continue;
             }
-            if !bucket.try_take(now) {
+            let timer = out.purpose == Purpose::Timer;
+            if !budget.try_take(timer, now) {
                 counters.rate_limited.inc();
-                tracing::info!(%id, "reply dropped: over the send budget ([send] per_30s = {})", limits.per_30s);
+                if timer {
+                    tracing::info!(%id, "timer line dropped: over the timers' share of the send budget ([send] timer_share_percent = {})", limits.timer_share_percent);
+                } else {
+                    tracing::info!(%id, "reply dropped: over the send budget ([send] per_30s = {})", limits.per_30s);
+                }
                 continue;
             }
             recent.record(&text, now);

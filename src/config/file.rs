@@ -72,6 +72,10 @@ pub struct SendConfig {
     pub per_30s: u32,
     /// Messages that may go out at once before the rate applies.
     pub burst: u32,
+    /// The most of `per_30s` and `burst`, in percent, that the script's own lines (timers,
+    /// `on_start`) may use; viewers' replies and acknowledgements keep the rest. 0 silences
+    /// them, 100 lets them use it all.
+    pub timer_share_percent: u32,
 }
 
 impl Default for SendConfig {
@@ -82,7 +86,21 @@ impl Default for SendConfig {
             agent_deadline_secs: 60,
             per_30s: 20,
             burst: 5,
+            timer_share_percent: 25,
         }
+    }
+}
+
+impl SendConfig {
+    /// Values no setting can mean, as one sentence naming the key.
+    fn check(&self) -> Result<(), String> {
+        if self.timer_share_percent > 100 {
+            return Err(format!(
+                "[send] timer_share_percent: expected a percentage from 0 to 100, got {}",
+                self.timer_share_percent
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -261,9 +279,10 @@ pub(super) fn load_file(cli: &Overrides, env: &Env) -> Result<FileConfig, Config
     parse_file(&text).map_err(|detail| ConfigError::File { path, detail })
 }
 
-/// Parse the TOML config; the error is the parser's one-line message with its position.
+/// Parse the TOML config and check its values; the error is the parser's one-line message
+/// with its position, or a sentence naming the key.
 pub(super) fn parse_file(text: &str) -> Result<FileConfig, String> {
-    toml::from_str(text).map_err(|e| {
+    let file: FileConfig = toml::from_str(text).map_err(|e| {
         let message = e.message().trim_end_matches('.').to_string();
         match e.span() {
             Some(span) => {
@@ -272,7 +291,9 @@ pub(super) fn parse_file(text: &str) -> Result<FileConfig, String> {
             }
             None => message,
         }
-    })
+    })?;
+    file.send.check()?;
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -286,6 +307,11 @@ mod tests {
         let ok = parse_file("api = \"v2\"\n[send]\ninstant_deadline_secs = 9\n").expect("parses");
         assert_eq!(ok.send.instant_deadline_secs, 9);
         assert_eq!(ok.api, Some(ApiVersion::V2));
+        let err = parse_file("[send]\ntimer_share_percent = 150\n").expect_err("rejects");
+        assert_eq!(
+            err,
+            "[send] timer_share_percent: expected a percentage from 0 to 100, got 150"
+        );
     }
 
     /// The README's config examples parse, and the one that lists every table shows the
