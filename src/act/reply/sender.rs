@@ -79,12 +79,13 @@ impl SendError {
     }
 }
 
-/// `2 s`, `1.5 s`.
+/// `2 s`, `1.5 s`: to the tenth, so a wait cut a microsecond short of 2 s still reads `2 s`.
 fn seconds(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{} s", duration.as_secs())
+    let tenths = (duration.as_secs_f64() * 10.0).round() as u64;
+    if tenths.is_multiple_of(10) {
+        format!("{} s", tenths / 10)
     } else {
-        format!("{:.1} s", duration.as_secs_f64())
+        format!("{}.{} s", tenths / 10, tenths % 10)
     }
 }
 
@@ -150,11 +151,6 @@ impl Sender {
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
-    }
-
-    /// The send endpoint, for messages (it carries no secret).
-    pub fn url(&self) -> &str {
-        &self.url
     }
 
     /// One attempt to post `text`, given `timeout` for an answer.
@@ -306,6 +302,8 @@ mod tests {
             unknown.to_string(),
             "no answer within 1.5 s (operation timed out): the message may or may not be in the chat"
         );
+        assert_eq!(seconds(Duration::from_micros(1_999_990)), "2 s");
+        assert_eq!(seconds(Duration::from_secs(60)), "60 s");
         let redirect = SendError::Redirect {
             status: 307,
             location: "http://elsewhere/".into(),
