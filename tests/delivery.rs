@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use retake_chat::act::Actions;
 use retake_chat::act::queue::Queue;
 use retake_chat::act::reply::{self, Sender};
+use retake_chat::act::{Actions, outbox};
 use retake_chat::config::{ApiVersion, Config, ScriptChoice, SendConfig};
 use retake_chat::event::{Normalized, normalize};
 use retake_chat::fake::{FakeRetake, v1_message};
@@ -19,6 +19,7 @@ use retake_chat::script::Decision;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::support::{Harness, Setup, bin, expect, run, start_fake, test_config, write_creds};
 
@@ -183,7 +184,7 @@ async fn sixteen_timer_lines_do_not_starve_a_viewer() {
     let mut config = test_config(&fake, dir.path(), ApiVersion::V1, ScriptChoice::Embedded);
     config.send = SendConfig::default();
     let health = Arc::new(Health::new());
-    let (reply_tx, reply_rx) = mpsc::unbounded_channel();
+    let (reply_tx, reply_rx) = outbox::outbox(100, health.clone());
     let (queue_tx, _queue_rx) = mpsc::unbounded_channel();
     let sender = Sender::new(&config).expect("sender");
     let limits = config.send.clone();
@@ -203,7 +204,7 @@ async fn sixteen_timer_lines_do_not_starve_a_viewer() {
     let Normalized::Chat(gm) = normalize(&v1_message("g1", "zoe", "gm"), now_ms()) else {
         panic!("a v1 message normalizes to chat");
     };
-    actions.apply(&gm, Decision::Reply("gm zoe!".into()));
+    actions.apply(&gm, Decision::Reply("gm zoe!".into()), Instant::now());
     expect("the viewer's gm is answered", || {
         fake.sent().iter().any(|r| r.body["message"] == "gm zoe!")
     })
