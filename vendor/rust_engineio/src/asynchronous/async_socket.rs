@@ -65,8 +65,12 @@ impl Socket {
         }
     }
 
-    /// Opens the connection to a specified server. The first Pong packet is sent
-    /// to the server to trigger the Ping-cycle.
+    /// Opens the connection to a specified server.
+    ///
+    /// Patched for retake-chat (PATCHED.md point 6): no unsolicited Pong any more. Engine.IO
+    /// v4's heartbeat is the server's (it pings, we answer); the extra Pong is a v3 leftover
+    /// that a server may count as a second answer to its first ping (socketioxide, pinging at
+    /// once with room for one answer, then closes the connection).
     pub async fn connect(&self) -> Result<()> {
         // SAFETY: Has valid handshake due to type
         self.connected.store(true, Ordering::Release);
@@ -78,9 +82,6 @@ impl Socket {
 
         // set the last ping to now and set the connected state
         *self.last_ping.lock().await = Instant::now();
-
-        // emit a pong packet to keep trigger the ping cycle on the server
-        self.emit(Packet::new(PacketId::Pong, Bytes::new())).await?;
 
         Ok(())
     }
@@ -213,18 +214,16 @@ impl Socket {
     /// Returns the time in milliseconds that is left until a new ping must be received.
     /// This is used to detect whether we have been disconnected from the server.
     /// See https://socket.io/docs/v4/how-it-works/#disconnection-detection
+    ///
+    /// Patched for retake-chat (PATCHED.md point 5): upstream read the clock before awaiting
+    /// the lock, so a ping (or `connect`) recorded meanwhile lay in that instant's future;
+    /// `checked_duration_since` then said `None`, taken as "no time left": an immediate
+    /// "ping timeout" that closed healthy connections right after they opened, under load.
     async fn time_to_next_ping(&self) -> u64 {
-        match Instant::now().checked_duration_since(*self.last_ping.lock().await) {
-            Some(since_last_ping) => {
-                let since_last_ping = since_last_ping.as_millis() as u64;
-                if since_last_ping > self.max_ping_timeout {
-                    0
-                } else {
-                    self.max_ping_timeout - since_last_ping
-                }
-            }
-            None => 0,
-        }
+        let last_ping = *self.last_ping.lock().await;
+        let since_last_ping = Instant::now().saturating_duration_since(last_ping);
+        let since_last_ping = u64::try_from(since_last_ping.as_millis()).unwrap_or(u64::MAX);
+        self.max_ping_timeout.saturating_sub(since_last_ping)
     }
 
     pub(crate) fn handle_packet(&self, packet: Packet) {

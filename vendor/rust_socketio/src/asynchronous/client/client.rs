@@ -585,8 +585,9 @@ impl Client {
                 // end the stream if the underlying one is closed
                 None => None,
                 Some(Err(err)) => {
-                    // call the error callback
-                    match self.callback(&Event::Error, err.to_string()).await {
+                    // call the error callback (with the causes: patched for retake-chat,
+                    // PATCHED.md point 3)
+                    match self.callback(&Event::Error, error_chain(&err)).await {
                         Err(callback_err) => Some((Err(callback_err), socket)),
                         Ok(_) => Some((Err(err), socket)),
                     }
