@@ -20,6 +20,8 @@
 //! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
 //! - [`error_text`]: one readable line for an error and its causes.
 //! - [`alloc`]: the C allocator tuned to give memory back after a flood.
+//! - [`visible`]: outside text made safe to print: control and bidi characters escaped.
+//! - [`log_format`]: log lines that a viewer's newline or escape sequence cannot forge.
 //! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
@@ -35,8 +37,10 @@ pub mod error_text;
 pub mod event;
 pub mod fake;
 pub mod health;
+pub mod log_format;
 pub mod metrics;
 pub mod script;
 pub mod source;
 pub mod state_lock;
 pub mod tls;
+pub mod visible;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use retake_chat::cli::{Cli, Command, LogFormat};
+use retake_chat::log_format::{EscapedFields, JsonStderr};
+use retake_chat::visible;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -33,13 +35,14 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             let message = format!("error: {error:#}");
+            // An error may quote a server's answer or a script: nothing in it acts on the terminal.
             match format {
-                LogFormat::Human => eprintln!("{message}"),
+                LogFormat::Human => eprintln!("{}", visible::escape_lines(&message)),
                 // Machines reading JSON lines get the final error as one too.
-                LogFormat::Json => eprintln!(
-                    "{}",
-                    serde_json::json!({"level": "ERROR", "target": "retake_chat", "message": message})
-                ),
+                LogFormat::Json => {
+                    let line = serde_json::json!({"level": "ERROR", "target": "retake_chat", "message": message});
+                    eprintln!("{}", visible::json(&line.to_string()))
+                }
             }
             // A reply that may or may not be in the chat is not a plain failure: the agent
             // must not simply try again (docs/agent.md).
@@ -67,17 +70,19 @@ fn init_tracing(format: LogFormat, level: Option<&str>, default: &str) -> Result
             .unwrap_or_else(|| default.parse().unwrap_or_default()),
     };
     // The filter decides; the formatter's own ceiling (info by default) must not.
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(LevelFilter::TRACE);
+    let builder = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE);
     match format {
+        // Values escaped: a viewer's newline or escape sequence stays inside its field.
         LogFormat::Human => builder
+            .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(EscapedFields)
             .finish()
             .with(filter)
             .init(),
         // Fields at the top level (`id`, `author`, …) beside `message`: easy to query.
         LogFormat::Json => builder
+            .with_writer(JsonStderr)
             .json()
             .flatten_event(true)
             .with_current_span(false)

@@ -8,6 +8,7 @@ mod cli;
 mod delivery;
 mod floods;
 mod hooks;
+mod hygiene;
 mod interop;
 mod listener;
 mod operations;

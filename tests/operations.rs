@@ -3,7 +3,7 @@
 //! rotation, from the real binary, in `logs`.
 
 mod http;
-mod logs;
+pub(crate) mod logs;
 
 use std::path::Path;
 use std::process::Command;

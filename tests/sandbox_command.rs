@@ -2,9 +2,34 @@
 //! is printed, it ends by itself after the input, and nothing touches live state.
 
 use std::io::Write;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Output, Stdio};
 
 use crate::support::bin;
+
+/// `sandbox --script SCRIPT` with `home` as HOME and working directory, `input` piped in;
+/// its output once it has ended by itself after the input.
+pub fn piped_sandbox(home: &Path, script: &Path, input: &str) -> Output {
+    let mut child = bin()
+        .env("HOME", home)
+        .current_dir(home)
+        .args(["sandbox", "--script"])
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child
+        .wait_with_output()
+        .expect("sandbox ends after its input")
+}
 
 #[test]
 fn a_piped_session_prints_every_outcome_and_leaves_no_trace() {
@@ -22,25 +47,8 @@ fn a_piped_session_prints_every_outcome_and_leaves_no_trace() {
         "#,
     )
     .expect("write script");
-    let mut child = bin()
-        .env("HOME", home.path())
-        .current_dir(home.path())
-        .args(["sandbox", "--script"])
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"gm\n/as bob why is the sky blue?\nlol\n/tip 5\n/bogus\n")
-        .expect("write");
-    let output = child
-        .wait_with_output()
-        .expect("sandbox ends after its input");
+    let input = "gm\n/as bob why is the sky blue?\nlol\n/tip 5\n/bogus\n";
+    let output = piped_sandbox(home.path(), &script, input);
     let out = String::from_utf8_lossy(&output.stdout);
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{err}");

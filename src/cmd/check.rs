@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use crate::cli::CheckArgs;
 use crate::config::ScriptConfig;
 use crate::script::{Personality, Runtime, ScriptError, reload};
+use crate::visible;
 
 /// Check every script; exit 0 all good, 1 a script has problems, 2 a file cannot be read.
 pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
@@ -18,12 +19,12 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         let (name, source) = match reload::read(path) {
             Ok(read) => read,
             Err(error @ ScriptError::Io { .. }) => {
-                eprintln!("{error}");
+                eprintln!("{}", visible::escape_lines(&error.to_string()));
                 unreadable = true;
                 continue;
             }
             Err(error) => {
-                println!("{error}");
+                println!("{}", visible::escape_lines(&error.to_string()));
                 problems = true;
                 continue;
             }
@@ -31,7 +32,8 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         match runtime.compile(&name, &source) {
             Ok(personality) => print!("{}", summary(&personality)),
             Err(error) => {
-                println!("{}", error.render(&source));
+                // Shared scripts are hostile too: their lines are shown, never obeyed.
+                println!("{}", visible::escape_lines(&error.render(&source)));
                 problems = true;
             }
         }
@@ -69,9 +71,10 @@ pub fn summary(p: &Personality) -> String {
         n => format!("{n} passed"),
     };
     rows.push(("tests", tests));
-    let mut out = format!("{}: ok\n", p.name());
+    // A header says what its author wants: shown, never obeyed by the terminal.
+    let mut out = format!("{}: ok\n", visible::escape(p.name()));
     for (key, value) in rows {
-        let _ = writeln!(out, "    {key:<12} {value}");
+        let _ = writeln!(out, "    {key:<12} {}", visible::escape(&value));
     }
     out
 }

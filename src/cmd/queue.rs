@@ -10,6 +10,7 @@ use crate::act::queue::{Queue, QueueItem};
 use crate::cli::{QueueAction, QueueArgs};
 use crate::config::{self, Env};
 use crate::health::now_ms;
+use crate::visible;
 
 /// Run one queue action.
 pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
@@ -20,7 +21,7 @@ pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
         QueueAction::List { all } => {
             let (items, problems) = queue.read_all()?;
             for problem in problems {
-                eprintln!("{problem}");
+                eprintln!("{}", visible::escape(&problem.to_string()));
             }
             print_items(items.iter().filter(|item| *all || item.is_pending(now)))?;
             Ok(ExitCode::SUCCESS)
@@ -48,12 +49,13 @@ pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// One JSON object per line on stdout.
+/// One JSON object per line on stdout (viewers' text: DEL, C1 and bidi escaped, see
+/// [`visible::json`], in case a person reads it on a terminal).
 fn print_items<'a>(items: impl Iterator<Item = &'a QueueItem>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for item in items {
-        serde_json::to_writer(&mut out, item).context("cannot write to stdout")?;
-        writeln!(out).context("cannot write to stdout")?;
+        let line = serde_json::to_string(item).context("cannot write to stdout")?;
+        writeln!(out, "{}", visible::json(&line)).context("cannot write to stdout")?;
     }
     out.flush().context("cannot write to stdout")
 }

@@ -15,6 +15,7 @@ use crate::config::ScriptConfig;
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
 use crate::script::selftest::TEST_EPOCH_MS;
 use crate::script::{Clock, Runtime, Schedule, ScriptError, Session, SimClock, quote};
+use crate::visible;
 
 /// The seed of `pick` and `chance`, so a replay gives the same output every time.
 const SEED: u64 = 0;
@@ -62,6 +63,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         let mut event = match line {
             Ok(event) => event,
             Err(error) => {
+                let error = visible::escape(&error);
                 eprintln!("{}:{n}: {error}", args.transcript.display());
                 out.failed = true;
                 continue;
@@ -152,7 +154,7 @@ impl Printer {
                 "line": n, "ts": event.ts, "kind": event.kind, "author": event.author, "text": event.text,
             });
             outcome_json(&mut line, result);
-            println!("{line}");
+            println!("{}", visible::json(&line.to_string()));
         } else {
             let what = match event.kind.as_str() {
                 "message" => quote(&event.text),
@@ -168,10 +170,12 @@ impl Printer {
                 }
             };
             let offset = self.offset(event.ts);
+            // The transcript is viewers' text: shown, never obeyed by the terminal.
             println!(
-                "{n:>4} {offset:>7}  {}: {what}  →  {}",
-                event.author,
-                outcome_human(result)
+                "{n:>4} {offset:>7}  {}: {}  →  {}",
+                visible::escape(&event.author),
+                visible::escape(&what),
+                visible::escape(&outcome_human(result))
             );
         }
     }
@@ -191,12 +195,13 @@ impl Printer {
                 }
                 Err(error) => line["error"] = error.to_string().into(),
             }
-            println!("{line}");
+            println!("{}", visible::json(&line.to_string()));
         } else {
             let what = match result {
                 Ok(say) => format!("say {}", quote(say.as_deref().unwrap_or_default())),
                 Err(error) => format!("failed: {error}"),
             };
+            let what = visible::escape(&what);
             println!("{:>4} {:>7}  [{hook}]  →  {what}", "", self.offset(ts));
         }
     }

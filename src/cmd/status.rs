@@ -16,6 +16,7 @@ use crate::cli::StatusArgs;
 use crate::config::{self, Env};
 use crate::health::{self, Process, Verdict, now_ms};
 use crate::state_lock::{self, Holder};
+use crate::visible;
 
 /// Print the listener's state; the exit code is the verdict.
 pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
@@ -42,7 +43,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             map.insert("verdict".into(), serde_json::to_value(&verdict)?);
         }
         let text = serde_json::to_string_pretty(&snapshot)?;
-        println!("{text}");
+        println!("{}", visible::json(&text));
     } else {
         let queue = Queue::new(dir.join("queue.jsonl")).stats(now);
         let queue = queue.map_err(|e| e.to_string());
@@ -89,11 +90,12 @@ fn summary(
         "UNHEALTHY"
     };
     let _ = writeln!(out, "retake-chat{pid}: {word}");
+    // Errors quote viewers, scripts and servers: each line shows them, never obeys them.
     for reason in &verdict.reasons {
-        let _ = writeln!(out, "  - {reason}");
+        let _ = writeln!(out, "  - {}", visible::escape(reason));
     }
     let mut line = |name: &str, text: String| {
-        let _ = writeln!(out, "  {name:<13} {text}");
+        let _ = writeln!(out, "  {name:<13} {}", visible::escape(&text));
     };
     let status = s["status"].as_str().unwrap_or("unknown");
     let updated = s["updatedAt"].as_i64();

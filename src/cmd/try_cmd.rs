@@ -15,6 +15,7 @@ use crate::event::{ChatEvent, MAX_TEXT_CHARS};
 use crate::script::{
     Clock, Decision, EMBEDDED_PERSONALITY, Personality, Runtime, ScriptError, Session, reload,
 };
+use crate::visible;
 
 /// Decide on every TEXT; exit 0 when the script answered them all, 1 when it failed on one
 /// (or does not load), 2 when the script cannot be read.
@@ -43,9 +44,10 @@ pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             let mut line = json!({ "author": event.author, "text": event.text });
             outcome_json(&mut line, &result);
-            println!("{line}");
+            println!("{}", visible::json(&line.to_string()));
         } else {
-            println!("{}  →  {}", text, outcome_human(&result));
+            let (text, outcome) = (visible::escape(text), outcome_human(&result));
+            println!("{text}  →  {}", visible::escape(&outcome));
         }
     }
     Ok(if failed {
@@ -63,17 +65,17 @@ pub fn load(runtime: &Runtime, path: Option<&Path>) -> Result<Personality, ExitC
         Some(path) => match reload::read(path) {
             Ok(read) => read,
             Err(error @ ScriptError::Io { .. }) => {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", visible::escape_lines(&error.to_string()));
                 return Err(ExitCode::from(2));
             }
             Err(error) => {
-                eprintln!("{error}");
+                eprintln!("{}", visible::escape_lines(&error.to_string()));
                 return Err(ExitCode::from(1));
             }
         },
     };
     runtime.compile(&name, &source).map_err(|error| {
-        eprintln!("{}", error.render(&source));
+        eprintln!("{}", visible::escape_lines(&error.render(&source)));
         ExitCode::from(1)
     })
 }

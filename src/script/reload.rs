@@ -225,7 +225,12 @@ async fn reload(
             Some(ReloadOutcome::Loaded { name, loaded_at_ms })
         }
         Ok(Err((error, rendered))) => {
-            tracing::warn!(script = %name, "script reload failed; keeping the last good version\n{rendered}");
+            // A log value never spans lines (src/log_format.rs), so the source line and its
+            // caret follow as lines of their own.
+            tracing::warn!(script = %name, "script reload failed; keeping the last good version: {error}");
+            for line in rendered.lines().skip(1) {
+                tracing::warn!("{line}");
+            }
             Some(ReloadOutcome::Failed {
                 name,
                 error: error.to_string(),

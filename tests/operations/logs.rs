@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 use crate::support::{ROOM, TOKEN, expect, listener, start_fake, terminate};
 
 /// The real binary against `fake` (the shared setup) plus `args`, its output captured.
-fn spawn_listener(fake: &FakeRetake, dir: &Path, args: &[&str]) -> tokio::process::Child {
+pub(crate) fn spawn_listener(
+    fake: &FakeRetake,
+    dir: &Path,
+    args: &[&str],
+) -> tokio::process::Child {
     listener(fake, dir)
         .args(args)
         .stdout(Stdio::piped())
@@ -20,7 +24,7 @@ fn spawn_listener(fake: &FakeRetake, dir: &Path, args: &[&str]) -> tokio::proces
 }
 
 /// SIGTERM, then the stderr of a clean exit.
-async fn stop(child: tokio::process::Child) -> String {
+pub(crate) async fn stop(child: tokio::process::Child) -> String {
     terminate(&child);
     let output = tokio::time::timeout(crate::support::DEADLINE, child.wait_with_output())
         .await
