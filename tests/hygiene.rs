@@ -1,15 +1,16 @@
 //! Viewers never reach the operator's terminal: what `status`, `sandbox`, `check`, `try` and
 //! `replay` print has control and bidi characters escaped (JSON output too, with its values
-//! unchanged). The log lines are in `logs`.
+//! unchanged), and the wake command does not inherit the tokens. The log lines are in `logs`.
 
 mod logs;
 
 use std::path::Path;
+use std::process::Stdio;
 
 use serde_json::Value;
 
 use crate::sandbox_command::piped_sandbox;
-use crate::support::{Harness, Setup, bin, expect, run};
+use crate::support::{Harness, Setup, TOKEN, bin, expect, listener, run, start_fake, terminate};
 
 /// What a hostile viewer types: a window title, clear screen, an OSC 52 clipboard write, a
 /// C1 CSI, a carriage return and a right-to-left override.
@@ -156,5 +157,52 @@ fn replay_escapes_authors_texts_and_replies() {
         assert_eq!(code, 0, "{err}");
         assert_printable("replay", &out);
         assert!(out.contains("eve"), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wake_command_does_not_inherit_the_tokens() {
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seen = dir.path().join("wake-env");
+    let config = dir.path().join("config.toml");
+    // Written aside and renamed, so a half-written file is never read.
+    let command = format!("env > '{0}.part' && mv '{0}.part' '{0}'", seen.display());
+    std::fs::write(
+        &config,
+        format!("[wake]\ncommand = [\"sh\", \"-c\", {command:?}]\nmin_interval_ms = 0\n"),
+    )
+    .expect("write config");
+    let mut child = listener(&fake, dir.path())
+        .arg("--config")
+        .arg(&config)
+        .env("RETAKE_ACCESS_TOKEN", TOKEN)
+        .env("RETAKE_WAKE_TOKEN", "wake_SECRET_4242")
+        .env("RETAKE_TEST_KEPT", "kept")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the listener");
+    expect("the binary joins the room", || {
+        fake.room_size(crate::support::ROOM) == 1
+    })
+    .await;
+    fake.emit_v1_message(crate::support::ROOM, "w1", "ivy", "what is your stack?")
+        .await;
+    expect("the wake command ran", || seen.exists()).await;
+    terminate(&child);
+    let _ = child.wait().await;
+    let env = std::fs::read_to_string(&seen).expect("read the child's environment");
+    assert!(
+        env.contains("RETAKE_TEST_KEPT=kept"),
+        "the rest is inherited:\n{env}"
+    );
+    for secret in [
+        "RETAKE_ACCESS_TOKEN",
+        "RETAKE_WAKE_TOKEN",
+        TOKEN,
+        "wake_SECRET_4242",
+    ] {
+        assert!(!env.contains(secret), "the wake command sees {secret}");
     }
 }

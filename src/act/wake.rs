@@ -189,8 +189,12 @@ async fn wake_once(config: &WakeConfig, client: Option<&reqwest::Client>) -> Res
     let Some((program, args)) = config.command.split_first() else {
         return Ok(());
     };
+    // The agent's command inherits our environment except our secrets: it has no use for the
+    // token we post with, and whatever it runs (or logs) then cannot leak them.
     let mut child = tokio::process::Command::new(program)
         .args(args)
+        .env_remove("RETAKE_ACCESS_TOKEN")
+        .env_remove("RETAKE_WAKE_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
