@@ -41,14 +41,12 @@ pub async fn run_with(
     health: Arc<Health>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.state_dir).with_context(|| {
-        format!(
-            "cannot create the state directory {}",
-            config.state_dir.display()
-        )
-    })?;
+    // Ours alone (0700), and refused if others could plant links where our files go.
+    crate::files::prepare_state_dir(&config.state_dir)?;
     // Before anything touches the state: a second listener here would answer everything twice.
     let _lock = StateLock::acquire(&config.state_dir).await?;
+    // Holding the lock, nobody else writes these: a temp file left is from a killed run.
+    crate::files::remove_stale_temps(&[config.health_path(), config.memory_path()]);
     let queue = Queue::new(config.queue_path());
     if queue.repair()? {
         tracing::warn!(

@@ -187,10 +187,7 @@ impl Writer {
     }
 
     fn open(&mut self) -> std::io::Result<()> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let file = crate::files::open_append(&self.path)?;
         self.size = file.metadata()?.len();
         self.file = Some(file);
         Ok(())

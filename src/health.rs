@@ -390,20 +390,13 @@ impl Health {
         serde_json::to_string_pretty(&snapshot).unwrap_or_default()
     }
 
-    /// Write health.json atomically: a temp file beside it, then rename.
+    /// Write health.json atomically: a new private temp file beside it, then rename. Not
+    /// synced: the next write is seconds away, and a lost one only makes it look older.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = tmp_path(path);
-        std::fs::write(&tmp, self.to_json())?;
-        std::fs::rename(&tmp, path)?;
+        crate::files::write_replacing(path, self.to_json().as_bytes(), false)?;
         self.written_at.store(now_ms(), Ordering::Relaxed);
         Ok(())
     }
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
 }
 
 /// Write health.json every `interval` and shortly after each change until shutdown, then once more.

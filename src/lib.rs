@@ -18,6 +18,7 @@
 //! - [`health`]: counters and state, written to `health.json`; the healthy-or-not verdict.
 //! - [`metrics`]: the optional HTTP endpoint: `/healthz` and Prometheus `/metrics`.
 //! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
+//! - [`files`]: the state directory and its files private; temp files never through a link.
 //! - [`error_text`]: one readable line for an error and its causes.
 //! - [`alloc`]: the C allocator tuned to give memory back after a flood.
 //! - [`visible`]: outside text made safe to print: control and bidi characters escaped.
@@ -36,6 +37,7 @@ pub mod decisions;
 pub mod error_text;
 pub mod event;
 pub mod fake;
+pub mod files;
 pub mod health;
 pub mod log_format;
 pub mod metrics;

@@ -77,7 +77,7 @@ impl StateLock {
             }
         };
         // Not truncated on open: until we hold the lock, the pid inside is the holder's.
-        let mut file = OpenOptions::new()
+        let mut file = crate::files::private(&mut OpenOptions::new())
             .read(true)
             .write(true)
             .create(true)

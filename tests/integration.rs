@@ -13,6 +13,7 @@ mod interop;
 mod listener;
 mod operations;
 mod outages;
+mod private_files;
 mod queue_protocol;
 mod resilience;
 mod sandbox;

@@ -17,6 +17,11 @@ pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     let dir = config::resolve_state_dir(&args.state.overrides(), &Env::from_process())?;
     let queue = Queue::new(dir.join("queue.jsonl"));
     let now = now_ms();
+    // Writing (take, ack) in a directory others control could go through their links.
+    match &args.action {
+        QueueAction::List { .. } => crate::files::check_state_dir(&dir)?,
+        _ => crate::files::prepare_state_dir(&dir)?,
+    }
     match &args.action {
         QueueAction::List { all } => {
             let (items, problems) = queue.read_all()?;

@@ -43,6 +43,10 @@ pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
             "nothing to send: the text is empty once line breaks and control characters are removed"
         );
     }
+    // Refused before sending, not after: an answer sent but never acknowledged is sent twice.
+    if !args.ack.is_empty() {
+        crate::files::check_state_dir(&config.state_dir)?;
+    }
     let deadline = config::secs(config.send.agent_deadline_secs);
     // The agent would rather wait than not know: one request may take the whole deadline.
     let sender = Sender::new(&config)?.with_request_timeout(deadline);

@@ -1,15 +1,17 @@
 //! `retake-chat sandbox`: the whole listener against the in-process fake retake.tv on
-//! loopback, with made-up credentials and a throwaway state directory, so a personality can
-//! be tried (and hot-reloaded) without going live and without touching live state.
+//! loopback, with made-up credentials and a throwaway state directory (a random name, 0700,
+//! removed however the sandbox ends, Ctrl-C and SIGTERM included), so a personality can be
+//! tried (and hot-reloaded) without going live and without touching live state.
 //!
 //! The user types viewer lines; what happens is printed as it happens (`sandbox/screen.rs`).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
@@ -34,23 +36,84 @@ type a chat line to say it as a viewer; or:
   /tip AMOUNT      tip the stream (and /tip AMOUNT text to add a message)
   /follow [NAME]   follow the stream
   /help            this list
-  /quit            leave (so does ctrl-d)";
+  /quit            leave (so do ctrl-d and ctrl-c)";
 
-/// Run the sandbox until `/quit` or the end of input.
+/// Run the sandbox until `/quit`, the end of input, Ctrl-C or SIGTERM.
 pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let script = config::script_choice(args.script.clone(), &env);
-    let state_dir =
-        std::env::temp_dir().join(format!("retake-chat-sandbox-{}", std::process::id()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(session(script, state_dir.clone()));
-    let _ = std::fs::remove_dir_all(&state_dir);
-    result.map(|()| ExitCode::SUCCESS)
+    let outcome = runtime.block_on(async {
+        // Listening before the directory exists: from then on, every way out removes it.
+        let mut leave = Leave::listen()?;
+        // A random name, created exclusively and 0700: no other user can predict it, plant
+        // links in it or read what is typed.
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("retake-chat-sandbox-");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let state_dir = builder
+            .tempdir()
+            .context("cannot create the sandbox's state directory")?;
+        let result = session(script, state_dir.path(), &mut leave).await;
+        let path = state_dir.path().to_path_buf();
+        if let Err(e) = state_dir.close() {
+            eprintln!("sandbox: cannot remove {}: {e}", path.display());
+        }
+        result.map(|()| ExitCode::SUCCESS)
+    });
+    // Not a plain drop: that waits for the blocking read of stdin, which nothing can cancel,
+    // so leaving on a signal would hang until the next line is typed.
+    runtime.shutdown_background();
+    outcome
 }
 
-async fn session(script: ScriptChoice, state_dir: PathBuf) -> anyhow::Result<()> {
+/// Ctrl-C, SIGTERM and SIGHUP (the terminal went away): each means "leave now". Registered
+/// when made, not when first awaited, so none is missed in between.
+struct Leave {
+    #[cfg(unix)]
+    signals: [tokio::signal::unix::Signal; 3],
+}
+
+impl Leave {
+    fn listen() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind| signal(kind).context("cannot listen for signals");
+            Ok(Self {
+                signals: [
+                    listen(SignalKind::interrupt())?,
+                    listen(SignalKind::terminate())?,
+                    listen(SignalKind::hangup())?,
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Completes when told to leave.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            let [int, term, hup] = &mut self.signals;
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> anyhow::Result<()> {
     let fake = FakeRetake::start(FakeOptions {
         agent_name: BOT.into(),
         user_db_id: ROOM.into(),
@@ -70,14 +133,17 @@ async fn session(script: ScriptChoice, state_dir: PathBuf) -> anyhow::Result<()>
     if interactive {
         eprintln!("{HELP}");
     }
-    let config = sandbox_config(&fake, script, &state_dir);
+    let config = sandbox_config(&fake, script, state_dir);
     let decisions = config.decisions_path();
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(crate::daemon::run_with(config, health.clone(), async {
         let _ = stop_rx.await;
     }));
-    let joined = wait(Duration::from_secs(10), || fake.room_size(ROOM) >= 1).await;
+    let joined = tokio::select! {
+        joined = wait(Duration::from_secs(10), || fake.room_size(ROOM) >= 1) => joined,
+        () = leave.recv() => return stop(stop_tx, daemon).await,
+    };
     if !joined {
         anyhow::bail!(
             "the sandbox listener did not join its room on {}",
@@ -103,28 +169,44 @@ async fn session(script: ScriptChoice, state_dir: PathBuf) -> anyhow::Result<()>
                 Ok(None) | Err(_) => break,
             },
             _ = poll.tick() => screen.update(&fake, &health),
+            // Told to leave: at once, without waiting for what is still being decided.
+            () = leave.recv() => return stop(stop_tx, daemon).await,
         }
     }
-    // Let everything typed be decided and acted on before leaving.
+    tokio::select! {
+        () = settle(&mut screen, &fake, &health, viewer.said) => {}
+        () = leave.recv() => {}
+    }
+    stop(stop_tx, daemon).await
+}
+
+/// Let everything typed be decided and acted on, and its outcome printed.
+async fn settle(screen: &mut Screen, fake: &FakeRetake, health: &Health, said: u64) {
     let decided = |h: &Health| h.counters.messages_in.get() + h.counters.malformed.get();
     wait(Duration::from_secs(10), || {
-        screen.update(&fake, &health);
-        decided(&health) >= viewer.said
+        screen.update(fake, health);
+        decided(health) >= said
     })
     .await;
     let mut quiet_since = tokio::time::Instant::now();
     let mut seen = screen.printed;
     while quiet_since.elapsed() < SETTLE {
         tokio::time::sleep(POLL).await;
-        screen.update(&fake, &health);
+        screen.update(fake, health);
         if screen.printed != seen {
             seen = screen.printed;
             quiet_since = tokio::time::Instant::now();
         }
     }
+}
+
+/// Stop the listener and wait for it.
+async fn stop(
+    stop_tx: tokio::sync::oneshot::Sender<()>,
+    daemon: tokio::task::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     let _ = stop_tx.send(());
-    daemon.await??;
-    Ok(())
+    daemon.await?
 }
 
 /// Poll `condition` every [`POLL`] until it holds or `within` passes.

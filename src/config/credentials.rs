@@ -50,6 +50,9 @@ pub struct Credentials {
     pub agent_name: String,
 }
 
+/// A credentials file is three short strings; anything this big is the wrong file.
+const MAX_CREDS_BYTES: u64 = 64 * 1024;
+
 /// Read the credentials file (if needed), letting the three environment variables override it.
 /// Values are never copied into an error message.
 pub fn load_credentials(path: &Path, env: &Env) -> Result<Credentials, ConfigError> {
@@ -65,12 +68,14 @@ pub fn load_credentials(path: &Path, env: &Env) -> Result<Credentials, ConfigErr
     let json = if from_env.iter().all(Option::is_some) {
         Value::Null
     } else {
-        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
-            what: "credentials file",
-            path: path.to_path_buf(),
-            cause,
-        })?;
-        warn_if_readable_by_others(path);
+        // Capped and regular only: a FIFO or /dev/zero given by mistake is a sentence at once.
+        let (text, meta) =
+            crate::files::read_small(path, MAX_CREDS_BYTES).map_err(|cause| ConfigError::Read {
+                what: "credentials file",
+                path: path.to_path_buf(),
+                cause,
+            })?;
+        warn_if_readable_by_others(path, &meta);
         serde_json::from_str::<Value>(&text).map_err(|e| ConfigError::CredsSyntax {
             path: path.to_path_buf(),
             detail: format!("line {} column {}", e.line(), e.column()),
@@ -101,11 +106,9 @@ pub fn load_credentials(path: &Path, env: &Env) -> Result<Credentials, ConfigErr
 }
 
 #[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
+fn warn_if_readable_by_others(path: &Path, meta: &std::fs::Metadata) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
+    if meta.permissions().mode() & 0o077 != 0 {
         tracing::warn!(
             "credentials file {} is readable by other users; run: chmod 600 {}",
             path.display(),
@@ -115,7 +118,7 @@ fn warn_if_readable_by_others(path: &Path) {
 }
 
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
+fn warn_if_readable_by_others(_path: &Path, _meta: &std::fs::Metadata) {}
 
 pub(super) fn default_creds_path() -> Result<PathBuf, ConfigError> {
     let home = directories::BaseDirs::new().ok_or(ConfigError::NoDir("home"))?;

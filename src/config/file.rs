@@ -263,6 +263,9 @@ impl Default for DecisionsConfig {
     }
 }
 
+/// Far more than every setting with a comment each; past it, it is not a config file.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 pub(super) fn load_file(cli: &Overrides, env: &Env) -> Result<FileConfig, ConfigError> {
     let Some(path) = cli
         .config
@@ -271,11 +274,13 @@ pub(super) fn load_file(cli: &Overrides, env: &Env) -> Result<FileConfig, Config
     else {
         return Ok(FileConfig::default());
     };
-    let text = std::fs::read_to_string(&path).map_err(|cause| ConfigError::Read {
-        what: "config file",
-        path: path.clone(),
-        cause,
-    })?;
+    // Capped and regular only, like the credentials: never a hang on a FIFO.
+    let (text, _) =
+        crate::files::read_small(&path, MAX_CONFIG_BYTES).map_err(|cause| ConfigError::Read {
+            what: "config file",
+            path: path.clone(),
+            cause,
+        })?;
     parse_file(&text).map_err(|detail| ConfigError::File { path, detail })
 }
 

@@ -6,7 +6,6 @@
 //! is decided by the [`Runtime`](super::Runtime).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -257,11 +256,7 @@ pub(super) fn write_atomic(path: &Path, text: &str) -> Result<(), MemoryError> {
         path: path.to_path_buf(),
         error,
     };
-    let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(err)?;
-    file.write_all(text.as_bytes()).map_err(err)?;
-    file.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    crate::files::write_replacing(path, text.as_bytes(), true).map_err(err)
 }
 
 fn check_key(key: &str) -> Result<(), String> {
