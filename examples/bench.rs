@@ -4,15 +4,17 @@
 //!
 //! It measures start → joined room (median of 5 starts), 'gm' → reply latency at 200/s,
 //! a 5,000-message burst (half instant, half queued), memory, CPU, open file descriptors,
-//! the cost of one `on_message` call of the shipped personality, and a 200,000-message flood
-//! and a 1,000,000-message soak (`bench/flood.rs`), then prints a table with the targets and
-//! optionally writes JSON. Everything happens in a temp directory.
+//! the cost of one `on_message` call of the shipped personality and of `queue take` + `ack` at
+//! 10,000 items (`bench/queue.rs`), and a 200,000-message flood and a 1,000,000-message soak
+//! (`bench/flood.rs`), then prints a table with the targets and optionally writes JSON.
+//! Everything happens in a temp directory.
 //!
 //! ```sh
 //! cargo run --release --example bench                   # builds the binary itself first
 //! cargo run --release --example bench -- --json out.json
 //! cargo run --release --example bench -- --bin PATH     # benchmark that binary instead
 //! cargo run --release --example bench -- --only flood   # the flood and the soak alone
+//! cargo run --release --example bench -- --only queue   # only the queue row (no binary)
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +35,8 @@ use tempfile::TempDir;
 
 #[path = "bench/flood.rs"]
 mod flood;
+#[path = "bench/queue.rs"]
+mod queue;
 
 const ROOM: &str = "bench-room";
 const AGENT: &str = "BenchAgent";
@@ -53,6 +57,14 @@ const PATIENCE: Duration = Duration::from_secs(30);
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
     let args = parse_args()?;
+    if args.queue_only {
+        eprintln!("queue take + ack at {} items…", queue::ITEMS);
+        let times = queue::measure()?;
+        let mut out = table(&[queue_row(&times)]);
+        out.extend([String::new(), queue_note(&times), machine()]);
+        println!("{}", out.join("\n"));
+        return Ok(());
+    }
     if cfg!(debug_assertions) {
         eprintln!("note: this example was built without --release; the numbers of the");
         eprintln!("      in-process micro-benchmark will be meaningless");
@@ -115,6 +127,9 @@ async fn main() -> Result<()> {
     eprintln!("personality, {SCRIPT_CALLS} on_message calls…");
     let script_us = measure_script()?;
 
+    eprintln!("queue take + ack at {} items…", queue::ITEMS);
+    let queue = queue::measure()?;
+
     eprintln!("flood of {}…", flood::FLOOD_MESSAGES);
     let flood = flood::measure_flood(&fixture, &bin, &fake).await?;
     eprintln!("soak of {}…", flood::SOAK_MESSAGES);
@@ -130,6 +145,7 @@ async fn main() -> Result<()> {
         peak_rss_kb,
         peak_fds,
         script_us,
+        queue,
         flood,
         soak,
     };
@@ -144,8 +160,7 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-const USAGE: &str =
-    "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH] [--only flood]]";
+const USAGE: &str = "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH] [--only flood|queue]]";
 
 /// The command line: where to write JSON, and which binary to run instead of building one.
 struct Args {
@@ -153,6 +168,8 @@ struct Args {
     bin: Option<PathBuf>,
     /// Only the flood and the soak.
     flood_only: bool,
+    /// Only the queue row (which needs no binary).
+    queue_only: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -161,6 +178,7 @@ fn parse_args() -> Result<Args> {
         json: None,
         bin: None,
         flood_only: false,
+        queue_only: false,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().map(PathBuf::from).context(USAGE);
@@ -175,7 +193,8 @@ fn parse_args() -> Result<Args> {
             }
             Some("--only") => match value()?.to_str() {
                 Some("flood") => parsed.flood_only = true,
-                _ => bail!("--only takes `flood`\n{USAGE}"),
+                Some("queue") => parsed.queue_only = true,
+                _ => bail!("--only takes `flood` or `queue`\n{USAGE}"),
             },
             Some("-h" | "--help") => {
                 println!("{USAGE}");
@@ -675,6 +694,7 @@ struct Report {
     peak_rss_kb: u64,
     peak_fds: usize,
     script_us: f64,
+    queue: queue::QueueTimes,
     flood: flood::Flood,
     soak: flood::Soak,
 }
@@ -815,6 +835,7 @@ impl Report {
                 Some(self.script_us <= 5.0),
                 "",
             ),
+            queue_row(&self.queue),
         ]
         .into_iter()
         .chain(flood::rows(&self.flood, &self.soak))
@@ -824,6 +845,7 @@ impl Report {
     fn table(&self) -> String {
         let mut out = table(&self.rows());
         out.push(String::new());
+        out.push(queue_note(&self.queue));
         out.push(flood::note(&self.flood));
         out.push(format!(
             "starts: {} ms; burst emitted in {:.0} ms; the bench process (fake server) used {:.2} s CPU in the burst",
@@ -865,6 +887,13 @@ impl Report {
             "rss_mb": { "idle": self.idle_rss_kb as f64 / 1024.0, "peak": self.peak_rss_kb as f64 / 1024.0 },
             "peak_fds": self.peak_fds,
             "on_message_us": self.script_us,
+            "queue_take_ack_ms": {
+                "items": queue::ITEMS,
+                "take_ack": self.queue.take_ack_ms,
+                "take": self.queue.take_ms,
+                "ack": self.queue.ack_ms,
+                "max": self.queue.max_ms,
+            },
             "flood": {
                 "messages": flood::FLOOD_MESSAGES,
                 "rss_kb": { "before": self.flood.rss_kb[0], "peak": self.flood.rss_kb[1], "handled": self.flood.rss_kb[2], "idle_after": self.flood.rss_kb[3] },
@@ -879,6 +908,41 @@ impl Report {
             "machine": machine(),
         })
     }
+}
+
+/// The queue's row: the median take + ack.
+fn queue_row(q: &queue::QueueTimes) -> Row {
+    Row {
+        what: format!("queue take 5 + ack 5, {} items", thousands(queue::ITEMS)),
+        measured: format!("{:.2} ms", q.take_ack_ms),
+        target: "≤ 5 ms".into(),
+        ok: Some(q.take_ack_ms <= 5.0),
+        seed: "",
+    }
+}
+
+/// The queue's details under the table.
+fn queue_note(q: &queue::QueueTimes) -> String {
+    format!(
+        "queue at {} items: take {:.2} ms + ack {:.2} ms (medians), slowest take + ack {:.1} ms",
+        thousands(queue::ITEMS),
+        q.take_ms,
+        q.ack_ms,
+        q.max_ms
+    )
+}
+
+/// 10000 → "10,000".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// CPU count, model and kernel, for the README.
