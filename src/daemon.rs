@@ -47,7 +47,7 @@ pub async fn run_with(
     let _lock = StateLock::acquire(&config.state_dir).await?;
     // Holding the lock, nobody else writes these: a temp file left is from a killed run.
     crate::files::remove_stale_temps(&[config.health_path(), config.memory_path()]);
-    let queue = Queue::new(config.queue_path());
+    let queue = Queue::with_config(config.queue_path(), &config.queue);
     if queue.repair()? {
         tracing::warn!(
             "{}: the last line was cut short by a crash; ended it so new items stay whole",

@@ -215,18 +215,25 @@ impl Writer {
     /// `decisions.jsonl` → `decisions.1.jsonl` → … → `decisions.<keep>.jsonl` (dropped next time).
     fn rotate(&mut self) -> std::io::Result<()> {
         self.file = None;
-        for n in (1..self.config.keep).rev() {
-            rename_if_exists(&rotated(&self.path, n), &rotated(&self.path, n + 1))?;
-        }
-        if self.config.keep > 0 {
-            rename_if_exists(&self.path, &rotated(&self.path, 1))?;
-        } else if let Err(e) = std::fs::remove_file(&self.path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            return Err(e);
-        }
+        rotate_files(&self.path, self.config.keep)?;
         self.open()
     }
+}
+
+/// Shift `path` to `<stem>.1.<ext>`, `.1` to `.2`, … keeping at most `keep` rotated files (the
+/// oldest is overwritten; with 0, `path` is removed). The queue's archive rotates the same way.
+pub fn rotate_files(path: &Path, keep: usize) -> std::io::Result<()> {
+    for n in (1..keep).rev() {
+        rename_if_exists(&rotated(path, n), &rotated(path, n + 1))?;
+    }
+    if keep > 0 {
+        rename_if_exists(path, &rotated(path, 1))?;
+    } else if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// `decisions.jsonl` numbered `n`: `decisions.<n>.jsonl`.

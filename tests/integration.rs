@@ -14,6 +14,7 @@ mod listener;
 mod operations;
 mod outages;
 mod private_files;
+mod queue_bounds;
 mod queue_protocol;
 mod resilience;
 mod sandbox;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::{
-    DEADLINE, Harness, ROOM, bin, expect, listener, run, start_fake, write_creds,
+    DEADLINE, Harness, ROOM, acknowledged, bin, expect, listener, run, start_fake, write_creds,
 };
 
 /// `retake-chat queue ARGS --state-dir DIR`
@@ -210,17 +210,7 @@ async fn kill_9_mid_burst_loses_no_acknowledged_line() {
         }
     }
     child.wait().await.expect("reaped");
-    let acked: HashSet<String> = fake
-        .sent()
-        .iter()
-        .filter_map(|r| {
-            r.body["message"]
-                .as_str()?
-                .strip_prefix("On it ")?
-                .strip_suffix("! 💭")
-                .map(String::from)
-        })
-        .collect();
+    let acked: HashSet<String> = acknowledged(&fake).into_iter().collect();
     assert!(acked.len() >= 20);
     let queue = retake_chat::act::queue::Queue::new(state.join("queue.jsonl"));
     let (items, _) = queue.read_all().expect("queue readable after kill -9");

@@ -3,7 +3,8 @@
 //! [`Actions::apply`] routes one decision without blocking (it runs on the personality
 //! thread); instant texts wait in the bounded [`outbox`], each with a deadline counted from
 //! when its message arrived; [`run_queue`] batches queued messages, fsyncs them, and only then
-//! lets their acknowledgements go out and wakes the agent.
+//! lets their acknowledgements go out and wakes the agent (a full disk or a full queue holds
+//! them back).
 
 pub mod budget;
 pub mod outbox;
@@ -21,7 +22,7 @@ use crate::event::ChatEvent;
 use crate::health::{Health, now_ms};
 use crate::script::Decision;
 use outbox::OutboxTx;
-use queue::{Queue, QueueItem};
+use queue::{Queue, QueueItem, Writer, Written};
 use reply::{Outgoing, Purpose};
 
 /// A message on its way into the queue, with the acknowledgement to send once it is on disk.
@@ -90,10 +91,16 @@ impl Actions {
 
 /// Most items written with one fsync.
 const MAX_BATCH: usize = 1024;
+/// The first pause after a failed write; it doubles up to [`MAX_RETRY_PAUSE`].
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(100);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
 /// Write queued messages in batches (one fsync per batch), then release their
-/// acknowledgements and wake the agent. A failed write keeps the batch and retries it:
-/// nothing accepted is dropped, and nothing is acknowledged before it is on disk.
+/// acknowledgements and wake the agent. A failed write (a full disk) leaves the file as it
+/// was and keeps the batch in memory to retry: nothing accepted is dropped, nothing is
+/// acknowledged before it is on disk. While the
+/// queue holds `max_items`, new messages go to the archive, unacknowledged: "On it!" is
+/// never sent for a message the agent will not see.
 pub async fn run_queue(
     mut rx: mpsc::UnboundedReceiver<Pending>,
     queue: Queue,
@@ -102,11 +109,10 @@ pub async fn run_queue(
     waker: wake::Waker,
     health: Arc<Health>,
 ) {
+    let archive = queue.archive_path().display().to_string();
+    let mut writer = Writer::new(queue, max_items);
     let mut batch: Vec<Pending> = Vec::new();
-    // Only grows as we append (the agent's acks shrink the file behind our back), so when it
-    // passes the bound we count for real, and only then rewrite.
-    let mut approx_items = max_items;
-    let mut retry_pause = Duration::from_millis(100);
+    let mut retry_pause = FIRST_RETRY_PAUSE;
     loop {
         if batch.is_empty() {
             match rx.recv().await {
@@ -121,57 +127,67 @@ pub async fn run_queue(
             }
         }
         let items: Vec<QueueItem> = batch.iter().map(|p| p.item.clone()).collect();
-        let writer = queue.clone();
-        let check_limit = approx_items + items.len() > max_items;
-        let written = tokio::task::spawn_blocking(move || {
-            writer.append(&items)?;
-            if check_limit {
-                return writer.enforce_limit(max_items).map(Some);
-            }
-            Ok(None)
+        let mut attempt = writer.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = attempt.write(&items);
+            (attempt, result)
         })
         .await;
-        match written {
-            Ok(Ok(limited)) => {
-                retry_pause = Duration::from_millis(100);
-                health.counters.queued.add(batch.len() as u64);
-                approx_items += batch.len();
-                if let Some((moved, remaining)) = limited {
-                    approx_items = remaining;
-                    if moved > 0 {
-                        health.counters.archived.add(moved as u64);
-                        tracing::warn!(
-                            "queue full ({max_items} items): moved the {moved} oldest to {}",
-                            queue.archive_path().display()
-                        );
-                    }
+        let (written, error) = match joined {
+            Ok((attempt, result)) => {
+                writer = attempt;
+                match result {
+                    Ok(written) => (written, None),
+                    Err((written, error)) => (written, Some(error.to_string())),
                 }
-                for pending in batch.drain(..) {
-                    tracing::info!(id = %pending.item.id, author = %pending.item.author, "queued for the agent");
-                    if let Some(text) = pending.ack {
-                        reply_tx.send(Outgoing {
-                            text,
-                            purpose: Purpose::Ack,
-                            deadline: pending.deadline,
-                            in_reply_to: pending.item.id,
-                        });
-                    }
-                }
-                waker.wake();
-            }
-            Ok(Err(error)) => {
-                health.counters.queue_errors.inc();
-                health.set_error(error.to_string());
-                tracing::error!(
-                    "{error}; keeping {} messages in memory and retrying",
-                    batch.len()
-                );
-                tokio::time::sleep(retry_pause).await;
-                retry_pause = (retry_pause * 2).min(Duration::from_secs(5));
             }
             Err(join_error) => {
-                tracing::error!("queue writer task failed: {join_error}; retrying");
+                writer.distrust_last_append();
+                let error = format!("the queue writer failed: {join_error}");
+                (Written::default(), Some(error))
+            }
+        };
+        for pending in batch.drain(..written.queued) {
+            tracing::info!(id = %pending.item.id, author = %pending.item.author, "queued for the agent");
+            if let Some(text) = pending.ack {
+                let _ = reply_tx.send(Outgoing {
+                    text,
+                    purpose: Purpose::Ack,
+                    deadline: pending.deadline,
+                    in_reply_to: pending.item.id,
+                });
+            }
+        }
+        if written.queued > 0 {
+            health.counters.queued.add(written.queued as u64);
+            waker.wake();
+        }
+        if written.archived > 0 {
+            let ids: Vec<String> = batch.drain(..written.archived).map(|p| p.item.id).collect();
+            health.counters.archived.add(ids.len() as u64);
+            tracing::warn!(
+                "queue full ({max_items} items): {} new messages written to {archive} instead, not acknowledged: {}",
+                ids.len(),
+                ids.join(" ")
+            );
+        }
+        match error {
+            None => {
+                if retry_pause > FIRST_RETRY_PAUSE {
+                    tracing::info!("the queue can be written again");
+                }
+                retry_pause = FIRST_RETRY_PAUSE;
+            }
+            Some(error) => {
+                health.counters.queue_errors.inc();
+                health.set_error(error.clone());
+                tracing::error!(
+                    "{error}; keeping {} messages in memory, retrying in {:.1}s",
+                    batch.len(),
+                    retry_pause.as_secs_f64()
+                );
                 tokio::time::sleep(retry_pause).await;
+                retry_pause = (retry_pause * 2).min(MAX_RETRY_PAUSE);
             }
         }
     }

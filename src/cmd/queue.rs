@@ -1,5 +1,6 @@
 //! `retake-chat queue list|take|ack`: the agent's side of the queue. Results go to stdout as
-//! JSON lines; notes (unreadable lines, unknown ids) to stderr.
+//! JSON lines; notes (unreadable lines, unknown ids) to stderr. The state directory and the
+//! `[queue]` settings (the lock timeout) are found as the listener finds them.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,8 +15,8 @@ use crate::visible;
 
 /// Run one queue action.
 pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
-    let dir = config::resolve_state_dir(&args.state.overrides(), &Env::from_process())?;
-    let queue = Queue::new(dir.join("queue.jsonl"));
+    let (dir, settings) = config::resolve_queue(&args.state.overrides(), &Env::from_process())?;
+    let queue = Queue::with_config(dir.join("queue.jsonl"), &settings);
     let now = now_ms();
     // Writing (take, ack) in a directory others control could go through their links.
     match &args.action {

@@ -108,13 +108,25 @@ impl SendConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
-    /// Most items kept; the oldest beyond it move to `queue.archive.jsonl`.
+    /// Most items kept; while it is full, new messages go to `queue.archive.jsonl` instead,
+    /// without their acknowledgement.
     pub max_items: usize,
+    /// Rotate `queue.archive.jsonl` before it grows past this many bytes; 0 keeps no archive.
+    pub archive_max_bytes: u64,
+    /// Rotated archives kept (`queue.archive.1.jsonl` is the newest).
+    pub archive_keep: usize,
+    /// Longest wait for `queue.lock` before an operation gives up naming its holder, seconds.
+    pub lock_timeout_secs: u64,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        Self { max_items: 10_000 }
+        Self {
+            max_items: 10_000,
+            archive_max_bytes: 10 * 1024 * 1024,
+            archive_keep: 3,
+            lock_timeout_secs: 10,
+        }
     }
 }
 

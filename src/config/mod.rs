@@ -354,6 +354,17 @@ pub fn resolve_state_dir(cli: &Overrides, env: &Env) -> Result<PathBuf, ConfigEr
     }
 }
 
+/// The state directory as [`resolve_state_dir`] finds it, and the config file's `[queue]`
+/// settings (the defaults without a file): what `queue` uses.
+pub fn resolve_queue(cli: &Overrides, env: &Env) -> Result<(PathBuf, QueueConfig), ConfigError> {
+    let file = load_file(cli, env)?;
+    let dir = match state_dir(cli, env) {
+        Some(dir) => dir,
+        None => file.state_dir.map_or_else(default_state_dir, Ok)?,
+    };
+    Ok((dir, file.queue))
+}
+
 /// The platform state directory: `~/.local/state/retake-chat` on Linux.
 pub fn default_state_dir() -> Result<PathBuf, ConfigError> {
     let dirs =

@@ -392,3 +392,17 @@ pub fn terminate(child: &tokio::process::Child) {
         .expect("kill runs");
     assert!(status.success(), "kill -TERM {pid}");
 }
+
+/// Who the shipped personality's "On it NAME! 💭" acknowledged, in the order it was sent.
+pub fn acknowledged(fake: &FakeRetake) -> Vec<String> {
+    fake.sent()
+        .iter()
+        .filter_map(|r| {
+            r.body["message"]
+                .as_str()?
+                .strip_prefix("On it ")?
+                .strip_suffix("! 💭")
+                .map(String::from)
+        })
+        .collect()
+}

@@ -1,115 +1,96 @@
-//! The durable queue of messages for the agent: `queue.jsonl`, one JSON object per line.
+//! The durable queue of messages for the agent: `queue.jsonl`, one JSON object per line, so
+//! `cat` still shows what waits.
 //!
-//! Every operation holds an exclusive lock on `queue.lock`, so the listener appending and
-//! the agent's `queue take` / `queue ack` can run at the same moment without losing or
-//! double-handing an item. Appends write a whole batch and fsync once; rewrites (take, ack,
-//! overflow) write a temp file, fsync and rename, so a kill at any instant leaves either the
-//! old file or the new one. Lines that do not parse are kept verbatim, never dropped.
+//! Every change holds an exclusive lock on `queue.lock` (reads a shared one), waited for at
+//! most `[queue] lock_timeout_secs`, so the listener appending and any number of `queue take`
+//! / `queue ack` can run at once. The listener only ever appends, and an append that fails
+//! is cut back before it is retried (`file`). `take` and `ack` record what they did in
+//! `queue.leases.jsonl` (`leases`) instead of rewriting the queue, which is compacted once
+//! its answered lines are half of it (`take`). Messages over the `max_items` bound go to the
+//! size-capped `queue.archive.jsonl` (`archive`, decided by the listener's `writer`). Lines
+//! that do not parse are kept verbatim.
 
-use std::fs::{File, OpenOptions};
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{Read, Seek, SeekFrom, Write};
+mod archive;
+mod file;
+mod item;
+mod leases;
+mod take;
+#[cfg(test)]
+mod tests;
+mod view;
+mod writer;
+
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::event::ChatEvent;
+use crate::config::QueueConfig;
+use file::Mode;
+pub use item::{Line, QueueItem, parse};
+pub use writer::{Writer, Written};
 
-/// One message waiting for the agent. `id`, `author`, `text` and `ts` are what the seed's
-/// agent loop reads; the rest is extra context and lease bookkeeping.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QueueItem {
-    /// The message id (unique; lets the agent drop a repeat).
-    #[serde(default)]
-    pub id: String,
-    /// Who wrote it.
-    #[serde(default)]
-    pub author: String,
-    /// What they wrote.
-    #[serde(default)]
-    pub text: String,
-    /// When they wrote it, epoch ms.
-    #[serde(default)]
-    pub ts: i64,
-    /// `message`, `tip` or `trade`.
-    #[serde(default = "default_kind")]
-    pub kind: String,
-    /// The author's platform id, when known.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub author_id: String,
-    /// The author's wallet, when known.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub wallet: String,
-    /// Tip or trade amount.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<f64>,
-    /// When it was queued, epoch ms.
-    #[serde(default)]
-    pub queued_at: i64,
-    /// While taken by the agent: when the lease ends (epoch ms) and the item is handed out again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leased_until: Option<i64>,
-    /// How many times the item has been taken (more than 1: a repeat the agent may drop).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub attempts: u32,
-}
-
-fn default_kind() -> String {
-    "message".to_string()
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-impl QueueItem {
-    /// The queue line for a viewer event.
-    pub fn from_event(event: &ChatEvent, queued_at: i64) -> Self {
-        Self {
-            id: event.id.clone(),
-            author: event.author.clone(),
-            text: event.text.clone(),
-            ts: event.ts,
-            kind: event.kind.clone(),
-            author_id: event.author_id.clone(),
-            wallet: event.wallet.clone(),
-            amount: event.amount,
-            queued_at,
-            leased_until: None,
-            attempts: 0,
-        }
-    }
-
-    /// Waiting to be taken at `now_ms`: never leased, or its lease ran out.
-    pub fn is_pending(&self, now_ms: i64) -> bool {
-        self.leased_until.is_none_or(|until| until <= now_ms)
-    }
-}
-
-/// Why a queue operation failed; names the file and the action.
+/// Why a queue operation failed: one sentence naming the file.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {path}: {cause}")]
-pub struct QueueError {
-    action: &'static str,
-    path: PathBuf,
-    // Part of the message, so not a separate `source` (the chain would print it twice).
-    cause: std::io::Error,
+pub enum QueueError {
+    /// Reading or writing a file failed; a full disk says so first.
+    #[error("{}cannot {action} {}: {cause}", disk_full_prefix(cause), path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it failed (part of the message, so not a `source`: it would print twice).
+        cause: std::io::Error,
+        /// A failed append could not be cut back: part of it may still be in the file.
+        may_remain: bool,
+    },
+    /// One of the queue's files is a FIFO, a device, a directory...
+    #[error("{} is {kind}, not a regular file; refusing to use it for the queue", path.display())]
+    NotRegular {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead ("a FIFO").
+        kind: &'static str,
+    },
+    /// Another process held the lock for longer than the wait allowed.
+    #[error(
+        "timed out after {}s waiting for the queue lock {}{}",
+        waited.as_secs_f64(),
+        path.display(),
+        holder.map_or(String::new(), |pid| format!(" (held by pid {pid})"))
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+        /// Who held it, when known and still running.
+        holder: Option<u32>,
+    },
 }
 
-/// One line of the file: an item, or text we could not read, kept as it was.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Line {
-    /// A queue item.
-    Item(QueueItem),
-    /// A line that is not a queue item, preserved on every rewrite.
-    Unreadable {
-        /// The line as it is in the file.
-        text: String,
-        /// Why it is not an item.
-        why: String,
-        /// Its line number when read (1-based).
-        line: usize,
-    },
+impl QueueError {
+    /// After a failed append: part of what was being written may be in the file, so a retry
+    /// must not write it again blindly (see [`Queue::append_missing`]).
+    pub fn may_remain(&self) -> bool {
+        matches!(
+            self,
+            Self::Io {
+                may_remain: true,
+                ..
+            }
+        )
+    }
+}
+
+/// `"disk full: "` for ENOSPC, EFBIG and EDQUOT, else nothing.
+fn disk_full_prefix(cause: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    match cause.kind() {
+        StorageFull | FileTooLarge | QuotaExceeded => "disk full: ",
+        _ => "",
+    }
 }
 
 /// Counts for health and `status`.
@@ -128,22 +109,36 @@ pub struct QueueStats {
     pub unreadable: usize,
 }
 
-/// The queue file, its lock and its archive.
+/// The queue file, its lock, its ledger and its archive.
 #[derive(Debug, Clone)]
 pub struct Queue {
     path: PathBuf,
     lock_path: PathBuf,
+    leases_path: PathBuf,
     archive_path: PathBuf,
+    lock_timeout: Duration,
+    archive_max_bytes: u64,
+    archive_keep: usize,
 }
 
 impl Queue {
-    /// The queue at `path` (`queue.jsonl`), locked through `queue.lock` beside it; items
-    /// pushed out by the size bound go to `queue.archive.jsonl`.
+    /// The queue at `path` (`queue.jsonl`) with the default settings: locked through
+    /// `queue.lock` beside it, leases in `queue.leases.jsonl`, overflow in
+    /// `queue.archive.jsonl`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::with_config(path, &QueueConfig::default())
+    }
+
+    /// The queue at `path` with the `[queue]` settings.
+    pub fn with_config(path: impl Into<PathBuf>, config: &QueueConfig) -> Self {
         let path = path.into();
         Self {
             lock_path: path.with_file_name("queue.lock"),
+            leases_path: path.with_file_name("queue.leases.jsonl"),
             archive_path: path.with_file_name("queue.archive.jsonl"),
+            lock_timeout: Duration::from_secs(config.lock_timeout_secs.max(1)),
+            archive_max_bytes: config.archive_max_bytes,
+            archive_keep: config.archive_keep,
             path,
         }
     }
@@ -153,450 +148,162 @@ impl Queue {
         &self.path
     }
 
-    /// The archive file.
+    /// The archive file (the newest; rotated ones are numbered `queue.archive.1.jsonl`, …).
     pub fn archive_path(&self) -> &Path {
         &self.archive_path
     }
 
-    fn err(&self, action: &'static str) -> impl FnOnce(std::io::Error) -> QueueError + '_ {
-        move |cause| QueueError {
-            action,
-            path: self.path.clone(),
-            cause,
-        }
-    }
-
-    /// Hold the queue's exclusive lock while `f` runs. Blocks: call from a blocking context.
+    /// Run `f` holding the exclusive lock (creating the directory first). Blocks: call it
+    /// from a blocking context.
     fn locked<T>(&self, f: impl FnOnce() -> Result<T, QueueError>) -> Result<T, QueueError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(self.err("create the directory of"))?;
-        }
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock_path)
-            .map_err(self.err("open the lock file of"))?;
-        // Released when `lock` is closed, also if this process is killed.
-        lock.lock().map_err(self.err("lock"))?;
+        let dir = file::parent(&self.path);
+        std::fs::create_dir_all(dir).map_err(file::io("create the directory of", &self.path))?;
+        let _lock = file::lock(&self.lock_path, true, self.lock_timeout)?;
         f()
     }
 
-    /// Make the file safe to append to after a crash: if the last line was torn (no final
-    /// newline), end it, so it stays one unreadable line (kept, reported) instead of
-    /// corrupting the next item. Returns true when it repaired something. Never truncates.
+    /// Run `f` holding the shared lock: no change is half-done while it reads.
+    fn shared<T>(&self, f: impl FnOnce() -> Result<T, QueueError>) -> Result<T, QueueError> {
+        let _lock = file::lock(&self.lock_path, false, self.lock_timeout)?;
+        f()
+    }
+
+    /// Make the files safe to use after a crash, at the listener's start: remove temp files
+    /// a rewrite left behind, cut the NUL bytes a lost write can leave at the end, and end a
+    /// torn last line, so it stays one unreadable line (kept, reported) instead of gluing
+    /// onto the next item. Returns true when it mended the queue file. Never drops an item.
     pub fn repair(&self) -> Result<bool, QueueError> {
         self.locked(|| {
-            let mut file = match OpenOptions::new().read(true).append(true).open(&self.path) {
-                Ok(file) => file,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-                Err(e) => return Err(self.err("open")(e)),
+            let dir = file::parent(&self.path);
+            for stale in file::stale_temp_files(dir, &["queue.jsonl", "queue.leases.jsonl"]) {
+                match std::fs::remove_file(&stale) {
+                    Ok(()) => tracing::info!("removed {}, left by a crash", stale.display()),
+                    Err(e) => tracing::warn!("cannot remove {}: {e}", stale.display()),
+                }
+            }
+            let Some(mut queue) = file::open(&self.path, Mode::Write)? else {
+                return Ok(false);
             };
-            let len = file.metadata().map_err(self.err("inspect"))?.len();
-            if len == 0 {
-                return Ok(false);
+            let len = queue
+                .metadata()
+                .map_err(file::io("inspect", &self.path))?
+                .len();
+            // NULs at the end are not ours (JSON never holds them): blocks the size reached
+            // and the data did not. Only the last 64 KiB are looked at.
+            let from = len.saturating_sub(64 * 1024);
+            let tail = file::read_at(&mut queue, from, len - from, &self.path)?;
+            let kept = tail.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            let end = from + kept as u64;
+            let mut mended = false;
+            if end < len {
+                queue
+                    .set_len(end)
+                    .and_then(|()| queue.sync_data())
+                    .map_err(file::io("cut the NUL bytes off", &self.path))?;
+                mended = true;
             }
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::Start(len - 1))
-                .and_then(|_| file.read_exact(&mut last))
-                .map_err(self.err("read"))?;
-            if last[0] == b'\n' {
-                return Ok(false);
+            if end > 0 && file::last_byte(&mut queue, end, &self.path)? != Some(b'\n') {
+                file::append_at(&mut queue, end, b"\n", &self.path)?;
+                mended = true;
             }
-            file.write_all(b"\n")
-                .and_then(|()| file.sync_data())
-                .map_err(self.err("repair"))?;
-            Ok(true)
+            Ok(mended)
         })
     }
 
-    /// Append `items` as one batch and fsync before returning.
+    /// Append `items` as one batch and fsync before returning. A failure leaves the file as
+    /// it was (or says it may not have: [`QueueError::may_remain`]).
     pub fn append(&self, items: &[QueueItem]) -> Result<(), QueueError> {
         if items.is_empty() {
             return Ok(());
         }
-        let buf = encode(items.iter());
+        self.locked(|| self.append_locked(items.iter()))
+    }
+
+    /// [`append`](Self::append) for a retry after a failure that may have left part of the
+    /// batch in the file: items already there whole are not written again. Reads the whole
+    /// file; returns how many were appended.
+    pub fn append_missing(&self, items: &[QueueItem]) -> Result<usize, QueueError> {
         self.locked(|| {
-            let mut file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(self.err("open"))?;
-            file.write_all(&buf).map_err(self.err("append to"))?;
-            file.sync_data().map_err(self.err("fsync"))
+            let present = match file::open(&self.path, Mode::Read)? {
+                Some(mut queue) => file::read_from(&mut queue, 0, &self.path)?,
+                None => Vec::new(),
+            };
+            let ids: std::collections::HashSet<String> = item::lines_at(&present, 0)
+                .filter(|(_, bytes, len)| bytes.len() as u64 + 1 == *len)
+                .filter_map(|(_, bytes, _)| match item::parse_line(bytes, 0) {
+                    Some(Line::Item(item)) => Some(item.id),
+                    _ => None,
+                })
+                .collect();
+            let missing: Vec<&QueueItem> = items.iter().filter(|i| !ids.contains(&i.id)).collect();
+            self.append_locked(missing.iter().copied())?;
+            Ok(missing.len())
         })
     }
 
-    /// Every line of the file, in order (empty when the file does not exist).
-    pub fn read(&self) -> Result<Vec<Line>, QueueError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(self.err("read")(e)),
-        };
-        Ok(parse(&String::from_utf8_lossy(&bytes)))
-    }
-
-    /// Every readable item in file order, with a note per unreadable line naming file and line.
-    pub fn read_all(&self) -> Result<(Vec<QueueItem>, Vec<String>), QueueError> {
-        let mut items = Vec::new();
-        let mut problems = Vec::new();
-        for line in self.read()? {
-            match line {
-                Line::Item(item) => items.push(item),
-                Line::Unreadable { why, line, .. } => problems.push(format!(
-                    "{}:{line}: not a queue item ({why}); left in place",
-                    self.path.display(),
-                )),
-            }
-        }
-        Ok((items, problems))
-    }
-
-    /// Counts of pending and leased items at `now_ms`.
-    pub fn stats(&self, now_ms: i64) -> Result<QueueStats, QueueError> {
-        let mut stats = QueueStats::default();
-        for line in self.read()? {
-            match line {
-                Line::Item(item) if item.is_pending(now_ms) => {
-                    stats.pending += 1;
-                    let queued = if item.queued_at > 0 {
-                        item.queued_at
-                    } else {
-                        item.ts
-                    };
-                    stats.oldest_pending =
-                        Some(stats.oldest_pending.map_or(item.ts, |t| t.min(item.ts)));
-                    stats.oldest_queued =
-                        Some(stats.oldest_queued.map_or(queued, |t| t.min(queued)));
-                }
-                Line::Item(_) => stats.leased += 1,
-                Line::Unreadable { .. } => stats.unreadable += 1,
-            }
-        }
-        Ok(stats)
-    }
-
-    /// Claim up to `max` pending items for `lease_ms`: they are not handed out again until the
-    /// lease ends, unless acknowledged first. Returns them in queue order.
-    pub fn take(
+    fn append_locked<'a>(
         &self,
-        max: usize,
-        lease_ms: i64,
-        now_ms: i64,
-    ) -> Result<Vec<QueueItem>, QueueError> {
-        self.locked(|| {
-            let mut lines = self.read()?;
-            let mut taken = Vec::new();
-            for line in &mut lines {
-                if taken.len() >= max {
-                    break;
-                }
-                if let Line::Item(item) = line
-                    && item.is_pending(now_ms)
-                {
-                    item.leased_until = Some(now_ms + lease_ms);
-                    item.attempts += 1;
-                    taken.push(item.clone());
-                }
-            }
-            if !taken.is_empty() {
-                self.rewrite(&lines)?;
-            }
-            Ok(taken)
-        })
-    }
-
-    /// Remove the items with these ids. Returns the ids that were not in the queue (already
-    /// acknowledged, or never there): acknowledging twice is harmless.
-    pub fn ack(&self, ids: &[String]) -> Result<Vec<String>, QueueError> {
-        self.locked(|| {
-            let lines = self.read()?;
-            let before = lines.len();
-            let mut found = vec![false; ids.len()];
-            let kept: Vec<Line> = lines
-                .into_iter()
-                .filter(|line| match line {
-                    Line::Item(item) => match ids.iter().position(|id| *id == item.id) {
-                        Some(i) => {
-                            found[i] = true;
-                            false
-                        }
-                        None => true,
-                    },
-                    Line::Unreadable { .. } => true,
-                })
-                .collect();
-            if kept.len() != before {
-                self.rewrite(&kept)?;
-            }
-            Ok(ids
-                .iter()
-                .zip(found)
-                .filter(|(_, found)| !found)
-                .map(|(id, _)| id.clone())
-                .collect())
-        })
-    }
-
-    /// Keep at most `max_items` items: move the oldest beyond that to the archive (appended
-    /// and fsynced first, so a crash in between duplicates rather than loses). Returns how
-    /// many were moved and how many items remain.
-    pub fn enforce_limit(&self, max_items: usize) -> Result<(usize, usize), QueueError> {
-        self.locked(|| {
-            let lines = self.read()?;
-            let items = lines.iter().filter(|l| matches!(l, Line::Item(_))).count();
-            if items <= max_items {
-                return Ok((0, items));
-            }
-            let mut excess = items - max_items;
-            let mut moved = Vec::with_capacity(excess);
-            let kept: Vec<Line> = lines
-                .into_iter()
-                .filter(|line| match line {
-                    Line::Item(item) if excess > 0 => {
-                        excess -= 1;
-                        moved.push(item.clone());
-                        false
-                    }
-                    _ => true,
-                })
-                .collect();
-            let mut archive = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.archive_path)
-                .map_err(self.err("open the archive of"))?;
-            archive
-                .write_all(&encode(moved.iter()))
-                .and_then(|()| archive.sync_data())
-                .map_err(self.err("archive items of"))?;
-            self.rewrite(&kept)?;
-            Ok((moved.len(), max_items))
-        })
-    }
-
-    /// Replace the file with `lines`: temp file, fsync, rename, fsync the directory.
-    fn rewrite(&self, lines: &[Line]) -> Result<(), QueueError> {
-        let tmp = self.path.with_file_name("queue.jsonl.tmp");
+        items: impl IntoIterator<Item = &'a QueueItem>,
+    ) -> Result<(), QueueError> {
         let mut buf = Vec::new();
-        for line in lines {
-            match line {
-                Line::Item(item) => buf.extend_from_slice(&encode(std::iter::once(item))),
-                Line::Unreadable { text, .. } => {
-                    buf.extend_from_slice(text.as_bytes());
-                    buf.push(b'\n');
-                }
-            }
-        }
-        let mut file = File::create(&tmp).map_err(self.err("create a temp file for"))?;
-        file.write_all(&buf)
-            .and_then(|()| file.sync_data())
-            .map_err(self.err("write a temp file for"))?;
-        std::fs::rename(&tmp, &self.path).map_err(self.err("replace"))?;
-        if let Some(dir) = self.path.parent()
-            && let Ok(dir) = File::open(dir)
-        {
-            // Makes the rename itself durable; not all platforms allow it, hence no error.
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    }
-}
-
-/// Items as JSON lines.
-fn encode<'a>(items: impl Iterator<Item = &'a QueueItem>) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(256);
-    for item in items {
-        // A struct of strings and numbers always serializes.
-        if serde_json::to_writer(&mut buf, item).is_ok() {
+        let mut queue = file::open(&self.path, Mode::Create)?
+            .ok_or_else(|| file::io("open", &self.path)(std::io::ErrorKind::NotFound.into()))?;
+        let len = queue
+            .metadata()
+            .map_err(file::io("inspect", &self.path))?
+            .len();
+        // A torn last line (a crash, or a cut that failed) gets its own line, never ours.
+        if !matches!(
+            file::last_byte(&mut queue, len, &self.path)?,
+            None | Some(b'\n')
+        ) {
             buf.push(b'\n');
         }
-    }
-    buf
-}
-
-/// Parse queue text into lines. Blank lines (the seed's `echo "" >` leaves one) are dropped;
-/// anything else that is not an item is kept as [`Line::Unreadable`].
-pub fn parse(text: &str) -> Vec<Line> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(
-            |(index, line)| match serde_json::from_str::<QueueItem>(line) {
-                Ok(mut item) => {
-                    if item.id.is_empty() {
-                        item.id = legacy_id(&item);
-                    }
-                    Line::Item(item)
-                }
-                Err(e) => Line::Unreadable {
-                    text: line.to_string(),
-                    why: e.to_string(),
-                    line: index + 1,
-                },
-            },
-        )
-        .collect()
-}
-
-/// Items written by the seed listener carry no id: derive one from their content, so it stays
-/// the same however the file is rewritten around it.
-fn legacy_id(item: &QueueItem) -> String {
-    let mut hasher = DefaultHasher::new();
-    (&item.author, &item.text, item.ts).hash(&mut hasher);
-    format!("legacy-{:016x}", hasher.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn item(id: &str) -> QueueItem {
-        QueueItem {
-            id: id.into(),
-            author: "a".into(),
-            text: "t".into(),
-            ts: 1,
-            kind: "message".into(),
-            author_id: String::new(),
-            wallet: String::new(),
-            amount: None,
-            queued_at: 1,
-            leased_until: None,
-            attempts: 0,
+        let start = buf.len();
+        buf.extend(item::encode(items));
+        if buf.len() == start {
+            return Ok(());
         }
+        file::append_at(&mut queue, len, &buf, &self.path)
     }
 
-    #[test]
-    fn seed_lines_and_garbage_are_kept() {
-        let lines = parse("{\"author\":\"a\",\"text\":\"why?\",\"ts\":5}\n\n{broken\n[1]\n");
-        assert_eq!(lines.len(), 3);
-        let Line::Item(first) = &lines[0] else {
-            panic!("first line is an item")
-        };
-        assert!(first.id.starts_with("legacy-"));
-        assert_eq!(first.kind, "message");
-        assert!(matches!(&lines[1], Line::Unreadable { text, line: 3, .. } if text == "{broken"));
-    }
-
-    /// Property: any text parses without panicking; every whole item line is recognised,
-    /// every other non-blank line is kept verbatim.
-    #[test]
-    fn fuzz_parse_keeps_every_line() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0x9e11);
-        let good = String::from_utf8(encode(std::iter::once(&item("x")))).expect("utf8");
-        let good = good.trim_end();
-        for _ in 0..3_000 {
-            let mut text = String::new();
-            let mut expected_items = 0;
-            let mut expected_other = 0;
-            for _ in 0..rng.gen_range(0..12) {
-                let line: String = match rng.gen_range(0..4) {
-                    0 => {
-                        expected_items += 1;
-                        good.to_string()
-                    }
-                    1 => good[..rng.gen_range(1..good.len())].to_string(),
-                    2 => (0..rng.gen_range(1..30))
-                        .map(|_| char::from_u32(rng.gen_range(0x20..0x3000)).unwrap_or('?'))
-                        .collect(),
-                    _ => String::new(),
-                };
-                if !line.trim().is_empty() && !line.starts_with(good) && line != good {
-                    expected_other += 1;
+    /// How many items are in the queue (waiting or leased): what the `max_items` bound
+    /// counts. Reads what takes have not read yet.
+    pub fn count(&self) -> Result<usize, QueueError> {
+        self.shared(|| {
+            let Some(mut queue) = file::open(&self.path, Mode::Read)? else {
+                return Ok(0);
+            };
+            let len = queue
+                .metadata()
+                .map_err(file::io("inspect", &self.path))?
+                .len();
+            let ledger = leases::Ledger::load(&self.leases_path, leases::identity(&queue), len)?;
+            let state = &ledger.leases;
+            let mut lines = file::Lines::from(&mut queue, state.scan, &self.path)?;
+            let mut ahead = 0;
+            while let Some(file::RawLine { at, bytes, .. }) = lines.next_line()? {
+                if !item::is_blank(bytes) && !state.acked.contains_key(&at) {
+                    ahead += 1;
                 }
-                text.push_str(&line);
-                text.push('\n');
             }
-            let lines = parse(&text);
-            let items = lines.iter().filter(|l| matches!(l, Line::Item(_))).count();
-            // A random line can happen to be valid JSON for an item ({} is one): at least the
-            // whole ones are items, and nothing non-blank disappears.
-            assert!(items >= expected_items, "{text:?}");
-            assert_eq!(lines.len(), expected_items + expected_other, "{text:?}");
+            Ok(state.leased.len() + ahead)
+        })
+    }
+
+    /// Write `items` to the archive, rotating it at its size cap (`[queue]
+    /// archive_max_bytes`, `archive_keep` files kept); with a cap of 0 they are not kept.
+    pub fn archive(&self, items: &[QueueItem]) -> Result<(), QueueError> {
+        if items.is_empty() || self.archive_max_bytes == 0 {
+            return Ok(());
         }
-    }
-
-    #[test]
-    fn take_lease_ack_cycle() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let queue = Queue::new(dir.path().join("queue.jsonl"));
-        queue
-            .append(&[item("a"), item("b"), item("c")])
-            .expect("append");
-        let taken = queue.take(2, 1000, 10).expect("take");
-        assert_eq!(
-            taken.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
-            ["a", "b"]
-        );
-        assert_eq!(taken[0].attempts, 1);
-        // Leased items are not handed out again while the lease runs...
-        let next = queue.take(5, 1000, 20).expect("take");
-        assert_eq!(
-            next.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
-            ["c"]
-        );
-        assert!(queue.take(5, 1000, 30).expect("take").is_empty());
-        // ...but come back when it ends, unless acknowledged.
-        assert_eq!(
-            queue.ack(&["a".into(), "zzz".into()]).expect("ack"),
-            ["zzz"]
-        );
-        let again = queue.take(5, 1000, 2000).expect("take");
-        assert_eq!(
-            again.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
-            ["b", "c"]
-        );
-        assert_eq!(again[0].attempts, 2);
-        let stats = queue.stats(2001).expect("stats");
-        assert_eq!((stats.pending, stats.leased), (0, 2));
-    }
-
-    #[test]
-    fn overflow_moves_the_oldest_to_the_archive() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let queue = Queue::new(dir.path().join("queue.jsonl"));
-        queue
-            .append(&[item("a"), item("b"), item("c")])
-            .expect("append");
-        assert_eq!(queue.enforce_limit(2).expect("limit"), (1, 2));
-        assert_eq!(queue.enforce_limit(2).expect("limit"), (0, 2));
-        let (items, _) = queue.read_all().expect("read");
-        assert_eq!(
-            items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
-            ["b", "c"]
-        );
-        let archived = std::fs::read_to_string(queue.archive_path()).expect("archive");
-        assert!(archived.contains("\"id\":\"a\""));
-    }
-
-    #[test]
-    fn unreadable_lines_survive_rewrites_and_torn_tails_are_closed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let queue = Queue::new(dir.path().join("queue.jsonl"));
-        queue.append(&[item("a")]).expect("append");
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(queue.path())
-            .expect("open");
-        file.write_all(b"{\"id\":\"torn\",\"auth").expect("write");
-        assert!(queue.repair().expect("repair"));
-        assert!(!queue.repair().expect("repair again"));
-        queue.append(&[item("b")]).expect("append");
-        queue.ack(&["a".into()]).expect("ack");
-        let (items, problems) = queue.read_all().expect("read");
-        assert_eq!(
-            items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
-            ["b"]
-        );
-        assert_eq!(problems.len(), 1);
-        assert!(problems[0].ends_with("left in place"), "{}", problems[0]);
-        assert!(
-            std::fs::read_to_string(queue.path())
-                .expect("read")
-                .contains("{\"id\":\"torn\",\"auth\n")
-        );
+        self.locked(|| {
+            archive::write(
+                &self.archive_path,
+                items,
+                self.archive_max_bytes,
+                self.archive_keep,
+            )
+        })
     }
 }
