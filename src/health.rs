@@ -90,7 +90,7 @@ pub struct Counters {
     pub rate_limited: Counter,
     /// Replies not sent because the same text went out within 30 s.
     pub repeats_suppressed: Counter,
-    /// Queued items moved to the archive because the queue was full.
+    /// Messages kept out of the full queue (`[queue] max_items`), written to its archive.
     pub archived: Counter,
     /// Queue writes that failed (the batch is kept in memory and retried).
     pub queue_errors: Counter,
@@ -193,6 +193,7 @@ struct State {
     queue: QueueStats,
     write_interval_ms: u64,
     metrics_addr: Option<String>,
+    queue_error: Option<String>,
 }
 
 /// Shared health of the running listener.
@@ -245,6 +246,9 @@ pub struct Snapshot<'a> {
     pub write_interval_ms: u64,
     /// Where `/healthz` and `/metrics` are served, when they are.
     pub metrics_addr: Option<String>,
+    /// Why the queue cannot be written right now (`"disk full: …"`); `None` once a write
+    /// succeeds. While set, the listener is unhealthy.
+    pub queue_error: Option<String>,
 }
 
 impl Default for Health {
@@ -272,6 +276,7 @@ impl Health {
                 queue: QueueStats::default(),
                 write_interval_ms: verdict::DEFAULT_WRITE_INTERVAL_MS,
                 metrics_addr: None,
+                queue_error: None,
             }),
             changed: Notify::new(),
         }
@@ -352,6 +357,17 @@ impl Health {
         state.queue = stats;
     }
 
+    /// The queue could not be written (`Some(why)`), or has been again (`None`). Only a
+    /// change is a state change: a retry failing the same way rewrites nothing.
+    pub fn set_queue_error(&self, error: Option<String>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.queue_error != error {
+            state.queue_error = error;
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
     /// The HTTP endpoint is listening on `addr` (written to health.json so tools can find it).
     pub fn set_metrics_addr(&self, addr: SocketAddr) {
         self.update(|s| s.metrics_addr = Some(addr.to_string()));
@@ -386,6 +402,7 @@ impl Health {
             counters: &self.counters,
             write_interval_ms: state.write_interval_ms,
             metrics_addr: state.metrics_addr.clone(),
+            queue_error: state.queue_error.clone(),
         };
         serde_json::to_string_pretty(&snapshot).unwrap_or_default()
     }

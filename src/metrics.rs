@@ -242,6 +242,8 @@ fn counter_help(name: &str) -> String {
         }
         "acksDropped" => "Acknowledgements that never reached the chat.",
         "acksUnknown" => "Acknowledgements posted without an answer in time: maybe in the chat.",
+        "archived" => "Messages kept out of the full queue, written to its archive.",
+        "queueErrors" => "Queue writes that failed (the messages are kept and retried).",
         _ => return format!("The {name} counter of health.json."),
     };
     known.to_string()

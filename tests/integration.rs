@@ -15,6 +15,7 @@ mod operations;
 mod outages;
 mod private_files;
 mod queue_bounds;
+mod queue_disk_full;
 mod queue_protocol;
 mod resilience;
 mod sandbox;

@@ -98,7 +98,7 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 /// Write queued messages in batches (one fsync per batch), then release their
 /// acknowledgements and wake the agent. A failed write (a full disk) leaves the file as it
 /// was and keeps the batch in memory to retry: nothing accepted is dropped, nothing is
-/// acknowledged before it is on disk. While the
+/// acknowledged before it is on disk, and health says why until a write succeeds. While the
 /// queue holds `max_items`, new messages go to the archive, unacknowledged: "On it!" is
 /// never sent for a message the agent will not see.
 pub async fn run_queue(
@@ -176,11 +176,13 @@ pub async fn run_queue(
                 if retry_pause > FIRST_RETRY_PAUSE {
                     tracing::info!("the queue can be written again");
                 }
+                health.set_queue_error(None);
                 retry_pause = FIRST_RETRY_PAUSE;
             }
             Some(error) => {
                 health.counters.queue_errors.inc();
                 health.set_error(error.clone());
+                health.set_queue_error(Some(error.clone()));
                 tracing::error!(
                     "{error}; keeping {} messages in memory, retrying in {:.1}s",
                     batch.len(),

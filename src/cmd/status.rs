@@ -146,10 +146,22 @@ fn summary(
     let oldest = stats.oldest_queued.map_or(String::new(), |t| {
         format!(", oldest waiting {}", span(now - t))
     });
+    let count = |name: &str| s["counters"][name].as_u64().unwrap_or(0);
+    // Since the start: the verdict above says whether the queue can be written now.
+    let troubles: Vec<String> = [("write errors", "queueErrors"), ("archived", "archived")]
+        .into_iter()
+        .filter(|(_, name)| count(name) > 0)
+        .map(|(what, name)| format!("{} {what}", count(name)))
+        .collect();
+    let troubles = if troubles.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", troubles.join(", "))
+    };
     line(
         "queue",
         format!(
-            "{} pending, {} leased{oldest}{note}",
+            "{} pending, {} leased{oldest}{troubles}{note}",
             stats.pending, stats.leased
         ),
     );
@@ -169,7 +181,6 @@ fn summary(
     if let Some(error) = script["error"].as_str() {
         line("script error", first_line(error));
     }
-    let count = |name: &str| s["counters"][name].as_u64().unwrap_or(0);
     line(
         "sends",
         format!(

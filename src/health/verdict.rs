@@ -1,7 +1,7 @@
 //! The healthy-or-not verdict on a health snapshot, shared by `retake-chat status` (which
 //! reads health.json and asks who holds the state directory's lock) and `/healthz` (which asks
-//! the live listener): not connected, a snapshot older than three write intervals, or a
-//! process that is gone make it unhealthy.
+//! the live listener): not connected, a snapshot older than three write intervals, a queue
+//! that cannot be written, or a process that is gone make it unhealthy.
 
 use std::path::Path;
 
@@ -33,7 +33,8 @@ pub enum Process {
 }
 
 /// Judge a snapshot (health.json's JSON) at `now` (epoch ms): unhealthy when not connected,
-/// when it was written more than three write intervals ago, or when its process is gone.
+/// when it was written more than three write intervals ago, when the queue cannot be
+/// written, or when its process is gone.
 pub fn verdict(snapshot: &serde_json::Value, now: i64) -> Verdict {
     judge(snapshot, now, Process::Unknown)
 }
@@ -67,6 +68,9 @@ pub fn judge(snapshot: &serde_json::Value, now: i64, process: Process) -> Verdic
                 }
             }
             None => reasons.push("health.json has no updatedAt".to_string()),
+        }
+        if let Some(error) = snapshot["queueError"].as_str() {
+            reasons.push(format!("the queue cannot be written: {error}"));
         }
         let pid = snapshot["pid"].as_u64();
         match process {
@@ -131,6 +135,12 @@ mod tests {
         assert_eq!(
             stale.reasons,
             ["health.json was last written 3s ago, more than 3 times its 1s interval"]
+        );
+        let mut full = snapshot("connected", 10_000);
+        full["queueError"] = "disk full: cannot append to q: File too large".into();
+        assert_eq!(
+            verdict(&full, 10_000).reasons,
+            ["the queue cannot be written: disk full: cannot append to q: File too large"]
         );
         let stopped = verdict(&snapshot("stopped", 0), 1_000_000);
         assert_eq!(stopped.reasons, ["the listener has stopped"]);
