@@ -179,3 +179,42 @@ fn the_archive_rotates_and_keeps_what_it_is_told() {
     }
     assert!(!dir.path().join("queue.archive.3.jsonl").exists());
 }
+
+#[test]
+fn the_writer_keeps_the_bound_and_sees_room_the_agent_made() {
+    let (dir, queue) = temp_queue();
+    let mut writer = Writer::new(queue.clone(), 3);
+    let written = writer.write(&[item("a"), item("b")]).expect("write");
+    assert_eq!(
+        written,
+        Written {
+            queued: 2,
+            archived: 0
+        }
+    );
+    let written = writer.write(&[item("c"), item("d")]).expect("write");
+    assert_eq!(
+        written,
+        Written {
+            queued: 1,
+            archived: 1
+        }
+    );
+    assert!(queue.ack(&["a".into()]).expect("ack").is_empty());
+    let written = writer.write(&[item("e"), item("f")]).expect("write");
+    assert_eq!(
+        written,
+        Written {
+            queued: 1,
+            archived: 1
+        }
+    );
+    let (items, _) = queue.read_all().expect("read");
+    assert_eq!(ids(&items), ["b", "c", "e"]);
+    let archive = std::fs::read_to_string(dir.path().join("queue.archive.jsonl"));
+    let archive = archive.expect("archive");
+    assert!(
+        archive.contains("\"d\"") && archive.contains("\"f\""),
+        "{archive}"
+    );
+}
