@@ -150,7 +150,7 @@ pub async fn run_queue(
         for pending in batch.drain(..written.queued) {
             tracing::info!(id = %pending.item.id, author = %pending.item.author, "queued for the agent");
             if let Some(text) = pending.ack {
-                let _ = reply_tx.send(Outgoing {
+                reply_tx.send(Outgoing {
                     text,
                     purpose: Purpose::Ack,
                     deadline: pending.deadline,
