@@ -25,6 +25,12 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `text` holds the secret. A value too short to be a real token (under 8
+    /// characters) is never looked for: it would match ordinary words.
+    pub fn is_in(&self, text: &str) -> bool {
+        self.0.len() >= 8 && text.contains(&self.0)
+    }
 }
 
 impl fmt::Debug for Secret {

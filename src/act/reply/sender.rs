@@ -13,7 +13,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::config::{ApiVersion, Config};
+use crate::config::{ApiVersion, Config, Secret};
 use crate::error_text::with_causes;
 use crate::health::Health;
 
@@ -58,6 +58,9 @@ pub enum SendError {
     /// The sender could not be set up (a token unfit for a header, a TLS setup error).
     #[error("{0}")]
     Setup(String),
+    /// The text holds the access token: refused, whoever wrote it.
+    #[error("refused to post a text that contains the access token")]
+    HoldsToken,
 }
 
 impl SendError {
@@ -67,9 +70,11 @@ impl SendError {
         match self {
             Self::Network(_) => true,
             Self::Status { status, .. } => *status == 429 || *status >= 500,
-            Self::Unknown { .. } | Self::Redirect { .. } | Self::Deadline(_) | Self::Setup(_) => {
-                false
-            }
+            Self::Unknown { .. }
+            | Self::Redirect { .. }
+            | Self::Deadline(_)
+            | Self::Setup(_)
+            | Self::HoldsToken => false,
         }
     }
 
@@ -97,6 +102,8 @@ pub struct Sender {
     api: ApiVersion,
     room: String,
     auth: HeaderValue,
+    /// Kept to check that no text posts it (promise 8: not even the agent's by mistake).
+    token: Secret,
     request_timeout: Duration,
     token_rejected: AtomicBool,
 }
@@ -141,6 +148,7 @@ impl Sender {
             api: config.api,
             room: config.creds.user_db_id.clone(),
             auth,
+            token: config.creds.access_token.clone(),
             request_timeout,
             token_rejected: AtomicBool::new(false),
         })
@@ -155,6 +163,9 @@ impl Sender {
 
     /// One attempt to post `text`, given `timeout` for an answer.
     pub async fn post(&self, text: &str, timeout: Duration) -> Result<(), SendError> {
+        if self.token.is_in(text) {
+            return Err(SendError::HoldsToken);
+        }
         let body = match self.api {
             ApiVersion::V1 => json!({ "userDbId": self.room, "message": text }),
             ApiVersion::V2 => json!({ "message": text, "destination_user_id": self.room }),
