@@ -67,6 +67,8 @@ pub async fn run_with(
         config.script_limits.to_limits(),
         session,
     ));
+    let counted = health.clone();
+    runtime.count_suppressed_logs(move |n| counted.counters.script_log_suppressed.add(n));
     let first = load_first(&runtime, &config.script)?;
     health.script_loaded(first.name(), first.loaded_at_ms());
     let (current_tx, current_rx) = watch::channel(Arc::new(first));

@@ -116,6 +116,8 @@ pub struct Counters {
     pub acks_dropped: Counter,
     /// Acknowledgements whose request got no answer in time: they may be in the chat.
     pub acks_unknown: Counter,
+    /// Script log lines (`print`, `log`, `debug`) dropped over the log budget.
+    pub script_log_suppressed: Counter,
 }
 
 /// Established connections lost, by cause (health.json's `disconnects`).

@@ -244,6 +244,9 @@ fn counter_help(name: &str) -> String {
         "acksUnknown" => "Acknowledgements posted without an answer in time: maybe in the chat.",
         "archived" => "Messages kept out of the full queue, written to its archive.",
         "queueErrors" => "Queue writes that failed (the messages are kept and retried).",
+        "scriptLogSuppressed" => {
+            "Script log lines dropped over the log budget (10 a call, 60 a minute)."
+        }
         _ => return format!("The {name} counter of health.json."),
     };
     known.to_string()

@@ -20,6 +20,7 @@ mod queue_protocol;
 mod resilience;
 mod sandbox;
 mod sandbox_command;
+mod script_limits;
 mod script_reload;
 mod scripting;
 mod secrets;

@@ -138,6 +138,8 @@ pub struct ScriptConfig {
     pub max_operations: u64,
     /// Wall-clock budget of one call, milliseconds.
     pub time_budget_ms: u64,
+    /// Memory one call may hold at once, MiB (at least 1).
+    pub memory_budget_mib: u64,
 }
 
 impl Default for ScriptConfig {
@@ -146,9 +148,13 @@ impl Default for ScriptConfig {
         Self {
             max_operations: limits.max_operations,
             time_budget_ms: limits.time_budget.as_millis() as u64,
+            memory_budget_mib: (limits.max_memory / MIB) as u64,
         }
     }
 }
+
+/// Bytes in a MiB.
+const MIB: usize = 1024 * 1024;
 
 impl ScriptConfig {
     /// The engine limits these settings give (the rest at their defaults).
@@ -156,6 +162,8 @@ impl ScriptConfig {
         crate::script::Limits {
             max_operations: self.max_operations,
             time_budget: Duration::from_millis(self.time_budget_ms.max(1)),
+            max_memory: usize::try_from(self.memory_budget_mib.max(1))
+                .map_or(usize::MAX, |mib| mib.saturating_mul(MIB)),
             ..crate::script::Limits::default()
         }
     }

@@ -203,16 +203,53 @@ pub(crate) fn returns(hook: &str) -> &'static str {
     }
 }
 
-/// Translate a parse error. Expression-depth and literal-size errors are limits, not syntax.
-pub(crate) fn from_parse(name: &str, err: &ParseError) -> ScriptError {
+/// Translate a parse error of `source`. Expression-depth and literal-size errors are limits,
+/// not syntax.
+pub(crate) fn from_parse(name: &str, source: &str, err: &ParseError) -> ScriptError {
     let at = Location::at(name, err.position());
-    let message = one_line(&err.err_type().to_string());
+    if let Some(word) = disabled_at(source, err.position()) {
+        let message = format!("`{word}` is not available to personalities");
+        return ScriptError::Compile { at, message };
+    }
+    let mut message = one_line(&err.err_type().to_string());
     match err.err_type() {
         ParseErrorType::ExprTooDeep | ParseErrorType::LiteralTooLarge(..) => {
             ScriptError::Limit { at, message }
         }
+        ParseErrorType::VariableUndefined(_) if in_anonymous_fn(source, err.position()) => {
+            message.push_str(
+                "; an anonymous function cannot use the variables around it (closures are \
+                 off), so pass what it needs as a parameter",
+            );
+            ScriptError::Compile { at, message }
+        }
         _ => ScriptError::Compile { at, message },
     }
+}
+
+/// The disabled keyword (see `engine.rs`) that starts at `pos` in `source`, if one does:
+/// Rhai's own message for `x.curry(..)` is only "expecting name of a property".
+fn disabled_at(source: &str, pos: Position) -> Option<&'static str> {
+    let (line, col) = (pos.line()?, pos.position()?);
+    let text = source.split('\n').nth(line.checked_sub(1)?)?;
+    let rest: String = text.chars().skip(col.saturating_sub(1)).collect();
+    super::engine::DISABLED.into_iter().find(|word| {
+        rest.strip_prefix(word)
+            .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+    })
+}
+
+/// Whether `pos` in `source` follows an anonymous function's `|params|` on its line: the
+/// likely reason for an undefined variable there, since closures are compiled out.
+fn in_anonymous_fn(source: &str, pos: Position) -> bool {
+    let (Some(line), Some(col)) = (pos.line(), pos.position()) else {
+        return false;
+    };
+    source
+        .split('\n')
+        .nth(line.saturating_sub(1))
+        .map(|text| text.chars().take(col).filter(|&c| c == '|').count() >= 2)
+        .unwrap_or(false)
 }
 
 /// Translate an evaluation error, looking through function-call wrappers to the innermost
@@ -233,6 +270,14 @@ pub(crate) fn from_eval(name: &str, err: EvalAltResult, limits: &Limits) -> Scri
     match &err {
         EvalAltResult::ErrorTooManyOperations(_) => {
             limit(format!("more than {} operations", limits.max_operations))
+        }
+        EvalAltResult::ErrorTerminated(token, _)
+            if token.is_string() && token.to_string() == super::engine::OUT_OF_MEMORY =>
+        {
+            limit(format!(
+                "held more than the memory budget of {} MiB",
+                limits.max_memory / (1024 * 1024)
+            ))
         }
         EvalAltResult::ErrorTerminated(..) => limit(format!(
             "ran longer than the time budget of {} ms",

@@ -10,50 +10,66 @@ use std::time::{Duration, Instant};
 
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::packages::{Package, StandardPackage};
-use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT};
 
-use super::{api, helpers};
+use super::output::{self, LogBudget};
+use super::{alloc, api, helpers};
 
 /// Read the clock only every this many operations: `Instant::now` costs more than an operation,
 /// and a budget of milliseconds does not need nanosecond precision.
 const CLOCK_EVERY: u64 = 256;
+/// What `on_progress` stops a call with when it holds more than its memory budget; any other
+/// termination is the time budget. `diagnostic` tells them apart.
+pub(super) const OUT_OF_MEMORY: &str = "memory";
+/// Keywords scripts may not use (see [`build`]).
+pub(super) const DISABLED: [&str; 3] = ["eval", "import", "curry"];
 
 thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The [`alloc::held`] reading past which the running call is stopped.
+    static MEMORY_LIMIT: Cell<isize> = const { Cell::new(isize::MAX) };
     static SCRIPT: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
 }
 
-/// Handle onto the deadline and script name of the evaluation running on the current thread.
+/// Handle onto the deadline, memory budget and script name of the evaluation running on the
+/// current thread.
 ///
 /// Rhai's `on_progress` and `on_print` callbacks get no per-call context, and one
 /// [`Runtime`](super::Runtime) is shared between threads (the daemon decides while a reload
 /// compiles on a blocking thread). An evaluation runs start to finish on its caller's thread,
 /// so a thread-local slot is exactly per call, with no lock and no cross-talk between calls.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Deadline {
+pub struct CallBudget {
     _private: (),
 }
 
-/// Guard returned by [`Deadline::arm`]; restores the previous state when dropped.
-#[must_use = "the deadline is disarmed when the guard is dropped"]
+/// Guard returned by [`CallBudget::arm`]; restores the previous state when dropped.
+#[must_use = "the budget is disarmed when the guard is dropped"]
 #[derive(Debug)]
 pub struct Armed {
     previous_deadline: Option<Instant>,
+    previous_memory: isize,
     previous_script: Option<Arc<str>>,
+    previous_lines: u32,
 }
 
-impl Deadline {
+impl CallBudget {
     /// A handle; all handles on one thread share that thread's slot.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Start the clock for one evaluation of `script` on this thread, `budget` from now.
-    pub fn arm(&self, script: &Arc<str>, budget: Duration) -> Armed {
-        let deadline = Instant::now().checked_add(budget);
+    /// Start one evaluation of `script` on this thread under `limits`: its time budget runs
+    /// from now, its memory budget counts what it allocates from now, its log lines from 0.
+    pub fn arm(&self, script: &Arc<str>, limits: &Limits) -> Armed {
+        let deadline = Instant::now().checked_add(limits.time_budget);
+        let budget = isize::try_from(limits.max_memory).unwrap_or(isize::MAX);
+        let memory = alloc::held().saturating_add(budget);
         Armed {
             previous_deadline: DEADLINE.with(|d| d.replace(deadline)),
+            previous_memory: MEMORY_LIMIT.with(|m| m.replace(memory)),
             previous_script: SCRIPT.with(|s| s.replace(Some(Arc::clone(script)))),
+            previous_lines: output::start_call(),
         }
     }
 
@@ -64,8 +80,13 @@ impl Deadline {
             .is_some_and(|deadline| Instant::now() >= deadline)
     }
 
+    /// True when the evaluation running on this thread holds more than its memory budget.
+    pub fn over_memory(&self) -> bool {
+        alloc::held() > MEMORY_LIMIT.with(Cell::get)
+    }
+
     /// The name of the script being evaluated on this thread, for logs.
-    fn script(&self) -> Option<Arc<str>> {
+    pub(super) fn script(&self) -> Option<Arc<str>> {
         SCRIPT.with(|s| s.borrow().clone())
     }
 }
@@ -73,7 +94,9 @@ impl Deadline {
 impl Drop for Armed {
     fn drop(&mut self) {
         DEADLINE.with(|d| d.set(self.previous_deadline));
+        MEMORY_LIMIT.with(|m| m.set(self.previous_memory));
         SCRIPT.with(|s| *s.borrow_mut() = self.previous_script.take());
+        output::end_call(self.previous_lines);
     }
 }
 
@@ -97,6 +120,9 @@ pub struct Limits {
     pub max_map_size: usize,
     /// Wall-clock time per evaluation; checked every few hundred operations.
     pub time_budget: Duration,
+    /// Bytes one evaluation may hold at once, everything it allocated and has not freed
+    /// (variables, function pointers, call frames); checked at every operation.
+    pub max_memory: usize,
 }
 
 impl Default for Limits {
@@ -110,13 +136,15 @@ impl Default for Limits {
             max_array_size: 10_000,
             max_map_size: 10_000,
             time_budget: Duration::from_millis(50),
+            max_memory: 16 * 1024 * 1024,
         }
     }
 }
 
-/// Build the sandboxed engine every personality runs in, enforcing `limits`; `deadline` is
-/// the handle its progress callback checks for the wall-clock budget.
-pub fn build(limits: &Limits, deadline: Deadline) -> Engine {
+/// Build the sandboxed engine every personality runs in, enforcing `limits`; `call` is the
+/// handle its progress callback checks for the time and memory budgets, and `log` the budget
+/// of what scripts may write to the log.
+pub(super) fn build(limits: &Limits, call: CallBudget, log: &Arc<LogBudget>) -> Engine {
     // A raw engine has no functions at all; add exactly the standard library, which has no
     // file, network, environment or process access (checked against rhai 1.27's packages).
     let mut engine = Engine::new_raw();
@@ -136,10 +164,14 @@ pub fn build(limits: &Limits, deadline: Deadline) -> Engine {
     // No modules: none may be loaded, and the resolver would find none anyway.
     engine.set_max_modules(0);
     engine.set_module_resolver(DummyModuleResolver::new());
-    // Wall-clock budget: stop the script once its deadline has passed. The token carries
-    // nothing; `diagnostic` turns the termination into a Limit error naming the budget.
+    // Memory, then wall-clock time. The size limits above see one value at a time; what a
+    // call holds in all its values together (and in function pointers, which they do not
+    // see) is counted by the allocator and checked at every operation, which costs one
+    // thread-local read. The clock is read less often. The token tells `diagnostic` which.
     engine.on_progress(move |ops| {
-        if ops % CLOCK_EVERY == 0 && deadline.expired() {
+        if call.over_memory() {
+            Some(OUT_OF_MEMORY.into())
+        } else if ops % CLOCK_EVERY == 0 && call.expired() {
             Some(Dynamic::UNIT)
         } else {
             None
@@ -149,9 +181,13 @@ pub fn build(limits: &Limits, deadline: Deadline) -> Engine {
     // ---- Language. ----
     // Undeclared variables are compile errors, so typos fail at load, not mid-stream.
     engine.set_strict_variables(true);
-    // No running strings as code, no imports even by keyword.
-    engine.disable_symbol("eval");
-    engine.disable_symbol("import");
+    // No running strings as code (`eval`), no imports even by keyword, no currying: a
+    // curried function pointer carries values Rhai's size limits never see. Closures (which
+    // capture by currying, and whose shared captures can form reference cycles that are never
+    // freed) are compiled out: rhai's `no_closure` feature.
+    for symbol in DISABLED {
+        engine.disable_symbol(symbol);
+    }
     // `sleep` in the standard library blocks the thread out of reach of on_progress.
     // Functions registered on the engine shadow the package's, so this replaces it.
     engine.register_fn("sleep", |_: INT| -> Result<(), Box<EvalAltResult>> {
@@ -161,23 +197,8 @@ pub fn build(limits: &Limits, deadline: Deadline) -> Engine {
         Err("sleep() is not available to personalities".into())
     });
 
-    // ---- Output: print and debug go to tracing (stderr), tagged with the script. ----
-    engine.on_print(move |text| {
-        let script = deadline.script();
-        tracing::info!(target: "retake_chat::script", script = script.as_deref().unwrap_or("?"), "{text}");
-    });
-    engine.on_debug(move |text, source, pos: Position| {
-        let script = deadline.script();
-        let script = source.or(script.as_deref()).unwrap_or("?");
-        tracing::debug!(target: "retake_chat::script", script, line = pos.line(), "{text}");
-    });
-
-    // `log(text)`: the same as print, for scripts that prefer the name. Strings only: Rhai's
-    // math `log(number)` keeps its meaning.
-    engine.register_fn("log", move |text: &str| {
-        let script = deadline.script();
-        tracing::info!(target: "retake_chat::script", script = script.as_deref().unwrap_or("?"), "{text}");
-    });
+    // ---- Output: print, debug and log(text) go to tracing (stderr), within a budget. ----
+    output::register(&mut engine, log, call);
 
     api::register(&mut engine);
     helpers::register(&mut engine);
@@ -189,19 +210,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deadline_is_per_thread_and_restored() {
-        let deadline = Deadline::new();
+    fn the_budget_is_per_thread_and_restored() {
+        let deadline = CallBudget::new();
         let name: Arc<str> = Arc::from("a.rhai");
         assert!(!deadline.expired());
+        let spent = Limits {
+            time_budget: Duration::ZERO,
+            max_memory: 0,
+            ..Limits::default()
+        };
         {
-            let _armed = deadline.arm(&name, Duration::ZERO);
+            let _armed = deadline.arm(&name, &spent);
+            let _held = std::hint::black_box(vec![0u8; 4096]);
+            assert!(deadline.over_memory());
             assert!(deadline.expired());
             assert_eq!(deadline.script().as_deref(), Some("a.rhai"));
             // Another thread sees no deadline at all.
             let other = std::thread::spawn(move || deadline.expired()).join();
             assert!(matches!(other, Ok(false)));
         }
-        assert!(!deadline.expired());
+        assert!(!deadline.expired() && !deadline.over_memory());
         assert!(deadline.script().is_none());
     }
 
@@ -263,7 +291,7 @@ mod tests {
 
     #[test]
     fn sleep_is_replaced() {
-        let engine = build(&Limits::default(), Deadline::new());
+        let engine = build(&Limits::default(), CallBudget::new(), &Arc::default());
         let started = Instant::now();
         let result = engine.run("sleep(5);");
         assert!(result.is_err());

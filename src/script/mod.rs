@@ -2,10 +2,12 @@
 //!
 //! Owns compiling a script into a [`Personality`] (header, hooks, top level, self-tests) and
 //! [`Runtime::decide`], which only returns a [`Decision`]; carrying it out is `act`'s job.
-//! The engine and its limits are in `engine.rs`, the script API in `api.rs` and `helpers.rs`,
-//! per-runtime state in `state.rs` and `memory.rs`, errors in `diagnostic.rs`, hot reload in
-//! `reload.rs`.
+//! The engine and its limits are in `engine.rs` (with the allocator that counts a call's
+//! memory in `alloc.rs` and the log budget in `output.rs`), the script API in `api.rs` and
+//! `helpers.rs`, per-runtime state in `state.rs` and `memory.rs`, errors in `diagnostic.rs`,
+//! hot reload in `reload.rs`.
 
+mod alloc;
 pub mod api;
 mod diagnostic;
 pub mod engine;
@@ -14,6 +16,7 @@ mod helpers;
 pub mod hooks;
 pub mod memory;
 mod msg;
+mod output;
 pub mod reload;
 pub mod selftest;
 pub mod state;
@@ -29,10 +32,11 @@ use rhai::{AST, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
 use crate::event::ChatEvent;
 pub use api::{Decision, quote};
 pub use diagnostic::{Location, ScriptError};
-pub use engine::{Deadline, Limits};
+pub use engine::{CallBudget, Limits};
 pub use header::{Header, SCRIPT_API_VERSION};
 pub use hooks::{Hooks, Timer};
 pub use memory::MemoryError;
+use output::LogBudget;
 use state::Shared;
 pub use state::{Clock, Session, SimClock};
 pub use timers::Schedule;
@@ -116,7 +120,8 @@ impl fmt::Debug for Personality {
 pub struct Runtime {
     engine: Engine,
     limits: Limits,
-    deadline: Deadline,
+    budget: CallBudget,
+    log: Arc<LogBudget>,
     session: Shared,
 }
 
@@ -128,13 +133,27 @@ impl Runtime {
 
     /// Build the engine with these limits and `session` (its clock, room, seed and memory).
     pub fn with_session(limits: Limits, session: Session) -> Self {
-        let deadline = Deadline::new();
+        let budget = CallBudget::new();
+        let log = Arc::new(LogBudget::default());
+        let session = Shared::new(session);
         Self {
-            engine: engine::build(&limits, deadline),
+            engine: engine::build(&limits, budget, &log),
             limits,
-            deadline,
-            session: Shared::new(session),
+            budget,
+            log,
+            session,
         }
+    }
+
+    /// Report every script log line dropped over the log budget to `count` (the daemon's
+    /// health counter); only the first call has an effect.
+    pub fn count_suppressed_logs(&self, count: impl Fn(u64) + Send + Sync + 'static) {
+        self.log.report_to(Box::new(count));
+    }
+
+    /// Script log lines dropped over the log budget so far.
+    pub fn suppressed_logs(&self) -> u64 {
+        self.log.suppressed()
     }
 
     /// The limits this runtime enforces.
@@ -162,12 +181,12 @@ impl Runtime {
         let mut ast = self
             .engine
             .compile(source)
-            .map_err(|e| diagnostic::from_parse(name, &e))?;
+            .map_err(|e| diagnostic::from_parse(name, source, &e))?;
         ast.set_source(name);
         let hooks = hooks::discover(name, source, &ast)?;
         let name: Arc<str> = Arc::from(name);
         {
-            let _armed = self.deadline.arm(&name, self.limits.time_budget);
+            let _armed = self.budget.arm(&name, &self.limits);
             self.engine
                 .run_ast(&ast)
                 .map_err(|e| diagnostic::from_eval(&name, *e, &self.limits))?;
@@ -291,7 +310,7 @@ impl Runtime {
             .with_tag(session.clone());
         let mut scope = Scope::new();
         let result = {
-            let _armed = self.deadline.arm(name, self.limits.time_budget);
+            let _armed = self.budget.arm(name, &self.limits);
             self.engine
                 .call_fn_with_options::<Dynamic>(options, &mut scope, ast, hook, args)
         };

@@ -1,0 +1,179 @@
+//! A hostile shared script cannot exhaust memory or disk: closures and currying are refused at
+//! load, a call holding too much memory is stopped, and the log has a budget.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use retake_chat::event::ChatEvent;
+use retake_chat::script::{Limits, Runtime, ScriptError};
+
+use crate::support::{Harness, Setup, expect};
+
+fn event(author: &str, text: &str) -> ChatEvent {
+    ChatEvent {
+        id: format!("{author}-{text}"),
+        kind: "message".into(),
+        author: author.into(),
+        text: text.into(),
+        ..ChatEvent::default()
+    }
+}
+
+/// Limits with room to spare in time and operations, so only the limit under test can bite
+/// (the tests run unoptimised).
+fn roomy() -> Limits {
+    Limits {
+        max_operations: 5_000_000,
+        time_budget: Duration::from_secs(30),
+        ..Limits::default()
+    }
+}
+
+fn decide(runtime: &Runtime, source: &str, author: &str) -> Result<String, ScriptError> {
+    let p = runtime.compile("hostile.rhai", source).expect("compiles");
+    runtime
+        .decide(&p, &event(author, "hi"))
+        .map(|d| d.to_string())
+}
+
+/// Everything the `retake_chat::script` target logs at info and above while `f` runs on
+/// this thread.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut b) = self.0.lock() {
+                b.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn closures_and_curried_pointers_are_refused_at_load() {
+    let runtime = Runtime::new(Limits::default());
+    // The reference cycle that leaked ~25 MB per message: a map holding a closure over itself.
+    let cycle = r#"fn on_message(msg) {
+        let b = "x";
+        let m = #{s: b};
+        let f = || m;
+        m.f = f;
+        reply("leaked")
+    }"#;
+    let err = runtime
+        .compile("cycle.rhai", cycle)
+        .expect_err("a closure capturing a variable is refused");
+    assert!(matches!(err, ScriptError::Compile { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "cycle.rhai:4:20: syntax error: undefined variable: m; an anonymous function cannot use the variables around it (closures are off), so pass what it needs as a parameter"
+    );
+    let curry = r#"fn keep(s, x) { x }
+    fn on_message(msg) {
+        let f = Fn("keep").curry("x");
+        reply("held")
+    }"#;
+    let err = runtime
+        .compile("curry.rhai", curry)
+        .expect_err("curry is refused");
+    assert!(matches!(err, ScriptError::Compile { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "curry.rhai:3:28: syntax error: `curry` is not available to personalities"
+    );
+    let call_form = "fn keep(s, x) { x }\nfn on_message(msg) { let f = curry(Fn(\"keep\"), 1); }";
+    let err = runtime
+        .compile("curry.rhai", call_form)
+        .expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "curry.rhai:2:30: syntax error: `curry` is not available to personalities"
+    );
+    // Anonymous functions that capture nothing still work.
+    let plain = r#"fn on_message(msg) {
+        let doubled = [1, 2, 3].map(|x| x * 2);
+        reply(`${doubled}`)
+    }"#;
+    assert_eq!(
+        decide(&runtime, plain, "a").expect("runs"),
+        r#"reply "[2, 4, 6]""#
+    );
+}
+
+#[test]
+fn a_call_holding_more_than_its_memory_budget_is_stopped() {
+    // Rhai's size limits see one value at a time and not what a Decision or a function
+    // pointer holds: 2,000 replies of 60 KB each are 120 MB that no size limit sees.
+    let hoard = r#"fn on_message(msg) {
+        let s = "";
+        s.pad(60000, 'x');
+        let held = [];
+        for i in 0..2000 { held.push(reply(s + i)); }
+        reply(`survived with ${held.len()}`)
+    }"#;
+    let runtime = Runtime::new(roomy());
+    let err = decide(&runtime, hoard, "a").expect_err("stopped");
+    assert!(matches!(err, ScriptError::Limit { .. }), "{err:?}");
+    assert_eq!(
+        err.message(),
+        "limit exceeded: held more than the memory budget of 16 MiB"
+    );
+    // The next call has its whole budget again.
+    let small = "fn on_message(msg) { let s = \"\"; s.pad(60000, 'x'); reply(`${s.len()}`) }";
+    assert_eq!(
+        decide(&runtime, small, "a").expect("fits"),
+        r#"reply "60000""#
+    );
+}
+
+#[test]
+fn script_logs_are_capped_per_call() {
+    let runtime = Runtime::new(roomy());
+    let noisy = r#"fn on_message(msg) {
+        for i in 0..1000 { print(`line ${i}`); log("x"); }
+        reply("said a lot")
+    }"#;
+    let p = runtime.compile("noisy.rhai", noisy).expect("compiles");
+    let log = logged(|| {
+        runtime.decide(&p, &event("a", "hi")).expect("decides");
+    });
+    let lines = log.lines().filter(|l| l.contains(" INFO ")).count();
+    assert_eq!(lines, 10, "{log}");
+    assert_eq!(
+        log.lines().filter(|l| l.contains(" WARN ")).count(),
+        1,
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suppressed_log_lines_are_counted_in_health() {
+    let h = Harness::start_with(Setup {
+        script: Some(
+            "fn on_message(msg) { for i in 0..30 { print(`${i}`); } reply(\"ok\") }".to_string(),
+        ),
+        ..Setup::default()
+    })
+    .await;
+    h.say("m1", "ann", "hi").await;
+    h.wait_sent(1).await;
+    expect("20 suppressed lines in health.json", || {
+        h.health()["counters"]["scriptLogSuppressed"] == 20
+    })
+    .await;
+}
