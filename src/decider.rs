@@ -1,10 +1,11 @@
 //! The personality stage, on its own OS thread: everything between a raw payload and an
 //! action. Normalize, drop what is not viewer chat (moderation, the agent's own echo, server
 //! repeats), ask the script, log the decision, hand it to `act`. The same thread says the
-//! script's `on_start` line, fires its timers on the daemon's tick and saves its memory, so
-//! all script calls happen in one place, one at a time. When more messages wait than
-//! `[backlog] personality` (a slow script under a flood), the oldest go to the queue without
-//! the script: nothing piles up in memory and nothing is lost.
+//! script's `on_start` line and fires its timers on the daemon's tick, so all script calls
+//! happen in one place, one at a time; the runtime saves memory on a thread of its own, and
+//! this one only flushes it at the end. When more messages wait than `[backlog] personality`
+//! (a slow script under a flood), the oldest go to the queue without the script: nothing
+//! piles up in memory and nothing is lost.
 
 use std::sync::Arc;
 
@@ -61,7 +62,6 @@ impl Decider {
                     for (name, _) in schedule.take_due(self.runtime.now_ms()) {
                         self.speak(&name, self.runtime.fire_timer(&personality, &name));
                     }
-                    self.save_memory();
                     continue;
                 }
                 Inbound::End => break,

@@ -1,11 +1,13 @@
 //! A hostile shared script cannot exhaust memory or disk: closures and currying are refused at
-//! load, a call holding too much memory is stopped, and the log has a budget.
+//! load, a call holding too much memory is stopped, the log has a budget, and `remember*`
+//! counts names and entries, trims an oversized file and saves off the personality thread.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use retake_chat::event::ChatEvent;
-use retake_chat::script::{Limits, Runtime, ScriptError};
+use retake_chat::script::{Clock, Limits, Runtime, ScriptError, Session};
 
 use crate::support::{Harness, Setup, expect};
 
@@ -176,4 +178,130 @@ async fn suppressed_log_lines_are_counted_in_health() {
         h.health()["counters"]["scriptLogSuppressed"] == 20
     })
     .await;
+}
+
+/// Bytes this thread has written with write(2) and friends, from /proc/thread-self/io.
+fn written_by_this_thread() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").expect("per-thread I/O accounting");
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a wchar line")
+}
+
+fn with_memory(path: &Path, limits: Limits) -> Runtime {
+    let session = Session::new(Clock::System)
+        .with_memory_file(path.to_path_buf())
+        .expect("memory opens");
+    Runtime::with_session(limits, session)
+}
+
+/// Poll `condition` for up to 15 s from a plain thread.
+fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(15);
+    while !condition() {
+        assert!(Instant::now() < end, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn memory_is_saved_off_the_deciding_thread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("memory.json");
+    let runtime = with_memory(&path, Limits::default());
+    let p = runtime
+        .compile(
+            "m.rhai",
+            "fn on_message(msg) { remember_for(msg.author, \"seen\", true); reply(\"ok\") }",
+        )
+        .expect("compiles");
+    // The deciding thread writes nothing: an fsync that takes most of a second on a busy disk
+    // would otherwise hold up every reply behind it.
+    let before = written_by_this_thread();
+    for i in 0..20 {
+        runtime
+            .decide(&p, &event(&format!("viewer{i}"), "hi"))
+            .expect("decides");
+    }
+    assert_eq!(
+        written_by_this_thread() - before,
+        0,
+        "the decider wrote the file itself"
+    );
+    eventually("memory.json saved in the background", || path.exists());
+    let saved = std::fs::read_to_string(&path).expect("readable");
+    assert!(saved.contains("viewer0"), "{saved}");
+}
+
+#[test]
+fn author_names_and_entries_count_against_the_memory_limits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("memory.json");
+    let runtime = with_memory(&path, roomy());
+    // 30,000 viewers with 120-byte names and a one-byte value each: with only the values
+    // counted, memory.json grew past 4 MB (and 56 MB in a longer run).
+    let many = r#"fn on_message(msg) {
+        let name = "";
+        name.pad(116, 'v');
+        for i in 0..5000 { remember_for(`${name}${msg.author}${i}`, "k", 1); }
+        reply("ok")
+    }"#;
+    let p = runtime.compile("many.rhai", many).expect("compiles");
+    for round in 1000..1006 {
+        runtime
+            .decide(&p, &event(&round.to_string(), "hi"))
+            .expect("decides");
+    }
+    runtime.save_memory().expect("saves");
+    let size = std::fs::metadata(&path).expect("saved").len();
+    assert!(size <= 1_200_000, "memory.json is {size} bytes");
+    // The number of global entries is capped too, not only their bytes.
+    let keys =
+        r#"fn on_message(msg) { for i in 0..2000 { remember(`${i}`, 1); } reply("all kept") }"#;
+    let err = decide(&runtime, keys, "a").expect_err("over the entry cap");
+    assert!(
+        err.to_string()
+            .contains("remember(): global memory is full (1000 entries); forget something first"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_oversized_memory_file_is_trimmed_at_load_with_a_warning() {
+    // What a version without the limits left behind: 30,000 authors with long names.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("memory.json");
+    let authors: Vec<serde_json::Value> = (0..30_000)
+        .map(|i| serde_json::json!({"author": format!("{i:0>120}"), "memory": {"visits": i}}))
+        .collect();
+    let old = serde_json::json!({"version": 1, "global": {"streak": 3}, "authors": authors});
+    std::fs::write(&path, old.to_string()).expect("write");
+    let mut session = None;
+    let log = logged(|| session = Some(Session::new(Clock::System).with_memory_file(path.clone())));
+    let session = session
+        .expect("ran")
+        .expect("an oversized file is not refused");
+    assert!(
+        log.contains("WARN")
+            && log.contains(&path.display().to_string())
+            && log.contains("trimmed"),
+        "{log}"
+    );
+    let runtime = Runtime::with_session(Limits::default(), session);
+    let recall = r#"fn on_message(msg) { reply(`${recall("streak")} ${recall_for(msg.author, "visits")}`) }"#;
+    let newest = format!("{:0>120}", 29_999);
+    assert_eq!(
+        decide(&runtime, recall, &newest).expect("runs"),
+        r#"reply "3 29999""#
+    );
+    let oldest = format!("{:0>120}", 0);
+    assert_eq!(
+        decide(&runtime, recall, &oldest).expect("runs"),
+        r#"reply "3 ""#
+    );
+    // The trimmed memory replaces the file without waiting for a change.
+    eventually("memory.json rewritten trimmed", || {
+        std::fs::metadata(&path).is_ok_and(|m| m.len() < 1_200_000)
+    });
 }

@@ -82,7 +82,9 @@ pub fn register(engine: &mut Engine) {
         )
         .register_fn("recall", |ctx: NativeCallContext, key: &str| {
             with(&ctx, |s| {
-                s.memory.recall(key).map_or(Dynamic::UNIT, from_json)
+                s.memory
+                    .recall(key)
+                    .map_or(Dynamic::UNIT, |v| from_json(&v))
             })
         })
         .register_fn("forget", |ctx: NativeCallContext, key: &str| {
@@ -107,7 +109,7 @@ pub fn register(engine: &mut Engine) {
                 with(&ctx, |s| {
                     s.memory
                         .recall_for(author, key)
-                        .map_or(Dynamic::UNIT, from_json)
+                        .map_or(Dynamic::UNIT, |v| from_json(&v))
                 })
             },
         )

@@ -1,284 +1,229 @@
-//! What a personality remembers: global and per-author key/value memory, bounded, optionally
-//! kept in a JSON file that is written atomically.
+//! What a personality remembers: global and per-author key/value memory, bounded in bytes and
+//! in entries, whatever a script does.
 //!
-//! Values are stored as JSON, so only what JSON can hold is remembered (strings, numbers,
-//! booleans, arrays and maps). The script-facing functions are in `helpers.rs`; when to save
-//! is decided by the [`Runtime`](super::Runtime).
+//! Values are kept as their JSON text, so what is counted is what is held, and only what JSON
+//! can hold is remembered. Every entry also counts its key and [`ENTRY_OVERHEAD`], every author
+//! its name and [`AUTHOR_OVERHEAD`]. Loading and saving the file is in `memory_file.rs`, the
+//! background saves in `saver.rs`, the script-facing functions in `helpers.rs`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Longest key, in bytes.
+use super::lru::Lru;
+pub use super::memory_file::MemoryError;
+
+/// Longest key (and author name), in bytes.
 pub const MAX_KEY_BYTES: usize = 128;
 /// Largest value, in bytes of JSON.
 pub const MAX_VALUE_BYTES: usize = 4 * 1024;
-/// All global memory together (keys and JSON values), in bytes.
+/// What each entry costs on top of its key and value: the bookkeeping that holds it.
+pub const ENTRY_OVERHEAD: usize = 32;
+/// What each author costs on top of their name and entries.
+pub const AUTHOR_OVERHEAD: usize = 64;
+/// All global memory together (keys, values, overheads), in bytes.
 pub const MAX_GLOBAL_BYTES: usize = 64 * 1024;
-/// One author's memory, in bytes.
+/// Most global entries.
+pub const MAX_GLOBAL_ENTRIES: usize = 1_000;
+/// One author's memory (keys, values, overheads), in bytes.
 pub const MAX_AUTHOR_BYTES: usize = 4 * 1024;
-/// All authors' memory together; past it the authors written to longest ago are forgotten.
+/// Most entries of one author.
+pub const MAX_AUTHOR_ENTRIES: usize = 64;
+/// All authors' memory together, names included; past it the authors written to longest ago
+/// are forgotten.
 pub const MAX_AUTHORS_BYTES: usize = 1024 * 1024;
+/// Most authors remembered; past it the author written to longest ago is forgotten.
+pub const MAX_AUTHORS: usize = 10_000;
 /// Write a changed memory to its file at most this often (and when asked to).
 pub(super) const SAVE_EVERY: Duration = Duration::from_secs(5);
-/// The file format's version.
-const FORMAT: u32 = 1;
 
-/// Why the memory file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum MemoryError {
-    /// Reading failed (other than the file not existing, which is empty memory).
-    #[error("cannot read script memory {}: {error}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        error: std::io::Error,
-    },
-    /// The file is not memory this version understands.
-    #[error("script memory {} is not valid: {message}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// Writing failed.
-    #[error("cannot write script memory {}: {error}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        error: std::io::Error,
-    },
-}
-
+/// One store of entries with its limits.
 #[derive(Debug, Default)]
-struct Bucket {
-    values: BTreeMap<String, (Value, usize)>,
+pub(super) struct Bucket {
+    /// Key → the value's JSON text.
+    pub(super) values: BTreeMap<Box<str>, Box<str>>,
+    /// What the entries cost: keys, values and [`ENTRY_OVERHEAD`] each.
     bytes: usize,
 }
 
+/// The limits of one [`Bucket`] and what errors call it.
+struct Bounds {
+    bytes: usize,
+    entries: usize,
+    what: &'static str,
+}
+
+const GLOBAL: Bounds = Bounds {
+    bytes: MAX_GLOBAL_BYTES,
+    entries: MAX_GLOBAL_ENTRIES,
+    what: "global",
+};
+const AUTHOR: Bounds = Bounds {
+    bytes: MAX_AUTHOR_BYTES,
+    entries: MAX_AUTHOR_ENTRIES,
+    what: "this author's",
+};
+
 impl Bucket {
-    /// Store (or, for `null`, remove) `key`, keeping the total under `max` bytes.
-    fn put(&mut self, key: &str, value: Value, max: usize, what: &str) -> Result<isize, String> {
-        let old = self.values.get(key).map_or(0, |(_, n)| *n);
-        if value.is_null() {
+    /// Store (or, for `None`, remove) `key`, within `bounds`; how many bytes it grew by.
+    fn put(&mut self, key: &str, text: Option<String>, bounds: &Bounds) -> Result<isize, String> {
+        let old = self.values.get(key).map_or(0, |v| cost(key, v));
+        let Some(text) = text else {
             self.values.remove(key);
             self.bytes -= old;
             return Ok(-(old as isize));
+        };
+        let size = cost(key, &text);
+        let full = |limit: String| {
+            format!(
+                "{} memory is full ({limit}); forget something first",
+                bounds.what
+            )
+        };
+        if self.bytes - old + size > bounds.bytes {
+            return Err(full(format!("{} KiB", bounds.bytes / 1024)));
         }
-        let size = key.len() + json_len(&value)?;
-        if self.bytes - old + size > max {
-            return Err(format!(
-                "{what} memory is full ({} KiB); forget something first",
-                max / 1024
-            ));
+        if old == 0 && self.values.len() >= bounds.entries {
+            return Err(full(format!("{} entries", bounds.entries)));
         }
-        self.values.insert(key.to_string(), (value, size));
+        self.values.insert(key.into(), text.into());
         self.bytes = self.bytes - old + size;
         Ok(size as isize - old as isize)
     }
 }
 
+/// What one entry counts for.
+fn cost(key: &str, text: &str) -> usize {
+    key.len() + text.len() + ENTRY_OVERHEAD
+}
+
+/// What an author counts for besides their entries.
+fn author_cost(name: &str) -> usize {
+    name.len() + AUTHOR_OVERHEAD
+}
+
 /// Global and per-author memory; see the module docs.
 #[derive(Debug, Default)]
 pub struct Memory {
-    global: Bucket,
-    authors: HashMap<String, (Bucket, u64)>,
-    /// Authors by when they were last written to, oldest first (the value of `authors.1`).
-    order: BTreeMap<u64, String>,
+    pub(super) global: Bucket,
+    /// Authors by when they were last written to.
+    pub(super) authors: Lru<Bucket>,
+    /// Every author's entries, names and overheads.
     authors_bytes: usize,
-    seq: u64,
-    file: Option<PathBuf>,
-    dirty: bool,
-    last_saved: Option<Instant>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct OnDisk {
-    version: u32,
-    global: serde_json::Map<String, Value>,
-    /// Oldest first, so loading restores the forgetting order.
-    authors: Vec<AuthorOnDisk>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct AuthorOnDisk {
-    author: String,
-    memory: serde_json::Map<String, Value>,
+    /// Authors forgotten to make room, since this memory was made.
+    pub(super) evicted: usize,
+    pub(super) file: Option<PathBuf>,
+    pub(super) dirty: bool,
 }
 
 impl Memory {
-    /// Memory kept in `path`: loaded now (missing means empty), saved back by [`Self::snapshot`].
-    pub fn open(path: PathBuf) -> Result<Self, MemoryError> {
-        let mut memory = Self::default();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let parse = |message: String| MemoryError::Parse {
-                    path: path.clone(),
-                    message,
-                };
-                let disk: OnDisk = serde_json::from_str(&text).map_err(|e| parse(e.to_string()))?;
-                if disk.version > FORMAT {
-                    return Err(parse(format!(
-                        "format {} is newer than this retake-chat's {FORMAT}",
-                        disk.version
-                    )));
-                }
-                let mut dropped = 0;
-                for (key, value) in disk.global {
-                    dropped += usize::from(memory.remember(&key, value).is_err());
-                }
-                for author in disk.authors {
-                    for (key, value) in author.memory {
-                        dropped +=
-                            usize::from(memory.remember_for(&author.author, &key, value).is_err());
-                    }
-                }
-                if dropped > 0 {
-                    tracing::warn!(file = %path.display(), dropped, "script memory entries over the limits were dropped");
-                }
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(MemoryError::Read { path, error }),
-        }
-        memory.dirty = false;
-        memory.file = Some(path);
-        Ok(memory)
-    }
-
     /// The global value of `key`, if any.
-    pub fn recall(&self, key: &str) -> Option<&Value> {
-        self.global.values.get(key).map(|(v, _)| v)
+    pub fn recall(&self, key: &str) -> Option<Value> {
+        parse(self.global.values.get(key)?)
     }
 
     /// `author`'s value of `key`, if any.
-    pub fn recall_for(&self, author: &str, key: &str) -> Option<&Value> {
-        let (bucket, _) = self.authors.get(author)?;
-        bucket.values.get(key).map(|(v, _)| v)
+    pub fn recall_for(&self, author: &str, key: &str) -> Option<Value> {
+        parse(self.authors.peek(author)?.values.get(key)?)
     }
 
     /// Set the global `key` (`null` forgets it). Fails when the key, the value or the global
     /// memory would be over its limit.
     pub fn remember(&mut self, key: &str, value: Value) -> Result<(), String> {
-        check_key(key)?;
-        self.global.put(key, value, MAX_GLOBAL_BYTES, "global")?;
+        check_key("memory keys", key)?;
+        self.global.put(key, text_of(&value)?, &GLOBAL)?;
         self.dirty = true;
         Ok(())
     }
 
-    /// Set `author`'s `key` (`null` forgets it). Fails when the key, the value or this author's
-    /// memory would be over its limit; other authors are forgotten, oldest first, to make room.
+    /// Set `author`'s `key` (`null` forgets it). Fails when the author's name, the key, the
+    /// value or this author's memory would be over its limit; other authors are forgotten,
+    /// the one written to longest ago first, to make room.
     pub fn remember_for(&mut self, author: &str, key: &str, value: Value) -> Result<(), String> {
-        check_key(key)?;
-        if author.len() > MAX_KEY_BYTES {
-            return Err(format!("author names are at most {MAX_KEY_BYTES} bytes"));
-        }
-        self.seq += 1;
-        let seq = self.seq;
-        let (bucket, last) = self.authors.entry(author.to_string()).or_default();
-        let grew = bucket.put(key, value, MAX_AUTHOR_BYTES, "this author's")?;
-        let empty = bucket.values.is_empty();
-        self.order.remove(last);
-        *last = seq;
-        self.authors_bytes = self.authors_bytes.saturating_add_signed(grew);
-        if empty {
-            self.authors.remove(author);
-        } else {
-            self.order.insert(seq, author.to_string());
-        }
-        while self.authors_bytes > MAX_AUTHORS_BYTES {
-            let Some((_, oldest)) = self.order.pop_first() else {
-                break;
-            };
-            if let Some((bucket, _)) = self.authors.remove(&oldest) {
-                self.authors_bytes -= bucket.bytes;
+        check_key("memory keys", key)?;
+        check_key("author names", author)?;
+        let text = text_of(&value)?;
+        match self.authors.touch(author) {
+            Some(bucket) => {
+                let grew = bucket.put(key, text, &AUTHOR)?;
+                self.authors_bytes = self.authors_bytes.saturating_add_signed(grew);
+                if bucket.values.is_empty() {
+                    self.authors.remove(author);
+                    self.authors_bytes -= author_cost(author);
+                }
+            }
+            // Forgetting what an unknown author never had changes nothing.
+            None if text.is_none() => return Ok(()),
+            None => {
+                let mut bucket = Bucket::default();
+                let grew = bucket.put(key, text, &AUTHOR)?;
+                while self.authors.len() >= MAX_AUTHORS {
+                    self.evict_oldest();
+                }
+                self.authors.insert(author, bucket);
+                self.authors_bytes += author_cost(author) + grew.unsigned_abs();
             }
         }
+        // The author just written to is the newest and fits alone, so it is never the one to go.
+        while self.authors_bytes > MAX_AUTHORS_BYTES && self.evict_oldest() {}
         self.dirty = true;
         Ok(())
     }
 
-    /// The file's new content when there are unsaved changes and saving is due (`force`, or
-    /// [`SAVE_EVERY`] since the last save); marks them saved. `None` for in-process memory.
-    pub(super) fn snapshot(&mut self, force: bool) -> Option<(PathBuf, String)> {
-        let path = self.file.clone()?;
-        let due = force || self.last_saved.is_none_or(|at| at.elapsed() >= SAVE_EVERY);
-        if !self.dirty || !due {
-            return None;
-        }
-        let global = self
-            .global
-            .values
-            .iter()
-            .map(|(k, (v, _))| (k.clone(), v.clone()))
-            .collect();
-        let authors = self
-            .order
-            .values()
-            .filter_map(|author| {
-                let (bucket, _) = self.authors.get(author)?;
-                let memory = bucket
-                    .values
-                    .iter()
-                    .map(|(k, (v, _))| (k.clone(), v.clone()))
-                    .collect();
-                Some(AuthorOnDisk {
-                    author: author.clone(),
-                    memory,
-                })
-            })
-            .collect();
-        let disk = OnDisk {
-            version: FORMAT,
-            global,
-            authors,
-        };
-        let text = serde_json::to_string(&disk).ok()?;
-        self.dirty = false;
-        self.last_saved = Some(Instant::now());
-        Some((path, text))
+    /// True when there are changes not yet handed to the file.
+    pub(super) fn is_dirty(&self) -> bool {
+        self.dirty && self.file.is_some()
     }
 
     /// Mark the memory changed again, after a failed write.
     pub(super) fn unsaved(&mut self) {
         self.dirty = true;
     }
+
+    /// What all authors' memory counts for, in bytes.
+    pub(super) fn authors_bytes(&self) -> usize {
+        self.authors_bytes
+    }
+
+    fn evict_oldest(&mut self) -> bool {
+        let Some((name, bucket)) = self.authors.pop_oldest() else {
+            return false;
+        };
+        self.authors_bytes -= author_cost(&name) + bucket.bytes;
+        self.evicted += 1;
+        true
+    }
 }
 
-/// Write `text` to `path` atomically: a temp file beside it, synced, renamed over it.
-pub(super) fn write_atomic(path: &Path, text: &str) -> Result<(), MemoryError> {
-    let err = |error| MemoryError::Write {
-        path: path.to_path_buf(),
-        error,
-    };
-    crate::files::write_replacing(path, text.as_bytes(), true).map_err(err)
+fn parse(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok()
 }
 
-fn check_key(key: &str) -> Result<(), String> {
+/// The JSON text `value` is kept as; `None` for `null` (forget).
+fn text_of(value: &Value) -> Result<Option<String>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    if text.len() > MAX_VALUE_BYTES {
+        return Err(format!(
+            "a remembered value is at most {MAX_VALUE_BYTES} bytes of JSON, this one is {}",
+            text.len()
+        ));
+    }
+    Ok(Some(text))
+}
+
+fn check_key(what: &str, key: &str) -> Result<(), String> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
         return Err(format!(
-            "memory keys are 1 to {MAX_KEY_BYTES} bytes, got {}",
+            "{what} are 1 to {MAX_KEY_BYTES} bytes, got {}",
             key.len()
         ));
     }
     Ok(())
-}
-
-fn json_len(value: &Value) -> Result<usize, String> {
-    let len = serde_json::to_string(value)
-        .map_err(|e| e.to_string())?
-        .len();
-    if len > MAX_VALUE_BYTES {
-        return Err(format!(
-            "a remembered value is at most {MAX_VALUE_BYTES} bytes of JSON, this one is {len}"
-        ));
-    }
-    Ok(len)
 }
 
 #[cfg(test)]
@@ -292,14 +237,16 @@ mod tests {
         m.remember("k", json!(1)).expect("fits");
         m.remember_for("alice", "seen", json!(["gm"]))
             .expect("fits");
-        assert_eq!(m.recall("k"), Some(&json!(1)));
-        assert_eq!(m.recall_for("alice", "seen"), Some(&json!(["gm"])));
+        assert_eq!(m.recall("k"), Some(json!(1)));
+        assert_eq!(m.recall_for("alice", "seen"), Some(json!(["gm"])));
         assert_eq!(m.recall_for("bob", "seen"), None);
         m.remember("k", Value::Null).expect("forgets");
         m.remember_for("alice", "seen", Value::Null)
             .expect("forgets");
+        m.remember_for("nobody", "seen", Value::Null)
+            .expect("forgetting nothing");
         assert_eq!(m.recall("k"), None);
-        assert!(m.authors.is_empty() && m.order.is_empty());
+        assert_eq!(m.authors.len(), 0);
         assert_eq!((m.global.bytes, m.authors_bytes), (0, 0));
     }
 
@@ -325,6 +272,63 @@ mod tests {
         );
         assert!(m.remember_for("a", "1", json!(chunk)).is_ok());
         assert!(m.remember_for("a", "2", json!(chunk)).is_err());
+        assert!(m.remember_for("", "1", json!(1)).is_err());
+        assert!(
+            m.remember_for(&"a".repeat(MAX_KEY_BYTES + 1), "1", json!(1))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn entries_are_capped_and_cost_their_overhead() {
+        let mut m = Memory::default();
+        for i in 0..MAX_GLOBAL_ENTRIES {
+            m.remember(&i.to_string(), json!(1)).expect("fits");
+        }
+        let err = m.remember("one more", json!(1)).expect_err("full");
+        assert_eq!(
+            err,
+            "global memory is full (1000 entries); forget something first"
+        );
+        m.remember("0", json!(2))
+            .expect("changing one is not adding one");
+        let keys: usize = (0..MAX_GLOBAL_ENTRIES).map(|i| i.to_string().len()).sum();
+        assert_eq!(
+            m.global.bytes,
+            keys + MAX_GLOBAL_ENTRIES * (1 + ENTRY_OVERHEAD)
+        );
+        for i in 0..MAX_AUTHOR_ENTRIES {
+            m.remember_for("a", &i.to_string(), json!(1)).expect("fits");
+        }
+        let err = m.remember_for("a", "x", json!(1)).expect_err("full");
+        assert_eq!(
+            err,
+            "this author's memory is full (64 entries); forget something first"
+        );
+    }
+
+    #[test]
+    fn author_names_count_and_authors_are_capped() {
+        // Long names and tiny values: the names are what fills the memory.
+        let mut m = Memory::default();
+        let name = |i: usize| format!("{i:0>128}");
+        for i in 0..50_000 {
+            m.remember_for(&name(i), "k", json!(1)).expect("fits");
+        }
+        let each = author_cost(&name(0)) + cost("k", "1");
+        assert_eq!(m.authors.len(), MAX_AUTHORS_BYTES / each);
+        assert!(m.authors_bytes <= MAX_AUTHORS_BYTES);
+        assert_eq!(m.recall_for(&name(0), "k"), None, "the oldest went first");
+        assert!(m.recall_for(&name(49_999), "k").is_some());
+        // Short names: the count of authors binds.
+        let mut m = Memory::default();
+        for i in 0..MAX_AUTHORS + 5 {
+            m.remember_for(&i.to_string(), "k", json!(1)).expect("fits");
+        }
+        assert_eq!(m.authors.len(), MAX_AUTHORS);
+        assert_eq!(m.evicted, 5);
+        assert_eq!(m.recall_for("4", "k"), None);
+        assert!(m.recall_for("5", "k").is_some());
     }
 
     #[test]
@@ -338,32 +342,11 @@ mod tests {
         assert!(m.authors_bytes <= MAX_AUTHORS_BYTES);
         assert_eq!(m.recall_for("a0", "k"), None);
         assert!(m.recall_for("a399", "k").is_some());
-    }
-
-    #[test]
-    fn saves_and_loads_atomically() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("memory.json");
-        let mut m = Memory::open(path.clone()).expect("missing is empty");
-        assert!(m.snapshot(true).is_none(), "nothing to save");
-        m.remember("streak", json!(3)).expect("fits");
-        m.remember_for("alice", "tips", json!({"total": 2.5}))
-            .expect("fits");
-        let (to, text) = m.snapshot(true).expect("dirty");
-        write_atomic(&to, &text).expect("writes");
-        assert!(m.snapshot(true).is_none(), "saved");
-        let back = Memory::open(path.clone()).expect("loads");
-        assert_eq!(back.recall("streak"), Some(&json!(3)));
-        assert_eq!(
-            back.recall_for("alice", "tips"),
-            Some(&json!({"total": 2.5}))
-        );
-        std::fs::write(&path, "{nope").expect("write");
-        let err = Memory::open(path.clone()).expect_err("malformed");
-        assert!(
-            err.to_string()
-                .starts_with(&format!("script memory {} is not valid: ", path.display())),
-            "{err}"
-        );
+        // Writing to an author makes them the newest again.
+        let kept = m.authors.oldest_first().next().map(|(k, _)| k.to_string());
+        let kept = kept.expect("some author");
+        m.remember_for(&kept, "k2", json!(1)).expect("fits");
+        m.remember_for("new", "k", json!(chunk)).expect("fits");
+        assert!(m.recall_for(&kept, "k").is_some());
     }
 }

@@ -4,7 +4,7 @@
 //! [`Runtime::decide`], which only returns a [`Decision`]; carrying it out is `act`'s job.
 //! The engine and its limits are in `engine.rs` (with the allocator that counts a call's
 //! memory in `alloc.rs` and the log budget in `output.rs`), the script API in `api.rs` and
-//! `helpers.rs`, per-runtime state in `state.rs` and `memory.rs`, errors in `diagnostic.rs`,
+//! `helpers.rs`, per-runtime state in `state.rs` and `memory*.rs`, errors in `diagnostic.rs`,
 //! hot reload in `reload.rs`.
 
 mod alloc;
@@ -14,10 +14,13 @@ pub mod engine;
 pub mod header;
 mod helpers;
 pub mod hooks;
+mod lru;
 pub mod memory;
+mod memory_file;
 mod msg;
 mod output;
 pub mod reload;
+mod saver;
 pub mod selftest;
 pub mod state;
 pub mod timers;
@@ -37,6 +40,7 @@ pub use header::{Header, SCRIPT_API_VERSION};
 pub use hooks::{Hooks, Timer};
 pub use memory::MemoryError;
 use output::LogBudget;
+use saver::Saver;
 use state::Shared;
 pub use state::{Clock, Session, SimClock};
 pub use timers::Schedule;
@@ -123,6 +127,8 @@ pub struct Runtime {
     budget: CallBudget,
     log: Arc<LogBudget>,
     session: Shared,
+    /// Writes the session's memory file in the background; `None` for in-process memory.
+    saver: Option<Saver>,
 }
 
 impl Runtime {
@@ -132,12 +138,14 @@ impl Runtime {
     }
 
     /// Build the engine with these limits and `session` (its clock, room, seed and memory).
+    /// A session with a memory file gets a thread that saves it.
     pub fn with_session(limits: Limits, session: Session) -> Self {
         let budget = CallBudget::new();
         let log = Arc::new(LogBudget::default());
         let session = Shared::new(session);
         Self {
             engine: engine::build(&limits, budget, &log),
+            saver: Saver::new(&session),
             limits,
             budget,
             log,
@@ -209,7 +217,7 @@ impl Runtime {
     /// is ignored) under the operation and time budgets. The top level is not run again.
     pub fn decide(&self, p: &Personality, event: &ChatEvent) -> Result<Decision, ScriptError> {
         let decided = self.decide_in(&p.ast, &p.hooks, &p.name, &self.session, event);
-        self.autosave();
+        self.changed();
         decided
     }
 
@@ -232,20 +240,16 @@ impl Runtime {
         self.say(p, name)
     }
 
-    /// Write unsaved memory to its file now (the runtime also does so at most every 5 s after a
-    /// call). False when there was nothing to write or the memory is in-process only.
+    /// Write unsaved memory to its file now, on this thread, and wait for it (the runtime also
+    /// saves in the background, at most every 5 s after a change). False when there was nothing
+    /// to write or the memory is in-process only.
     pub fn save_memory(&self) -> Result<bool, MemoryError> {
-        let snapshot = self.session.lock().memory.snapshot(true);
-        let Some((path, text)) = snapshot else {
-            return Ok(false);
-        };
-        memory::write_atomic(&path, &text).inspect_err(|_| self.session.lock().memory.unsaved())?;
-        Ok(true)
+        self.saver.as_ref().map_or(Ok(false), Saver::save_now)
     }
 
     fn say(&self, p: &Personality, hook: &str) -> Result<Option<String>, ScriptError> {
         let value = self.call(&p.ast, &p.name, &self.session, hook, ());
-        self.autosave();
+        self.changed();
         let value = value?;
         let bad = |found: String| ScriptError::BadReturn {
             at: Location::script(&p.name),
@@ -260,15 +264,13 @@ impl Runtime {
         }
     }
 
-    /// Save memory when it changed and the last save is [`memory::SAVE_EVERY`] old; a failure
-    /// is logged and retried after the next call, never passed to the script's caller.
-    fn autosave(&self) {
-        let snapshot = self.session.lock().memory.snapshot(false);
-        if let Some((path, text)) = snapshot
-            && let Err(error) = memory::write_atomic(&path, &text)
+    /// After a call: if it changed the memory, tell the saver (which writes on its own
+    /// thread, so a slow disk never delays the next decision).
+    fn changed(&self) {
+        if let Some(saver) = &self.saver
+            && self.session.lock().memory.is_dirty()
         {
-            tracing::warn!("{error}");
-            self.session.lock().memory.unsaved();
+            saver.changed();
         }
     }
 
