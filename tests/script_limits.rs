@@ -1,6 +1,7 @@
 //! A hostile shared script cannot exhaust memory or disk: closures and currying are refused at
-//! load, a call holding too much memory is stopped, the log has a budget, and `remember*`
-//! counts names and entries, trims an oversized file and saves off the personality thread.
+//! load, a call holding too much memory is stopped, `remember*` counts names and entries,
+//! trims an oversized file and saves off the personality thread, the log has a budget, and
+//! per-author counts stay bounded however many viewers come.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -304,4 +305,33 @@ fn an_oversized_memory_file_is_trimmed_at_load_with_a_warning() {
     eventually("memory.json rewritten trimmed", || {
         std::fs::metadata(&path).is_ok_and(|m| m.len() < 1_200_000)
     });
+}
+
+#[test]
+fn per_author_counts_stay_bounded_however_many_viewers() {
+    let runtime = Runtime::new(Limits::default());
+    let source = "fn on_message(msg) { `${msg.count} ${msg.first_time}` }";
+    let p = runtime.compile("count.rhai", source).expect("compiles");
+    let say = |author: &str| {
+        runtime
+            .decide(&p, &event(author, "hi"))
+            .map(|d| d.to_string())
+            .expect("decides")
+    };
+    assert_eq!(say("regular"), r#"reply "1 true""#);
+    assert_eq!(say("regular"), r#"reply "2 false""#);
+    // As many new viewers as are counted: the one seen longest ago is forgotten, one at a
+    // time, rather than everyone at once past a bound.
+    for i in 0..9_999 {
+        say(&format!("passer-by {i}"));
+    }
+    assert_eq!(say("regular"), r#"reply "3 false""#, "still counted");
+    for i in 0..10_000 {
+        say(&format!("another {i}"));
+    }
+    assert_eq!(
+        say("regular"),
+        r#"reply "1 true""#,
+        "forgotten, a first time again"
+    );
 }

@@ -140,6 +140,9 @@ pub struct ScriptConfig {
     pub time_budget_ms: u64,
     /// Memory one call may hold at once, MiB (at least 1).
     pub memory_budget_mib: u64,
+    /// Distinct authors whose `msg.count` and `msg.first_time` are kept (at least 1); the
+    /// one seen longest ago is forgotten past it.
+    pub max_counted_authors: usize,
 }
 
 impl Default for ScriptConfig {
@@ -149,6 +152,7 @@ impl Default for ScriptConfig {
             max_operations: limits.max_operations,
             time_budget_ms: limits.time_budget.as_millis() as u64,
             memory_budget_mib: (limits.max_memory / MIB) as u64,
+            max_counted_authors: limits.max_counted_authors,
         }
     }
 }
@@ -164,6 +168,7 @@ impl ScriptConfig {
             time_budget: Duration::from_millis(self.time_budget_ms.max(1)),
             max_memory: usize::try_from(self.memory_budget_mib.max(1))
                 .map_or(usize::MAX, |mib| mib.saturating_mul(MIB)),
+            max_counted_authors: self.max_counted_authors.max(1),
             ..crate::script::Limits::default()
         }
     }

@@ -123,6 +123,9 @@ pub struct Limits {
     /// Bytes one evaluation may hold at once, everything it allocated and has not freed
     /// (variables, function pointers, call frames); checked at every operation.
     pub max_memory: usize,
+    /// Distinct authors whose event counts (`msg.count`, `msg.first_time`) are kept; past it
+    /// the author seen longest ago is forgotten. Not an evaluation budget: the session's.
+    pub max_counted_authors: usize,
 }
 
 impl Default for Limits {
@@ -137,6 +140,7 @@ impl Default for Limits {
             max_map_size: 10_000,
             time_budget: Duration::from_millis(50),
             max_memory: 16 * 1024 * 1024,
+            max_counted_authors: 10_000,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! A map that remembers which of its keys was touched longest ago, for bounding per-author
-//! state: per-author memory in `memory.rs`.
+//! state: counts in `state.rs`, per-author memory in `memory.rs`.
 //!
 //! Entries live in one `Vec` linked into a list, newest first, with a `HashMap` from key to
 //! slot: touching, inserting and evicting are O(1), and nothing is allocated per touch.

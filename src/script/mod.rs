@@ -142,7 +142,7 @@ impl Runtime {
     pub fn with_session(limits: Limits, session: Session) -> Self {
         let budget = CallBudget::new();
         let log = Arc::new(LogBudget::default());
-        let session = Shared::new(session);
+        let session = Shared::new(session.counted_authors(limits.max_counted_authors));
         Self {
             engine: engine::build(&limits, budget, &log),
             saver: Saver::new(&session),

@@ -52,7 +52,8 @@ pub(super) fn run(
     let session = Shared::new(
         Session::new(Clock::Simulated(clock.clone()))
             .room(TEST_ROOM)
-            .seeded(0),
+            .seeded(0)
+            .counted_authors(runtime.limits.max_counted_authors),
     );
     let at = Location {
         name: name.to_string(),

@@ -14,10 +14,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rhai::ImmutableString;
 
+use super::lru::Lru;
 use super::memory::{Memory, MemoryError};
 
-/// Most distinct authors counted in one run; past it the counts start over.
-const MAX_AUTHORS_COUNTED: usize = 100_000;
 /// Most cooldowns running at once; past it the one ending soonest is dropped.
 const MAX_COOLDOWNS: usize = 10_000;
 /// Longest cooldown key, in bytes.
@@ -76,7 +75,9 @@ pub struct Session {
     clock: Clock,
     room: ImmutableString,
     rng: StdRng,
-    counts: HashMap<String, i64>,
+    /// Events per author, the authors seen longest ago forgotten past `max_counted`.
+    counts: Lru<i64>,
+    max_counted: usize,
     cooldowns: HashMap<String, i64>,
     pub(super) memory: Memory,
 }
@@ -88,7 +89,8 @@ impl Session {
             clock,
             room: ImmutableString::new(),
             rng: StdRng::from_entropy(),
-            counts: HashMap::new(),
+            counts: Lru::default(),
+            max_counted: super::Limits::default().max_counted_authors,
             cooldowns: HashMap::new(),
             memory: Memory::default(),
         }
@@ -103,6 +105,13 @@ impl Session {
     /// Make `pick` and `chance` repeatable: the same seed gives the same choices.
     pub fn seeded(mut self, seed: u64) -> Self {
         self.rng = StdRng::seed_from_u64(seed);
+        self
+    }
+
+    /// Count events for at most `authors` distinct authors (at least one); past it the author
+    /// seen longest ago is forgotten, and counts from 1 again if they come back.
+    pub(super) fn counted_authors(mut self, authors: usize) -> Self {
+        self.max_counted = authors.max(1);
         self
     }
 
@@ -130,16 +139,15 @@ impl Session {
 
     /// Count one more event from `author`; returns the count including this one.
     pub(super) fn count(&mut self, author: &str) -> i64 {
-        if let Some(n) = self.counts.get_mut(author) {
+        if let Some(n) = self.counts.touch(author) {
             *n += 1;
             return *n;
         }
-        // Bounded: a run with more distinct authors than this starts counting over.
-        if self.counts.len() >= MAX_AUTHORS_COUNTED {
-            self.counts.clear();
+        // Bounded whatever the number of distinct viewers: the one seen longest ago goes.
+        while self.counts.len() >= self.max_counted {
+            self.counts.pop_oldest();
         }
-        self.counts.insert(author.to_string(), 1);
-        1
+        *self.counts.insert(author, 1)
     }
 
     /// True (and the cooldown starts) when `key` is not cooling down; false while it is.
@@ -240,6 +248,25 @@ mod tests {
         assert_eq!(s.count("a"), 1);
         assert_eq!(s.count("a"), 2);
         assert_eq!(s.count("b"), 1);
+    }
+
+    #[test]
+    fn counts_forget_the_author_seen_longest_ago() {
+        let (s, _) = at(0);
+        let mut s = s.counted_authors(3);
+        for author in ["a", "b", "c"] {
+            assert_eq!(s.count(author), 1);
+        }
+        assert_eq!(s.count("a"), 2, "a is now the newest");
+        assert_eq!(s.count("d"), 1, "b, seen longest ago, makes room");
+        assert_eq!(s.counts.len(), 3);
+        assert_eq!(s.count("a"), 3);
+        assert_eq!(s.count("c"), 2);
+        assert_eq!(s.count("b"), 1, "b was forgotten: a first time again");
+        for i in 0..10_000 {
+            s.count(&format!("viewer{i}"));
+        }
+        assert_eq!(s.counts.len(), 3, "flat whatever the number of viewers");
     }
 
     #[test]
