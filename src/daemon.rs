@@ -194,7 +194,7 @@ pub async fn run_with(
                             return;
                         }
                         if after_burst.is_over() {
-                            tokio::task::spawn_blocking(crate::alloc::release);
+                            tokio::task::spawn_blocking(crate::malloc::release);
                         }
                     }
                     _ = shutdown.changed() => return,

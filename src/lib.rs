@@ -20,14 +20,13 @@
 //! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
 //! - [`files`]: the state directory and its files private; temp files never through a link.
 //! - [`error_text`]: one readable line for an error and its causes.
-//! - [`alloc`]: the C allocator tuned to give memory back after a flood.
+//! - [`malloc`]: the C allocator tuned to give memory back after a flood.
 //! - [`visible`]: outside text made safe to print: control and bidi characters escaped.
 //! - [`log_format`]: log lines that a viewer's newline or escape sequence cannot forge.
 //! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
 pub mod act;
-pub mod alloc;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -40,6 +39,7 @@ pub mod fake;
 pub mod files;
 pub mod health;
 pub mod log_format;
+pub mod malloc;
 pub mod metrics;
 pub mod script;
 pub mod source;

@@ -20,7 +20,7 @@ const SANDBOX_FILTER: &str = "warn";
 
 fn main() -> ExitCode {
     // Before any thread exists: one allocator arena for the whole process.
-    retake_chat::alloc::tune();
+    retake_chat::malloc::tune();
     let cli = Cli::parse();
     let format = cli.log_format;
     let default = match cli.command {

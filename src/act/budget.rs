@@ -123,12 +123,16 @@ impl SendBudget {
     }
 }
 
-/// Texts sent in the last [`REPEAT_WINDOW`]: in order of sending, to forget them on time,
-/// and counted by text, so a lookup costs the same with 5 or 5,000 texts in the window.
+/// Most texts remembered for the repeat check: at the default budget (20 per 30 s) it never
+/// fills; with the budget off, the oldest are forgotten first and memory stays flat.
+const MAX_RECENT: usize = 1024;
+
+/// The texts sent within [`REPEAT_WINDOW`] (at most [`MAX_RECENT`] of them), to drop exact
+/// repeats. Kept as hashes: a false match would need a 64-bit collision.
 #[derive(Debug, Default)]
 pub struct RecentTexts {
-    sent: VecDeque<(Instant, String)>,
-    counts: HashMap<String, usize>,
+    sent: VecDeque<(Instant, u64)>,
+    counts: HashMap<u64, usize>,
 }
 
 impl RecentTexts {
@@ -137,23 +141,36 @@ impl RecentTexts {
         while let Some((at, _)) = self.sent.front()
             && now.saturating_duration_since(*at) >= REPEAT_WINDOW
         {
-            if let Some((_, old)) = self.sent.pop_front()
-                && let Some(count) = self.counts.get_mut(&old)
-            {
-                *count -= 1;
-                if *count == 0 {
-                    self.counts.remove(&old);
-                }
-            }
+            self.forget_oldest();
         }
-        self.counts.contains_key(text)
+        self.counts.contains_key(&hash(text))
     }
 
     /// Remember that `text` went out at `now`.
     pub fn record(&mut self, text: &str, now: Instant) {
-        self.sent.push_back((now, text.to_string()));
-        *self.counts.entry(text.to_string()).or_default() += 1;
+        if self.sent.len() >= MAX_RECENT {
+            self.forget_oldest();
+        }
+        let key = hash(text);
+        self.sent.push_back((now, key));
+        *self.counts.entry(key).or_default() += 1;
     }
+
+    fn forget_oldest(&mut self) {
+        if let Some((_, old)) = self.sent.pop_front()
+            && let Some(count) = self.counts.get_mut(&old)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(&old);
+            }
+        }
+    }
+}
+
+fn hash(text: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(text)
 }
 
 /// What may go into a chat message, the one place every outgoing text passes (the
@@ -265,6 +282,14 @@ mod tests {
         assert!(!recent.contains("other", Instant::now()));
         tokio::time::advance(REPEAT_WINDOW).await;
         assert!(!recent.contains("pong! 🏓", Instant::now()));
+        // However fast texts go out, at most MAX_RECENT are kept: the oldest go first.
+        for n in 0..=MAX_RECENT {
+            recent.record(&format!("t{n}"), Instant::now());
+        }
+        assert!(!recent.contains("t0", Instant::now()), "forgotten first");
+        assert!(recent.contains(&format!("t{MAX_RECENT}"), Instant::now()));
+        assert_eq!(recent.sent.len(), MAX_RECENT);
+        assert_eq!(recent.counts.len(), MAX_RECENT);
     }
 
     /// Sixteen timers firing every second for a minute cannot take viewers' share.

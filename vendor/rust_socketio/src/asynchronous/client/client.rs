@@ -419,18 +419,18 @@ impl Client {
         let mut builder = self.builder.write().await;
         let payload = payload.into();
 
+        // Patched for retake-chat (PATCHED.md point 5): a copy only when `on_any` needs one;
+        // upstream deep-copied every event's payload for a handler that is usually not there.
+        let wants_any = matches!(event, Event::Message | Event::Custom(_)) && builder.on_any.is_some();
+        let for_any = wants_any.then(|| payload.clone());
+
         if let Some(callback) = builder.on.get_mut(event) {
-            callback(payload.clone(), self.clone()).await;
+            callback(payload, self.clone()).await;
         }
 
         // Call on_any for all common and custom events.
-        match event {
-            Event::Message | Event::Custom(_) => {
-                if let Some(callback) = builder.on_any.as_mut() {
-                    callback(event.clone(), payload, self.clone()).await;
-                }
-            }
-            _ => (),
+        if let (Some(payload), Some(callback)) = (for_any, builder.on_any.as_mut()) {
+            callback(event.clone(), payload, self.clone()).await;
         }
 
         Ok(())
@@ -504,22 +504,28 @@ impl Client {
         // 2: `["msg"]`
         // in case 2, the message is ment for the default message event, in case 1 the event
         // is specified
-        if let Ok(Value::Array(contents)) = serde_json::from_str::<Value>(data) {
-            let (event, payloads) = match contents.len() {
+        if let Ok(Value::Array(mut contents)) = serde_json::from_str::<Value>(data) {
+            // Patched for retake-chat (PATCHED.md point 5): the arguments are moved into the
+            // payload, not copied (`to_vec` deep-copied every event on the reading task).
+            let event = match contents.len() {
                 0 => return Err(Error::IncompletePacket()),
                 // Incorrect packet, ignore it
-                1 => (Event::Message, contents.as_slice()),
+                1 => Event::Message,
                 // it's a message event
                 _ => match contents.first() {
-                    Some(Value::String(ev)) => (Event::from(ev.as_str()), &contents[1..]),
-                    // get rest(1..) of them as data, not just take the 2nd element
-                    _ => (Event::Message, contents.as_slice()),
+                    Some(Value::String(ev)) => {
+                        let event = Event::from(ev.as_str());
+                        // get rest(1..) of them as data, not just take the 2nd element
+                        contents.remove(0);
+                        event
+                    }
                     // take them all as data
+                    _ => Event::Message,
                 },
             };
 
             // call the correct callback
-            self.callback(&event, payloads.to_vec()).await?;
+            self.callback(&event, contents).await?;
         }
 
         Ok(())

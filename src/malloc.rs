@@ -1,5 +1,6 @@
 //! The C allocator's two settings that decide how much memory a flood leaves behind (glibc
-//! only; elsewhere both are no-ops).
+//! only; elsewhere both are no-ops). The counting that the script's memory budget needs sits
+//! on top of it, in `script/alloc.rs`.
 //!
 //! glibc gives every thread that allocates an arena of its own and keeps freed memory for
 //! reuse: after a 200,000-message flood the listener held 183 MB it no longer used, most of
