@@ -4,7 +4,9 @@
 //! far more than it may post, so the outbox fills and sheds. Measured: resident memory at its peak, once the flood is handled and
 //! after a few idle seconds; in the soak after each quarter; how late the instant replies and
 //! acknowledgements that were posted reached the server after the viewer wrote; and that every
-//! question reached the queue (or its archive).
+//! question whose "On it!" was posted is in the queue. (Questions that arrive while the queue
+//! is full go to its archive unacknowledged, and the archive is rotated at its size cap: those
+//! rotated away are counted apart, as "past the archive's cap".)
 //!
 //! The listener runs with the send rate limit off, so the reply stage is bounded only by how
 //! fast HTTP goes: the worst case for memory and lateness.
@@ -39,12 +41,18 @@ const QUESTION: &str = "what are you building today?";
 pub struct Flood {
     /// Resident memory just before, at the peak, when handled, and after [`IDLE_AFTER`].
     pub rss_kb: [u64; 4],
+    /// Of that, anonymous (what the listener allocated) and file-backed (code pages), before
+    /// and after [`IDLE_AFTER`].
+    pub anon_kb: [u64; 2],
+    pub file_kb: [u64; 2],
     /// Viewer → server, for every instant reply and acknowledgement that was posted.
     pub lateness: Latency,
     /// Instant replies and acknowledgements posted, of [`FLOOD_MESSAGES`] messages.
     pub posted: usize,
-    /// Questions in neither queue.jsonl nor an archive.
+    /// Questions acknowledged in the chat but in no queue file.
     pub lost_questions: usize,
+    /// Questions never acknowledged and no longer in any file: archived past the cap.
+    pub past_archive: usize,
     /// How long the emit took, and the listener to settle after it.
     pub emit_s: f64,
     pub settle_s: f64,
@@ -56,6 +64,7 @@ pub struct Flood {
 pub struct Soak {
     pub rss_kb: Vec<u64>,
     pub lost_questions: usize,
+    pub past_archive: usize,
 }
 
 /// A fresh listener for a flood, with health.json written every second.
@@ -141,13 +150,32 @@ fn queued_ids(state: &Path) -> Result<HashSet<String>> {
     Ok(ids)
 }
 
-/// Questions among messages `0..n` of `tag` that are in no queue file.
-fn lost_questions(state: &Path, tag: &str, n: usize) -> Result<usize> {
+/// Of the questions among messages `0..n` of `tag` that are in no queue file: those whose
+/// "On it!" was posted (lost: a broken promise), and the others (archived past the cap).
+fn unkept_questions(
+    state: &Path,
+    posts: &[retake_chat::fake::SentRequest],
+    tag: &str,
+    n: usize,
+) -> Result<(usize, usize)> {
     let ids = queued_ids(state)?;
-    Ok((1..n)
-        .step_by(2)
-        .filter(|i| !ids.contains(&format!("{tag}-{i}")))
-        .count())
+    let acked: HashSet<&str> = posts
+        .iter()
+        .filter(|p| p.status == 200)
+        .filter_map(|p| p.body["message"].as_str())
+        .collect();
+    let (mut lost, mut past_archive) = (0, 0);
+    for i in (1..n).step_by(2) {
+        if ids.contains(&format!("{tag}-{i}")) {
+            continue;
+        }
+        if acked.contains(ack_reply(&format!("{tag}{i}")).as_str()) {
+            lost += 1;
+        } else {
+            past_archive += 1;
+        }
+    }
+    Ok((lost, past_archive))
 }
 
 /// The flood: see the module header.
@@ -155,6 +183,10 @@ pub async fn measure_flood(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> 
     let (mut running, state) = spawn(fixture, bin, fake)?;
     thread::sleep(Duration::from_millis(500));
     let before = status_kb(running.pid, "VmRSS")?;
+    let split_before = (
+        status_kb(running.pid, "RssAnon")?,
+        status_kb(running.pid, "RssFile")?,
+    );
     let skip = fake.sent_count();
     let started = Instant::now();
     let emitted = emit(fake, "f", 0, FLOOD_MESSAGES).await;
@@ -165,6 +197,10 @@ pub async fn measure_flood(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> 
     let peak = status_kb(running.pid, "VmHWM")?;
     thread::sleep(IDLE_AFTER);
     let idle = status_kb(running.pid, "VmRSS")?;
+    let split_after = (
+        status_kb(running.pid, "RssAnon")?,
+        status_kb(running.pid, "RssFile")?,
+    );
 
     // When each instant text reached the fake, against when its message was emitted.
     let posts = fake.sent_since(skip);
@@ -188,14 +224,17 @@ pub async fn measure_flood(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> 
         .collect();
     sorted_ms.sort_by(f64::total_cmp);
     let posted = sorted_ms.len();
-    let lost = lost_questions(&state, "f", FLOOD_MESSAGES)?;
+    let (lost, past_archive) = unkept_questions(&state, &posts, "f", FLOOD_MESSAGES)?;
     let counters = read_json(&state.join("health.json"))["counters"].clone();
     running.stop()?;
     Ok(Flood {
         rss_kb: [before, peak, handled, idle],
+        anon_kb: [split_before.0, split_after.0],
+        file_kb: [split_before.1, split_after.1],
         lateness: Latency { sorted_ms },
         posted,
         lost_questions: lost,
+        past_archive,
         emit_s,
         settle_s,
         counters,
@@ -205,6 +244,7 @@ pub async fn measure_flood(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> 
 /// The soak: see the module header.
 pub async fn measure_soak(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> Result<Soak> {
     let (mut running, state) = spawn(fixture, bin, fake)?;
+    let skip = fake.sent_count();
     let per_round = SOAK_MESSAGES / SOAK_ROUNDS;
     let mut rss_kb = Vec::with_capacity(SOAK_ROUNDS);
     for round in 0..SOAK_ROUNDS {
@@ -213,11 +253,13 @@ pub async fn measure_soak(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> R
         settle(fake, &state, to as u64)?;
         rss_kb.push(status_kb(running.pid, "VmRSS")?);
     }
-    let lost_questions = lost_questions(&state, "s", SOAK_MESSAGES)?;
+    let posts = fake.sent_since(skip);
+    let (lost_questions, past_archive) = unkept_questions(&state, &posts, "s", SOAK_MESSAGES)?;
     running.stop()?;
     Ok(Soak {
         rss_kb,
         lost_questions,
+        past_archive,
     })
 }
 
@@ -250,6 +292,18 @@ pub fn rows(f: &Flood, soak: &Soak) -> Vec<Row> {
             Some(idle <= 12.0),
         ),
         row(
+            "flood: of it allocated / code, before → after",
+            format!(
+                "{:.1} → {:.1} / {:.1} → {:.1} MB",
+                mb(f.anon_kb[0]),
+                mb(f.anon_kb[1]),
+                mb(f.file_kb[0]),
+                mb(f.file_kb[1])
+            ),
+            "",
+            None,
+        ),
+        row(
             "flood: instant texts posted",
             format!("{} of {}", f.posted, FLOOD_MESSAGES),
             "",
@@ -262,7 +316,7 @@ pub fn rows(f: &Flood, soak: &Soak) -> Vec<Row> {
             Some(late(0.99) <= 5.0),
         ),
         row(
-            "flood: questions lost",
+            "flood: acknowledged questions lost",
             f.lost_questions.to_string(),
             "0",
             Some(f.lost_questions == 0),
@@ -279,10 +333,16 @@ pub fn rows(f: &Flood, soak: &Soak) -> Vec<Row> {
             Some(spread <= 2.0),
         ),
         row(
-            "soak: questions lost",
+            "soak: acknowledged questions lost",
             soak.lost_questions.to_string(),
             "0",
             Some(soak.lost_questions == 0),
+        ),
+        row(
+            "soak: unacknowledged, past the archive's cap",
+            format!("{} of {}", soak.past_archive, SOAK_MESSAGES / 2),
+            "",
+            None,
         ),
     ]
 }
@@ -292,7 +352,8 @@ pub fn note(f: &Flood) -> String {
     let count = |name: &str| f.counters[name].as_u64().unwrap_or(0);
     format!(
         "flood: emitted in {:.1} s, handled {:.1} s later; memory {} MB before, {} MB once handled; \
-         listener: {} replies + {} acks sent, {} dropped at their deadline, {} shed, {} queued unasked",
+         listener: {} replies + {} acks sent, {} dropped at their deadline, {} shed, {} queued unasked; \
+         {} questions never acknowledged and past the archive's cap",
         f.emit_s,
         f.settle_s,
         f.rss_kb[0] / 1024,
@@ -302,5 +363,6 @@ pub fn note(f: &Flood) -> String {
         count("sendDropped"),
         count("shed"),
         count("unscripted"),
+        f.past_archive,
     )
 }

@@ -15,6 +15,8 @@ use crate::health::Health;
 
 /// Shed texts between two log lines about it (the first is always logged).
 const LOG_EVERY: u64 = 1000;
+/// Room kept when the outbox drains; what a flood grew beyond it is given back.
+const SHRINK_ABOVE: usize = 64;
 
 #[derive(Debug)]
 struct Shared {
@@ -99,8 +101,17 @@ impl OutboxRx {
     /// The oldest text, waiting for one; `None` once every sender is gone and it is empty.
     pub async fn recv(&mut self) -> Option<Outgoing> {
         loop {
-            if let Some(out) = self.0.items().pop_front() {
-                return Some(out);
+            let next = {
+                let mut items = self.0.items();
+                let next = items.pop_front();
+                // Drained after a flood: give back the room it grew to.
+                if items.is_empty() && items.capacity() > SHRINK_ABOVE {
+                    items.shrink_to(SHRINK_ABOVE);
+                }
+                next
+            };
+            if next.is_some() {
+                return next;
             }
             if self.0.senders.load(Ordering::Acquire) == 0 {
                 return None;
