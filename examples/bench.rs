@@ -601,6 +601,7 @@ fn measure_script() -> Result<f64> {
         text: text.into(),
         ts: 1_700_000_000_000,
         amount: None,
+        late: false,
     };
     let events = [
         event("m1", "gm"),

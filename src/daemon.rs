@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use crate::act::queue::Queue;
 use crate::act::reply::Sender;
 use crate::act::{self, Actions, wake};
+use crate::catchup::{CatchUp, Handled, History, Link};
 use crate::config::{ApiVersion, Config, ScriptChoice};
 use crate::decider::Decider;
 use crate::decisions::{self, DecisionLog};
@@ -46,7 +47,12 @@ pub async fn run_with(
     // Before anything touches the state: a second listener here would answer everything twice.
     let _lock = StateLock::acquire(&config.state_dir).await?;
     // Holding the lock, nobody else writes these: a temp file left is from a killed run.
-    crate::files::remove_stale_temps(&[config.health_path(), config.memory_path()]);
+    crate::files::remove_stale_temps(&[
+        config.health_path(),
+        config.memory_path(),
+        config.handled_path(),
+    ]);
+    let handled = Arc::new(open_handled(&config)?);
     let queue = Queue::with_config(config.queue_path(), &config.queue);
     if queue.repair()? {
         tracing::warn!(
@@ -94,10 +100,21 @@ pub async fn run_with(
         crate::config::secs(config.health.interval_secs),
         shutdown_rx.clone(),
     ));
+    let (link_tx, link_rx) = mpsc::unbounded_channel();
+    let on_link: source::LinkHook = {
+        let handled = handled.clone();
+        Box::new(move |up| {
+            let _ = link_tx.send(Link {
+                up,
+                newest: handled.newest(),
+            });
+        })
+    };
     let mut source_task = tokio::spawn(source::run(
         source_config(&config),
         raw_tx.clone(),
         health.clone(),
+        on_link,
         shutdown_rx.clone(),
     ));
     // Built while the source connects: an HTTP client loads the TLS root certificates, which
@@ -110,6 +127,26 @@ pub async fn run_with(
             return Err(anyhow::Error::new(error).context("cannot set up sending"));
         }
     };
+    let history = match History::new(&config) {
+        Ok(history) => history,
+        Err(error) => {
+            let _ = shutdown_tx.send(true);
+            let _ = source_task.await;
+            return Err(anyhow::anyhow!(
+                "cannot set up reading the chat history: {error}"
+            ));
+        }
+    };
+    let catchup_task = tokio::spawn(
+        CatchUp {
+            settings: config.catchup.clone(),
+            history,
+            handled: handled.clone(),
+            raw_tx: raw_tx.clone(),
+            health: health.clone(),
+        }
+        .run(link_rx, shutdown_rx.clone()),
+    );
     if let ScriptChoice::File(path) = &config.script {
         let health = health.clone();
         let report = move |outcome| match outcome {
@@ -179,11 +216,14 @@ pub async fn run_with(
         user_db_id: config.creds.user_db_id.clone(),
         log: decision_log,
         backlog: config.backlog.personality,
+        handled: handled.clone(),
+        reply_window: crate::config::secs(config.catchup.reply_window_secs),
     };
     // Timers and the periodic memory save run on the personality thread; this only wakes it,
     // and gives memory back once a burst is over.
     let tick_task = {
         let (tick_tx, mut shutdown) = (raw_tx.clone(), shutdown_rx.clone());
+        let synced = handled.clone();
         let mut after_burst = BurstEnd::new(health.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(TICK);
@@ -193,6 +233,8 @@ pub async fn run_with(
                         if tick_tx.send(Inbound::Tick).is_err() {
                             return;
                         }
+                        let handled = synced.clone();
+                        tokio::task::spawn_blocking(move || handled.sync());
                         if after_burst.is_over() {
                             tokio::task::spawn_blocking(crate::malloc::release);
                         }
@@ -221,7 +263,7 @@ pub async fn run_with(
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     // Each stage ends when the one before it has dropped its sender; the grace bounds it all.
     let _ = tokio::time::timeout_at(deadline, decider_done_rx).await;
-    let tasks = [queue_task, reply_task, wake_task, tick_task]
+    let tasks = [queue_task, reply_task, wake_task, tick_task, catchup_task]
         .into_iter()
         .chain(decisions_task)
         .chain(metrics_task);
@@ -242,6 +284,7 @@ pub async fn run_with(
             abort.abort();
         }
     }
+    handled.sync();
     let _ = health_task.await;
     health.set_status(Status::Stopped);
     if let Err(e) = health.write(&config.health_path()) {
@@ -284,6 +327,31 @@ impl BurstEnd {
         }
         false
     }
+}
+
+/// The handled ids of earlier runs (a fresh start without them); what is wrong in the file
+/// is said, and the rest kept.
+fn open_handled(config: &Config) -> anyhow::Result<Handled> {
+    let path = config.handled_path();
+    let (handled, report) =
+        Handled::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    if let Some(why) = report.unreadable {
+        tracing::warn!(
+            "{}: {why}; started afresh (nothing said before now will be answered)",
+            path.display()
+        );
+    }
+    if let Some(first) = report.bad_lines.first() {
+        tracing::warn!(
+            "{}: line {first}{} not a handled message id; skipped",
+            path.display(),
+            match report.bad_lines.len() {
+                1 => " is".to_string(),
+                n => format!(" and {} more are", n - 1),
+            }
+        );
+    }
+    Ok(handled)
 }
 
 /// Load the personality the listener starts with; a script that does not compile stops the

@@ -13,14 +13,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::act::Actions;
+use crate::catchup::{Handled, Origin};
 use crate::decisions::{DecisionLog, Record};
-use crate::event::{ChatEvent, Normalized, Seen, normalize, normalize_follow};
+use crate::event::{ChatEvent, Normalized, normalize, normalize_follow};
 use crate::health::{Health, now_ms};
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError};
 use crate::source::Inbound;
-
-/// How many recent message ids are remembered to drop server repeats.
-const SEEN_IDS: usize = 4096;
 
 /// The personality stage and what it needs.
 pub struct Decider {
@@ -40,19 +38,25 @@ pub struct Decider {
     pub log: DecisionLog,
     /// Past this many messages waiting, the oldest are queued without asking the script.
     pub backlog: usize,
+    /// What was handled already (socket, history, earlier runs): each id gets one decision.
+    pub handled: Arc<Handled>,
+    /// A late message older than this gets no instant reply.
+    pub reply_window: std::time::Duration,
 }
 
 impl Decider {
     /// Handle everything from `raw_rx` until [`Inbound::End`]; blocks the calling thread.
     pub fn run(self, mut raw_rx: mpsc::UnboundedReceiver<Inbound>) {
-        let mut seen = Seen::new(SEEN_IDS);
         let mut personality = self.current.borrow().clone();
         self.speak("on_start", self.runtime.start(&personality));
         let mut schedule = Schedule::new(&personality, self.runtime.now_ms());
         while let Some(inbound) = raw_rx.blocking_recv() {
-            let (normalized, arrived) = match inbound {
-                Inbound::Message(raw, at) => (normalize(&raw, now_ms()), at),
-                Inbound::Follow(raw, at) => (normalize_follow(&raw, now_ms()), at),
+            let (normalized, arrived, origin) = match inbound {
+                Inbound::Message(raw, at) => (normalize(&raw, now_ms()), at, None),
+                Inbound::Follow(raw, at) => (normalize_follow(&raw, now_ms()), at, None),
+                Inbound::History(event, origin) => {
+                    (Normalized::Chat(event), Instant::now(), Some(origin))
+                }
                 Inbound::Tick => {
                     let latest = self.current.borrow().clone();
                     if !Arc::ptr_eq(&latest, &personality) {
@@ -67,22 +71,22 @@ impl Decider {
                 Inbound::End => break,
             };
             let ask_script = raw_rx.len() < self.backlog;
-            if self.handle(normalized, arrived, ask_script, &mut seen) {
+            if self.handle(normalized, arrived, origin, ask_script) {
                 schedule.chat_seen();
             }
         }
         self.save_memory();
     }
 
-    /// One normalized payload that arrived at `arrived`: filter, decide (with the script when
-    /// `ask_script`, else straight to the queue), act. Nothing here can fail the loop. True
-    /// when it was viewer chat (which lets timers fire).
+    /// One normalized payload that arrived at `arrived` (from the history when `origin`):
+    /// filter, decide (with the script when `ask_script`, else straight to the queue), act.
+    /// Nothing here can fail the loop. True when it was viewer chat (which lets timers fire).
     fn handle(
         &self,
         normalized: Normalized,
         arrived: Instant,
+        origin: Option<Origin>,
         ask_script: bool,
-        seen: &mut Seen,
     ) -> bool {
         let counters = &self.health.counters;
         counters.events_in.inc();
@@ -103,10 +107,17 @@ impl Decider {
             counters.own.inc();
             return false;
         }
-        if !seen.insert(&event.id) {
-            counters.duplicates.inc();
-            tracing::debug!(id = %event.id, author = %event.author, "repeated message skipped");
+        if !self.handled.first_time(&event) {
+            if origin.is_none() {
+                counters.duplicates.inc();
+                tracing::debug!(id = %event.id, author = %event.author, "repeated message skipped");
+            }
             return false;
+        }
+        match origin {
+            Some(Origin::CatchUp) => counters.caught_up.inc(),
+            Some(Origin::Poll) => counters.polled.inc(),
+            None => {}
         }
         counters.messages_in.inc();
         self.health.message_seen();
@@ -119,6 +130,10 @@ impl Decider {
         let decided = self.runtime.decide(&personality, &event);
         let took = started.elapsed();
         let (decision, failure) = match decided {
+            Ok(Decision::Reply(_)) if self.too_late_to_reply(&event) => (
+                Decision::Ignore,
+                Some("late: older than [catchup] reply_window_secs, no instant reply".to_string()),
+            ),
             Ok(decision) => (decision, None),
             Err(error) => {
                 // Never lose the viewer: a failing script hands the message to the agent.
@@ -133,6 +148,13 @@ impl Decider {
             .record(|| Record::new(&event, &decision, personality.version(), took, failure));
         self.actions.apply(&event, decision, arrived);
         true
+    }
+
+    /// A message caught up from the history, said longer ago than the reply window: an
+    /// instant reply minutes later would read as a bot talking to itself.
+    fn too_late_to_reply(&self, event: &ChatEvent) -> bool {
+        let age_ms = self.runtime.now_ms().saturating_sub(event.ts);
+        event.late && age_ms > i64::try_from(self.reply_window.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// The personality is too far behind: hand `event` to the agent without asking it, in

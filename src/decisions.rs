@@ -42,8 +42,12 @@ pub struct Record {
     pub decision: &'static str,
     /// The reply or acknowledgement text, for `reply` and `ack`.
     pub text: Option<String>,
-    /// Why the personality failed, when the message was queued because it did.
+    /// Why the decision is not the personality's own: it failed (the message was queued),
+    /// it was not asked (a flood), or its reply came too late (a late message).
     pub error: Option<String>,
+    /// Read from the chat history after the socket missed it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
     /// The personality's version (a hash of its source).
     pub script_version: String,
     /// How long the personality took, microseconds.
@@ -74,6 +78,7 @@ impl Record {
             decision: name,
             text,
             error,
+            late: event.late,
             script_version: version.to_string(),
             micros: took.as_micros().try_into().unwrap_or(u64::MAX),
         }
@@ -264,6 +269,7 @@ mod tests {
             decision: "reply",
             text: Some("gm alice".into()),
             error: None,
+            late: false,
             script_version: "0123456789abcdef".into(),
             micros: 12,
         }

@@ -34,6 +34,8 @@ pub struct ChatEvent {
     pub ts: i64,
     /// Tip or trade amount, when the payload carries one.
     pub amount: Option<f64>,
+    /// Said while the listener could not hear it, and read from the chat history afterwards.
+    pub late: bool,
 }
 
 /// Every `kind` a viewer event can have.
@@ -291,6 +293,11 @@ impl Seen {
             ids: HashSet::with_capacity(capacity),
             capacity: capacity.max(1),
         }
+    }
+
+    /// Whether `id` is among the recent ones.
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
     }
 
     /// Record `id`; false when it was already among the recent ones.

@@ -118,6 +118,16 @@ pub struct Counters {
     pub acks_unknown: Counter,
     /// Script log lines (`print`, `log`, `debug`) dropped over the log budget.
     pub script_log_suppressed: Counter,
+    /// Messages missed while the socket could not hear, caught up from the chat history.
+    pub caught_up: Counter,
+    /// Messages read by polling the history while the socket was out of reach.
+    pub polled: Counter,
+    /// History pages read (catch-ups and polls).
+    pub history_reads: Counter,
+    /// History reads that failed (network, 401, 5xx, a body that is not a page).
+    pub history_errors: Counter,
+    /// History items skipped because they were not a message we understand.
+    pub history_skipped: Counter,
 }
 
 /// Established connections lost, by cause (health.json's `disconnects`).
@@ -160,6 +170,23 @@ pub enum Status {
     Stopped,
 }
 
+/// Where viewer messages are coming from right now (health.json's `source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Feed {
+    /// Nowhere: the socket is out of reach and the history is not polled (yet).
+    #[serde(rename = "none")]
+    None,
+    /// The socket, live.
+    #[serde(rename = "socket")]
+    Socket,
+    /// The socket, live, while what was missed is read from the history.
+    #[serde(rename = "catching up")]
+    CatchingUp,
+    /// The history, polled, while the socket is out of reach.
+    #[serde(rename = "polling")]
+    Polling,
+}
+
 /// The personality as last loaded.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -196,6 +223,8 @@ struct State {
     write_interval_ms: u64,
     metrics_addr: Option<String>,
     queue_error: Option<String>,
+    feed: Feed,
+    history_error: Option<String>,
 }
 
 /// Shared health of the running listener.
@@ -251,6 +280,10 @@ pub struct Snapshot<'a> {
     /// Why the queue cannot be written right now (`"disk full: …"`); `None` once a write
     /// succeeds. While set, the listener is unhealthy.
     pub queue_error: Option<String>,
+    /// Where messages come from: `socket`, `catching up`, `polling` or `none`.
+    pub source: Feed,
+    /// Why the chat history cannot be read right now; `None` once a read succeeds.
+    pub history_error: Option<String>,
 }
 
 impl Default for Health {
@@ -279,6 +312,8 @@ impl Health {
                 write_interval_ms: verdict::DEFAULT_WRITE_INTERVAL_MS,
                 metrics_addr: None,
                 queue_error: None,
+                feed: Feed::None,
+                history_error: None,
             }),
             changed: Notify::new(),
         }
@@ -370,6 +405,26 @@ impl Health {
         }
     }
 
+    /// Messages now come from `feed`.
+    pub fn set_feed(&self, feed: Feed) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.feed != feed {
+            state.feed = feed;
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// The history could not be read (`Some(why)`), or has been again (`None`).
+    pub fn set_history_error(&self, error: Option<String>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.history_error != error {
+            state.history_error = error;
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
     /// The HTTP endpoint is listening on `addr` (written to health.json so tools can find it).
     pub fn set_metrics_addr(&self, addr: SocketAddr) {
         self.update(|s| s.metrics_addr = Some(addr.to_string()));
@@ -405,6 +460,8 @@ impl Health {
             write_interval_ms: state.write_interval_ms,
             metrics_addr: state.metrics_addr.clone(),
             queue_error: state.queue_error.clone(),
+            source: state.feed,
+            history_error: state.history_error.clone(),
         };
         serde_json::to_string_pretty(&snapshot).unwrap_or_default()
     }

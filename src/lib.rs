@@ -4,6 +4,8 @@
 //!  retake.tv Socket.IO ─► source ─► event ─► script ─► act ─► reply  (HTTP POST, in order, retried)
 //!                                                          ├─► queue  (durable JSONL, fsync before ack)
 //!                                                          └─► wake   (agent command, coalesced)
+//!        ▲ catchup: after every join, what was missed, from the chat history (polled while
+//!        │          the socket is out of reach); handled ids kept in handled.jsonl
 //!  health ◄── every stage counts; written atomically to health.json
 //! ```
 //!
@@ -11,6 +13,8 @@
 //! - [`daemon`]: wires the stages together and owns every spawned task.
 //! - [`source`]: the one Socket.IO connection, joined to the room, watched for loss (close,
 //!   error, ping silence) and reconnected forever.
+//! - [`catchup`]: gap-free chat: missed messages read back from the platform's history after
+//!   every join, polling while the socket is out of reach, one decision per message id.
 //! - [`state_lock`]: one listener per state directory (`listener.lock`).
 //! - [`event`]: raw payloads of both API generations normalized into `ChatEvent`.
 //! - [`script`]: the Rhai personality: sandboxed engine, hot reload, `decide`.
@@ -27,6 +31,7 @@
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
 pub mod act;
+pub mod catchup;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -54,6 +54,9 @@ pub enum Inbound {
     /// The first argument of a `user_followed` event (v2's `live_<id>` room), unparsed, and
     /// when it was read.
     Follow(Value, Instant),
+    /// A message read from the chat history (already normalized): missed while the socket
+    /// could not hear it, or polled while it is out of reach.
+    History(crate::event::ChatEvent, crate::catchup::Origin),
     /// Time passed: timers may be due (sent by the daemon every second).
     Tick,
     /// Nothing more will come: the listener is shutting down. (A socket task the library has
@@ -73,6 +76,11 @@ pub struct GaveUp {
     last_error: String,
 }
 
+/// Told when the socket has joined the room (`true`, called just before `joinRoom` is sent, so
+/// nothing said after the join can be handled first) and when a joined session is lost
+/// (`false`). Runs inline: it must only take a snapshot and send it on.
+pub type LinkHook = Box<dyn Fn(bool) + Send + Sync>;
+
 /// A session lasting this long counts as healthy: losing it starts a new outage, and the
 /// backoff starts again from the bottom.
 const HEALTHY_SESSION: Duration = Duration::from_secs(10);
@@ -83,18 +91,20 @@ pub async fn run(
     config: SourceConfig,
     raw_tx: mpsc::UnboundedSender<Inbound>,
     health: Arc<Health>,
+    on_link: LinkHook,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), GaveUp> {
     let mut failures: u32 = 0;
     // Since when the chat has been out of reach (from the start: not reached yet).
     let mut outage_since = Instant::now();
     loop {
-        let outcome = session(&config, &raw_tx, &health, &mut shutdown).await;
+        let outcome = session(&config, &raw_tx, &health, &on_link, &mut shutdown).await;
         if *shutdown.borrow() {
             return Ok(());
         }
         let last_error = match outcome {
             Outcome::Lost { joined_for, loss } => {
+                on_link(false);
                 tracing::warn!(
                     cause = loss.cause().name(),
                     "lost the chat connection after {}: {loss}; reconnecting",
@@ -160,6 +170,7 @@ async fn session(
     config: &SourceConfig,
     raw_tx: &mpsc::UnboundedSender<Inbound>,
     health: &Health,
+    on_link: &LinkHook,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Outcome {
     let (signal_tx, mut signal_rx) = mpsc::unbounded_channel::<Signal>();
@@ -175,7 +186,7 @@ async fn session(
         _ = shutdown.changed() => return Outcome::Failed("shutting down".to_string()),
     };
     let ended = tokio::select! {
-        ended = serve(&client, config, &mut signal_rx, health, &activity) => ended,
+        ended = serve(&client, config, &mut signal_rx, health, &activity, on_link) => ended,
         _ = shutdown.changed() => Outcome::Failed("shutting down".to_string()),
     };
     disconnect(&client).await;
@@ -190,6 +201,7 @@ async fn serve(
     signal_rx: &mut mpsc::UnboundedReceiver<Signal>,
     health: &Health,
     activity: &Activity,
+    on_link: &LinkHook,
 ) -> Outcome {
     let (ping_interval, ping_timeout) = client.ping_timing().await;
     let deadline = liveness::ping_deadline(ping_interval, ping_timeout);
@@ -215,8 +227,10 @@ async fn serve(
             ));
         }
     }
+    on_link(true);
     for room in &config.rooms {
         if let Err(e) = join(client, room).await {
+            on_link(false);
             return Outcome::Failed(e);
         }
     }

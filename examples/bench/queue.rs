@@ -37,6 +37,7 @@ fn item(n: usize) -> QueueItem {
         text: "what do you think about the new release, and will you stream it tomorrow?".into(),
         ts: 1_769_994_070_263 + n as i64,
         amount: None,
+        late: false,
     };
     QueueItem::from_event(&event, 1_769_994_070_300 + n as i64)
 }

@@ -245,6 +245,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         tls: Default::default(),
         decisions: Default::default(),
         backlog: Default::default(),
+        catchup: Default::default(),
     };
     // Nothing to wake here; the screen says when the agent would be.
     config.wake.command.clear();

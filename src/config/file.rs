@@ -221,6 +221,48 @@ impl Default for BacklogConfig {
     }
 }
 
+/// Filling the gaps the socket leaves from the platform's chat history, in the config file's
+/// `[catchup]` table: after every join, and by polling while the socket cannot be reached.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatchupConfig {
+    /// Read the history at all (off: what is said while we cannot hear is never seen).
+    pub enabled: bool,
+    /// Messages older than this many seconds are never caught up.
+    pub max_age_secs: u64,
+    /// Most history pages read for one catch-up (each up to `page_size` messages).
+    pub max_pages: u32,
+    /// Messages asked for per page (the platform serves at most 100).
+    pub page_size: u32,
+    /// A late message older than this many seconds gets no instant reply (an
+    /// acknowledgement and the queue still happen).
+    pub reply_window_secs: u64,
+    /// Poll the history once the socket has been out of reach this many seconds.
+    pub poll_after_secs: u64,
+    /// Seconds between polls while chat is active (a message in the last minute).
+    pub poll_active_secs: u64,
+    /// Seconds between polls while chat is quiet.
+    pub poll_quiet_secs: u64,
+    /// Give up one history request after this many seconds.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for CatchupConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_age_secs: 600,
+            max_pages: 10,
+            page_size: 100,
+            reply_window_secs: 60,
+            poll_after_secs: 20,
+            poll_active_secs: 3,
+            poll_quiet_secs: 10,
+            request_timeout_secs: 5,
+        }
+    }
+}
+
 /// The optional TOML file (`--config`): every table and key may be left out.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,6 +288,8 @@ pub(super) struct FileConfig {
     pub(super) decisions: DecisionsConfig,
     #[serde(default)]
     pub(super) backlog: BacklogConfig,
+    #[serde(default)]
+    pub(super) catchup: CatchupConfig,
 }
 
 /// `[script]`: the path and the limits.

@@ -9,8 +9,8 @@ mod file;
 
 pub use credentials::{Credentials, Secret, load_credentials};
 pub use file::{
-    BacklogConfig, ConnectionConfig, DecisionsConfig, HealthConfig, QueueConfig, ScriptConfig,
-    SendConfig, WakeConfig,
+    BacklogConfig, CatchupConfig, ConnectionConfig, DecisionsConfig, HealthConfig, QueueConfig,
+    ScriptConfig, SendConfig, WakeConfig,
 };
 
 use std::collections::HashMap;
@@ -108,6 +108,8 @@ pub struct Config {
     pub decisions: DecisionsConfig,
     /// How much may wait in memory under a flood.
     pub backlog: BacklogConfig,
+    /// Catching up from the chat history.
+    pub catchup: CatchupConfig,
     /// How TLS peers are verified (`SSL_CERT_FILE` adds roots).
     pub tls: Tls,
 }
@@ -121,6 +123,12 @@ impl Config {
     /// `memory.json` in the state directory: what scripts `remember`.
     pub fn memory_path(&self) -> PathBuf {
         self.state_dir.join("memory.json")
+    }
+
+    /// `handled.jsonl` in the state directory: the ids of the newest messages handled, so a
+    /// restart catches up from where this run stopped and answers nothing twice.
+    pub fn handled_path(&self) -> PathBuf {
+        self.state_dir.join("handled.jsonl")
     }
 
     /// `health.json` in the state directory.
@@ -314,6 +322,7 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         metrics_addr,
         decisions: file.decisions,
         backlog: file.backlog,
+        catchup: file.catchup,
         tls: match env.get("SSL_CERT_FILE") {
             Some(path) => Tls::with_extra_roots(Path::new(path))?,
             None => Tls::default(),

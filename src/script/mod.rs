@@ -289,7 +289,7 @@ impl Runtime {
         let msg = {
             let mut session = session.lock();
             let count = session.count(&event.author);
-            msg::message(event, count, session.room_name())
+            msg::message(event, count, session.room_name(), session.now_ms())
         };
         let value = self.call(ast, name, session, hook, (msg,))?;
         self.to_decision(name, hook, value)

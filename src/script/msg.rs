@@ -12,8 +12,13 @@ use crate::event::ChatEvent;
 const MAX_ARGS: usize = 64;
 
 /// The `msg` object map for `event`: `count` is this author's events so far including this
-/// one, `room` the streamer's room.
-pub(super) fn message(event: &ChatEvent, count: i64, room: ImmutableString) -> Dynamic {
+/// one, `room` the streamer's room, `now_ms` the session's clock (for `age_secs`).
+pub(super) fn message(
+    event: &ChatEvent,
+    count: i64,
+    room: ImmutableString,
+    now_ms: i64,
+) -> Dynamic {
     let lower = event.lower();
     let (command, args) = command(&lower, &event.text);
     let mut map = Map::new();
@@ -32,7 +37,17 @@ pub(super) fn message(event: &ChatEvent, count: i64, room: ImmutableString) -> D
     map.insert("command".into(), command);
     map.insert("args".into(), Dynamic::from_array(args));
     map.insert("room".into(), room.into());
+    map.insert("late".into(), Dynamic::from_bool(event.late));
+    map.insert(
+        "age_secs".into(),
+        Dynamic::from_int(age_secs(event.ts, now_ms)),
+    );
     Dynamic::from_map(map)
+}
+
+/// Whole seconds from `ts` to `now_ms`; never negative (the platform's clock may run ahead).
+fn age_secs(ts: i64, now_ms: i64) -> i64 {
+    now_ms.saturating_sub(ts).max(0) / 1000
 }
 
 /// For `!cmd a b`: `("cmd", ["a", "b"])`, the command lower-cased and the arguments as typed;
@@ -61,6 +76,12 @@ mod tests {
         let lower = text.trim().to_lowercase();
         let (c, a) = command(&lower, text);
         (c.to_string(), a.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn ages_are_whole_seconds_and_never_negative() {
+        assert_eq!(age_secs(1_000, 91_999), 90);
+        assert_eq!(age_secs(5_000, 1_000), 0);
     }
 
     #[test]

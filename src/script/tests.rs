@@ -14,6 +14,7 @@ fn event(author: &str, text: &str) -> ChatEvent {
         text: text.to_string(),
         ts: 1_738_419_600_000,
         amount: None,
+        late: false,
     }
 }
 

@@ -286,6 +286,7 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         metrics_addr: None,
         decisions: DecisionsConfig::default(),
         backlog: Default::default(),
+        catchup: Default::default(),
         tls: Default::default(),
     }
 }

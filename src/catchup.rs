@@ -1,0 +1,335 @@
+//! Gap-free chat: what viewers said while the socket could not hear it, read back from the
+//! platform's chat history and handed to the personality, each message once.
+//!
+//! The source tells this task when the socket joins and when it is lost ([`Link`]), with the
+//! newest handled message at that instant. After every join (and on the first poll of an
+//! outage) it pages the history back, newest first, to that mark (less a little slack, for
+//! clocks that disagree), to `[catchup] max_age_secs`, or to `max_pages`; then sends what was
+//! not handled yet to the personality, oldest first, marked `late`. Live messages never wait
+//! for it: it runs beside them, and [`Handled`] drops whichever copy of a message comes second.
+//! While the socket has been out of reach for `poll_after_secs`, the history is polled
+//! instead (every 3 s while chat is active, 10 s when it is quiet) until the socket is back.
+//! A fresh state dir starts from the newest message in the history: nothing said before the
+//! first start is answered.
+
+mod handled;
+pub mod history;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+pub use handled::{Handled, KEPT_ON_DISK, Mark, OpenReport};
+pub use history::{History, HistoryError};
+
+use crate::config::CatchupConfig;
+use crate::event::ChatEvent;
+use crate::health::{Feed, Health, now_ms};
+use crate::source::Inbound;
+
+/// How far before the mark a catch-up still looks: the platform's clock and the order it
+/// stamps messages in need not agree with the order we handled them in. What is read twice
+/// because of it is dropped by id.
+const SLACK_MS: i64 = 5_000;
+/// Chat counts as active (polled every `poll_active_secs`) when the newest message is this recent.
+const ACTIVE_MS: i64 = 60_000;
+/// First pause before a failed read is tried again; doubled up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(30);
+
+/// What the source reports: the socket joined the room (`up`) or was lost, and the newest
+/// message handled at that instant.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// True: joined (catch up now); false: lost (poll if it lasts).
+    pub up: bool,
+    /// The newest handled message when it happened: what a catch-up reads back to.
+    pub newest: Option<Mark>,
+}
+
+/// Where a message read from the history comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A catch-up after a join (or the first poll of an outage): said while we could not hear.
+    CatchUp,
+    /// A poll while the socket is out of reach: said since the last poll.
+    Poll,
+}
+
+/// The catch-up task and what it needs.
+pub struct CatchUp {
+    /// The settings.
+    pub settings: CatchupConfig,
+    /// The history endpoint.
+    pub history: History,
+    /// What was handled already.
+    pub handled: Arc<Handled>,
+    /// Where missed messages go: the personality's channel.
+    pub raw_tx: mpsc::UnboundedSender<Inbound>,
+    /// Counters, where messages come from, the last history error.
+    pub health: Arc<Health>,
+}
+
+/// The task's state between events.
+struct State {
+    socket_up: bool,
+    /// Since when the socket has been out of reach.
+    down_since: Instant,
+    /// A catch-up owed, reading back to this mark.
+    owed: Option<Mark>,
+    /// When the next read may happen (a failed read waits before trying again).
+    not_before: Instant,
+    retry_pause: Duration,
+    /// When the next poll is due, while polling.
+    next_poll: Instant,
+    /// The token was refused: no more reads until a restart.
+    refused: bool,
+}
+
+impl CatchUp {
+    /// Serve `links` until `shutdown`; returns at once (reporting the socket only) when
+    /// `[catchup] enabled` is off.
+    pub async fn run(
+        self,
+        mut links: mpsc::UnboundedReceiver<Link>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let now = Instant::now();
+        let mut state = State {
+            socket_up: false,
+            down_since: now,
+            owed: None,
+            not_before: now,
+            retry_pause: FIRST_RETRY,
+            next_poll: now,
+            refused: !self.settings.enabled,
+        };
+        if !state.refused {
+            state.owed = match self.handled.newest() {
+                Some(mark) => Some(mark),
+                None => Some(self.baseline().await),
+            };
+        }
+        loop {
+            let due = self.next_read(&state);
+            tokio::select! {
+                link = links.recv() => match link {
+                    Some(link) => self.on_link(&mut state, link),
+                    None => return,
+                },
+                () = sleep_until(due) => self.read(&mut state).await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// A fresh state dir: mark the newest history page as handled without handling it, so
+    /// nothing said before the first start is answered. When the page cannot be read, the
+    /// mark is the time now.
+    async fn baseline(&self) -> Mark {
+        let now = Mark {
+            id: String::new(),
+            ts: now_ms(),
+        };
+        let marks: Vec<Mark> = match self.history.page(None).await {
+            Ok(page) => {
+                self.count_page(&page);
+                page.events.iter().map(Mark::of).collect()
+            }
+            Err(error) => {
+                tracing::debug!("no history to start from ({error}); starting from now");
+                Vec::new()
+            }
+        };
+        let newest = marks.iter().max_by_key(|m| m.ts).cloned().unwrap_or(now);
+        self.handled
+            .baseline(marks.into_iter().chain([newest.clone()]));
+        tracing::info!(
+            "fresh state dir: nothing said before now will be answered (from {})",
+            if newest.id.is_empty() {
+                "the time now"
+            } else {
+                "the newest message in the history"
+            }
+        );
+        newest
+    }
+
+    fn on_link(&self, state: &mut State, link: Link) {
+        state.socket_up = link.up;
+        if !link.up {
+            state.down_since = Instant::now();
+        }
+        if state.refused {
+            self.health
+                .set_feed(if link.up { Feed::Socket } else { Feed::None });
+            return;
+        }
+        // The oldest mark owed wins: an outage that ends during a catch-up still owes its start.
+        if state.owed.is_none() {
+            state.owed = link.newest.or_else(|| {
+                Some(Mark {
+                    id: String::new(),
+                    ts: now_ms(),
+                })
+            });
+        }
+        if link.up {
+            // The join may end a wait after a failed read: a new session, a fresh try.
+            state.not_before = Instant::now();
+            state.retry_pause = FIRST_RETRY;
+            self.health.set_feed(Feed::CatchingUp);
+        } else {
+            self.health.set_feed(Feed::None);
+        }
+    }
+
+    /// When the next history read is due; far away when none is.
+    fn next_read(&self, state: &State) -> Instant {
+        let never = Instant::now() + Duration::from_secs(86_400);
+        if state.refused {
+            return never;
+        }
+        let polling_from = state.down_since + crate::config::secs(self.settings.poll_after_secs);
+        let due = match (&state.owed, state.socket_up) {
+            (Some(_), true) => Instant::now(),
+            (_, false) => polling_from.max(state.next_poll),
+            (None, true) => never,
+        };
+        due.max(state.not_before)
+    }
+
+    /// Catch up (when one is owed) or poll, then schedule the next poll.
+    async fn read(&self, state: &mut State) {
+        let since = state.owed.clone().or_else(|| self.handled.newest());
+        if let Some(since) = since {
+            self.read_since(state, since).await;
+        }
+        let active = self
+            .handled
+            .newest()
+            .is_some_and(|m| now_ms() - m.ts < ACTIVE_MS);
+        let every = if active {
+            self.settings.poll_active_secs
+        } else {
+            self.settings.poll_quiet_secs
+        };
+        state.next_poll = Instant::now() + crate::config::secs(every.max(1));
+    }
+
+    /// One catch-up or poll back to `since`, its messages sent on, its error reported.
+    async fn read_since(&self, state: &mut State, since: Mark) {
+        let origin = if state.owed.is_some() {
+            Origin::CatchUp
+        } else {
+            Origin::Poll
+        };
+        if !state.socket_up {
+            self.health.set_feed(Feed::Polling);
+        }
+        match self.missed(&since).await {
+            Ok(missed) => {
+                let count = missed.len();
+                for mut event in missed {
+                    event.late = origin == Origin::CatchUp;
+                    let _ = self.raw_tx.send(Inbound::History(event, origin));
+                }
+                if count > 0 || origin == Origin::CatchUp {
+                    tracing::info!(
+                        count,
+                        "{} from the chat history",
+                        match origin {
+                            Origin::CatchUp => "caught up",
+                            Origin::Poll => "polled",
+                        }
+                    );
+                }
+                state.owed = None;
+                state.retry_pause = FIRST_RETRY;
+                self.health.set_history_error(None);
+            }
+            Err(HistoryError::NotLive(status)) => {
+                tracing::debug!("history: not live ({status}); nothing to catch up");
+                state.owed = None;
+                self.health.set_history_error(None);
+            }
+            Err(error @ HistoryError::Refused(_)) => {
+                tracing::error!(
+                    "{error}; catching up is off until the listener restarts: check the access token"
+                );
+                self.health.counters.history_errors.inc();
+                self.health
+                    .set_history_error(Some(format!("{error}; catching up is off")));
+                state.refused = true;
+                state.owed = None;
+            }
+            Err(HistoryError::Retry(why)) => {
+                self.health.counters.history_errors.inc();
+                tracing::warn!("{why}; trying again in {}s", state.retry_pause.as_secs());
+                self.health.set_history_error(Some(why));
+                state.not_before = Instant::now() + state.retry_pause;
+                state.retry_pause = (state.retry_pause * 2).min(MAX_RETRY);
+            }
+        }
+        self.health
+            .set_feed(match (state.socket_up, state.refused) {
+                (true, _) => Feed::Socket,
+                (false, false) => Feed::Polling,
+                (false, true) => Feed::None,
+            });
+    }
+
+    /// The messages said since `since` not handled yet, oldest first: pages read back until
+    /// one reaches `since` (less [`SLACK_MS`]), `max_age_secs`, or `max_pages`.
+    async fn missed(&self, since: &Mark) -> Result<Vec<ChatEvent>, HistoryError> {
+        let max_age_ms =
+            i64::try_from(self.settings.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let floor = since
+            .ts
+            .saturating_sub(SLACK_MS)
+            .max(now_ms().saturating_sub(max_age_ms));
+        let mut missed = Vec::new();
+        let mut before: Option<String> = None;
+        for _ in 0..self.settings.max_pages.max(1) {
+            let page = self.history.page(before.as_deref()).await?;
+            self.count_page(&page);
+            let mut reached = false;
+            for event in page.events {
+                if event.ts < floor || (!since.id.is_empty() && event.id == since.id) {
+                    reached = true;
+                    break;
+                }
+                if !self.handled.contains(&event.id) {
+                    missed.push(event);
+                }
+            }
+            if reached || page.len < self.history.page_size() {
+                break;
+            }
+            match page.oldest {
+                Some(id) => before = Some(id),
+                None => break,
+            }
+        }
+        missed.reverse();
+        Ok(missed)
+    }
+
+    fn count_page(&self, page: &history::Page) {
+        let counters = &self.health.counters;
+        counters.history_reads.inc();
+        if page.skipped > 0 {
+            counters.history_skipped.add(page.skipped as u64);
+            tracing::debug!(
+                skipped = page.skipped,
+                "history items that are not messages skipped"
+            );
+        }
+    }
+}
+
+async fn sleep_until(at: Instant) {
+    tokio::time::sleep_until(at).await;
+}
