@@ -27,6 +27,7 @@ pub use history::{History, HistoryError};
 use crate::config::CatchupConfig;
 use crate::event::ChatEvent;
 use crate::health::{Feed, Health, now_ms};
+use crate::script::Decision;
 use crate::source::Inbound;
 
 /// How far before the mark a catch-up still looks: the platform's clock and the order it
@@ -47,6 +48,29 @@ pub struct Link {
     pub up: bool,
     /// The newest handled message when it happened: what a catch-up reads back to.
     pub newest: Option<Mark>,
+}
+
+/// The listener's rule for late messages, whatever the personality: an instant reply to a
+/// message caught up more than `window` after it was said is not sent (a `gm` answered
+/// minutes later reads as a bot talking to itself). `Some(why)` when `decision` is held
+/// back; acknowledgements and the queue are never held back.
+pub fn held_back(
+    decision: &Decision,
+    event: &ChatEvent,
+    now_ms: i64,
+    window: Duration,
+) -> Option<String> {
+    let age_ms = now_ms.saturating_sub(event.ts);
+    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    match decision {
+        Decision::Reply(text) if event.late && age_ms > window_ms => Some(format!(
+            "late: said {} s ago, past the {} s reply window ([catchup] reply_window_secs), so the reply {} is not sent",
+            age_ms / 1000,
+            window.as_secs(),
+            crate::script::quote(text)
+        )),
+        _ => None,
+    }
 }
 
 /// Where a message read from the history comes from.

@@ -263,6 +263,11 @@ pub struct TryArgs {
     /// The tip or trade amount.
     #[arg(long, value_name = "N")]
     pub amount: Option<f64>,
+    /// As if said AGE ago (90, 90s, 5m, 1h) and caught up from the chat history after an
+    /// outage: `msg.late` is true, and a reply past the 60 s reply window is held back, as the
+    /// listener does.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub late: Option<u64>,
     /// Print one JSON object per TEXT on stdout instead.
     #[arg(long)]
     pub json: bool,
@@ -290,4 +295,25 @@ pub struct CheckArgs {
     /// Scripts to check.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// An age in seconds: `90`, `90s`, `5m` or `1h`.
+pub fn parse_age(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("`{text}` is not an age like 90, 90s, 5m or 1h")),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|secs| *secs <= 366 * 86_400)
+        .ok_or_else(|| format!("`{text}` is not an age like 90, 90s, 5m or 1h (at most a year)"))
 }

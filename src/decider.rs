@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::act::Actions;
-use crate::catchup::{Handled, Origin};
+use crate::catchup::{Handled, Origin, held_back};
 use crate::decisions::{DecisionLog, Record};
 use crate::event::{ChatEvent, Normalized, normalize, normalize_follow};
 use crate::health::{Health, now_ms};
@@ -129,12 +129,12 @@ impl Decider {
         let started = std::time::Instant::now();
         let decided = self.runtime.decide(&personality, &event);
         let took = started.elapsed();
+        let now = self.runtime.now_ms();
         let (decision, failure) = match decided {
-            Ok(Decision::Reply(_)) if self.too_late_to_reply(&event) => (
-                Decision::Ignore,
-                Some("late: older than [catchup] reply_window_secs, no instant reply".to_string()),
-            ),
-            Ok(decision) => (decision, None),
+            Ok(decision) => match held_back(&decision, &event, now, self.reply_window) {
+                Some(why) => (Decision::Ignore, Some(why)),
+                None => (decision, None),
+            },
             Err(error) => {
                 // Never lose the viewer: a failing script hands the message to the agent.
                 counters.script_errors.inc();
@@ -148,13 +148,6 @@ impl Decider {
             .record(|| Record::new(&event, &decision, personality.version(), took, failure));
         self.actions.apply(&event, decision, arrived);
         true
-    }
-
-    /// A message caught up from the history, said longer ago than the reply window: an
-    /// instant reply minutes later would read as a bot talking to itself.
-    fn too_late_to_reply(&self, event: &ChatEvent) -> bool {
-        let age_ms = self.runtime.now_ms().saturating_sub(event.ts);
-        event.late && age_ms > i64::try_from(self.reply_window.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// The personality is too far behind: hand `event` to the agent without asking it, in

@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod delivery;
+mod docs;
 mod floods;
 mod hooks;
 mod hygiene;

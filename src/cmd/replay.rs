@@ -1,7 +1,8 @@
 //! `retake-chat replay TRANSCRIPT`: run a recorded chat through a personality on a simulated
 //! clock and print every decision, to see what a script would have done.
 //!
-//! The transcript is JSON lines (`author`, `text`, optional `kind`, `ts`, `amount`; other
+//! The transcript is JSON lines (`author`, `text`, optional `kind`, `ts`, `amount`, `late`:
+//! the seconds between saying it and the listener catching it up from the history; other
 //! fields are ignored, so `queue.jsonl` replays too). `now()`, cooldowns and timers follow the
 //! lines' `ts`, or one second per line without one. State starts empty and stays in memory.
 
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use super::try_cmd::{load, outcome_human, outcome_json};
+use super::try_cmd::{load, outcome_human, outcome_json, with_reply_window};
 use crate::cli::ReplayArgs;
 use crate::config::ScriptConfig;
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
@@ -31,7 +32,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let lines: Vec<(usize, Result<ChatEvent, String>)> = transcript
+    let lines: Vec<(usize, Result<Line, String>)> = transcript
         .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -39,7 +40,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let start = lines
         .iter()
-        .find_map(|(_, e)| e.as_ref().ok())
+        .find_map(|(_, e)| e.as_ref().ok().map(|(event, _)| event))
         .map_or(
             TEST_EPOCH_MS,
             |e| if e.ts > 0 { e.ts } else { TEST_EPOCH_MS },
@@ -60,8 +61,8 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut timers = Schedule::new(&p, start);
     let mut first = true;
     for (n, line) in lines {
-        let mut event = match line {
-            Ok(event) => event,
+        let (mut event, late_ms) = match line {
+            Ok(parsed) => parsed,
             Err(error) => {
                 let error = visible::escape(&error);
                 eprintln!("{}:{n}: {error}", args.transcript.display());
@@ -75,16 +76,17 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             (false, false) => clock.advance_ms(1_000),
         }
         first = false;
-        event.ts = clock.now_ms();
         let now = clock.now_ms();
+        event.ts = now - late_ms;
+        event.late = late_ms > 0;
         for (name, due) in timers.take_due(now) {
             // The timer speaks at the moment it came due, not at the message's.
             clock.set_ms(due);
             out.say(&name, due, &runtime.fire_timer(&p, &name));
             clock.set_ms(now);
         }
-        let result = runtime.decide(&p, &event);
-        out.decision(n, &event, &result);
+        let (result, note) = with_reply_window(runtime.decide(&p, &event), &event, now);
+        out.decision(n, &event, now, &result, note);
         timers.chat_seen();
     }
     Ok(if out.failed {
@@ -94,8 +96,12 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// One transcript line as an event; the error names what is wrong with it.
-fn parse(n: usize, line: &str) -> Result<ChatEvent, String> {
+/// A transcript line: the event, and how long before the line's time it was said, ms (`late`,
+/// given in seconds; 0 for a live message).
+type Line = (ChatEvent, i64);
+
+/// One transcript line; the error names what is wrong with it.
+fn parse(n: usize, line: &str) -> Result<Line, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
     let Some(obj) = value.as_object() else {
         return Err("not a JSON object".to_string());
@@ -123,15 +129,26 @@ fn parse(n: usize, line: &str) -> Result<ChatEvent, String> {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_f64().ok_or("`amount` must be a number")?),
     };
-    Ok(ChatEvent {
-        id: format!("replay-{n}"),
-        kind,
-        author,
-        text: text.chars().take(MAX_TEXT_CHARS).collect(),
-        ts,
-        amount,
-        ..ChatEvent::default()
-    })
+    let late_ms = match obj.get("late") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_f64()
+            .filter(|secs| (0.0..=366.0 * 86_400.0).contains(secs))
+            .map(|secs| (secs * 1000.0) as i64)
+            .ok_or("`late` must be the seconds since it was said, from 0 to a year")?,
+    };
+    Ok((
+        ChatEvent {
+            id: format!("replay-{n}"),
+            kind,
+            author,
+            text: text.chars().take(MAX_TEXT_CHARS).collect(),
+            ts,
+            amount,
+            ..ChatEvent::default()
+        },
+        late_ms,
+    ))
 }
 
 /// Prints decisions as text or JSON lines and remembers whether anything failed.
@@ -146,14 +163,22 @@ impl Printer {
         &mut self,
         n: usize,
         event: &ChatEvent,
+        at: i64,
         result: &Result<crate::script::Decision, ScriptError>,
+        note: Option<String>,
     ) {
         self.failed |= result.is_err();
         if self.json {
             let mut line = json!({
                 "line": n, "ts": event.ts, "kind": event.kind, "author": event.author, "text": event.text,
             });
+            if event.late {
+                line["late"] = true.into();
+            }
             outcome_json(&mut line, result);
+            if let Some(note) = &note {
+                line["note"] = note.as_str().into();
+            }
             println!("{}", visible::json(&line.to_string()));
         } else {
             let what = match event.kind.as_str() {
@@ -169,13 +194,15 @@ impl Printer {
                     what
                 }
             };
-            let offset = self.offset(event.ts);
+            let offset = self.offset(at);
             // The transcript is viewers' text: shown, never obeyed by the terminal.
+            let late = if event.late { " (late)" } else { "" };
+            let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
             println!(
-                "{n:>4} {offset:>7}  {}: {}  →  {}",
+                "{n:>4} {offset:>7}  {}: {}{late}  →  {}",
                 visible::escape(&event.author),
                 visible::escape(&what),
-                visible::escape(&outcome_human(result))
+                visible::escape(&format!("{}{note}", outcome_human(result)))
             );
         }
     }

@@ -135,10 +135,33 @@ fn summary(
         ),
         Holder::NoFile => {}
     }
+    let count = |name: &str| s["counters"][name].as_u64().unwrap_or(0);
     line(
         "last message",
         ago(s["lastMessage"].as_i64(), now, "none yet"),
     );
+    let source = match s["source"].as_str() {
+        Some("catching up") => "the socket, catching up from the history",
+        Some("polling") => "the history, polled (the socket is out of reach)",
+        Some("none") if status == "stopped" => "nowhere (stopped)",
+        Some("none") => "nowhere yet (the socket is out of reach)",
+        _ => "the socket",
+    };
+    let history_errors = match count("historyErrors") {
+        0 => String::new(),
+        n => format!(", {n} history errors"),
+    };
+    line(
+        "messages",
+        format!(
+            "from {source}; {} caught up, {} polled{history_errors}",
+            count("caughtUp"),
+            count("polled"),
+        ),
+    );
+    if let Some(error) = s["historyError"].as_str() {
+        line("history", first_line(error));
+    }
     let (stats, note) = match queue {
         Ok(stats) => (stats, String::new()),
         Err(e) => (health::queue_stats(s), format!(" (as last written; {e})")),
@@ -146,7 +169,6 @@ fn summary(
     let oldest = stats.oldest_queued.map_or(String::new(), |t| {
         format!(", oldest waiting {}", span(now - t))
     });
-    let count = |name: &str| s["counters"][name].as_u64().unwrap_or(0);
     // Since the start: the verdict above says whether the queue can be written now.
     let troubles: Vec<String> = [("write errors", "queueErrors"), ("archived", "archived")]
         .into_iter()
@@ -184,9 +206,10 @@ fn summary(
     line(
         "sends",
         format!(
-            "{} send errors, {} dropped, {} rate-limited",
+            "{} send errors, {} dropped, {} unknown, {} rate-limited",
             count("sendErrors"),
             count("sendDropped"),
+            count("repliesUnknown") + count("acksUnknown"),
             count("rateLimited")
         ),
     );

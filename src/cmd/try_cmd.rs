@@ -1,4 +1,5 @@
-//! `retake-chat try [--script PATH] TEXT...`: what the personality would do with each TEXT.
+//! `retake-chat try [--script PATH] [--late AGE] TEXT...`: what the personality would do with
+//! each TEXT (said AGE ago and caught up from the history, with `--late`).
 //!
 //! One decision per TEXT, through the same engine, limits and self-tests as the listener, with
 //! in-process state only: no network, no queue, no memory file. Printing decisions (human and
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use crate::cli::TryArgs;
-use crate::config::ScriptConfig;
+use crate::config::{CatchupConfig, ScriptConfig};
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
 use crate::script::{
     Clock, Decision, EMBEDDED_PERSONALITY, Personality, Runtime, ScriptError, Session, reload,
@@ -30,24 +31,37 @@ pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
     };
     let mut failed = false;
     for (i, text) in args.text.iter().enumerate() {
+        let now = runtime.now_ms();
+        let late_ms = args.late.map(|secs| secs.saturating_mul(1000) as i64);
         let event = ChatEvent {
             id: format!("try-{}", i + 1),
             kind: args.kind.clone(),
             author: args.author.clone(),
             text: text.chars().take(MAX_TEXT_CHARS).collect(),
-            ts: runtime.now_ms(),
+            ts: now - late_ms.unwrap_or(0),
             amount: args.amount,
+            late: late_ms.is_some(),
             ..ChatEvent::default()
         };
-        let result = runtime.decide(&personality, &event);
+        let (result, note) = with_reply_window(runtime.decide(&personality, &event), &event, now);
         failed |= result.is_err();
         if args.json {
             let mut line = json!({ "author": event.author, "text": event.text });
+            if event.late {
+                line["late"] = true.into();
+            }
             outcome_json(&mut line, &result);
+            if let Some(note) = note {
+                line["note"] = note.into();
+            }
             println!("{}", visible::json(&line.to_string()));
         } else {
             let (text, outcome) = (visible::escape(text), outcome_human(&result));
-            println!("{text}  →  {}", visible::escape(&outcome));
+            let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
+            println!(
+                "{text}  →  {}",
+                visible::escape(&format!("{outcome}{note}"))
+            );
         }
     }
     Ok(if failed {
@@ -78,6 +92,23 @@ pub fn load(runtime: &Runtime, path: Option<&Path>) -> Result<Personality, ExitC
         eprintln!("{}", visible::escape_lines(&error.render(&source)));
         ExitCode::from(1)
     })
+}
+
+/// The listener's reply window applied to a late message's decision (the default 60 s): a
+/// reply held back becomes `ignore`, with the reason.
+pub fn with_reply_window(
+    result: Result<Decision, ScriptError>,
+    event: &ChatEvent,
+    now_ms: i64,
+) -> (Result<Decision, ScriptError>, Option<String>) {
+    let window = crate::config::secs(CatchupConfig::default().reply_window_secs);
+    match &result {
+        Ok(decision) => match crate::catchup::held_back(decision, event, now_ms, window) {
+            Some(why) => (Ok(Decision::Ignore), Some(why)),
+            None => (result, None),
+        },
+        Err(_) => (result, None),
+    }
 }
 
 /// `reply "text"`, `ack "text"`, `queue`, `ignore`, or for a failing script what the listener

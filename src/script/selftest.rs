@@ -24,14 +24,16 @@ const MAX_CASES: usize = 1_000;
 /// set of cases cannot hold up a reload for long.
 const TOTAL_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 /// The fields a case may have.
-const FIELDS: [&str; 8] = [
-    "say", "from", "kind", "amount", "wait", "expect", "contains", "equals",
+const FIELDS: [&str; 9] = [
+    "say", "from", "kind", "amount", "wait", "late", "expect", "contains", "equals",
 ];
 
 /// One case, checked.
 struct Case {
     event: ChatEvent,
     wait_ms: i64,
+    /// Said this long before the clock, and caught up from the history (`late: SECONDS`).
+    late_ms: Option<i64>,
     expect: &'static str,
     contains: Option<String>,
     equals: Option<String>,
@@ -89,7 +91,8 @@ pub(super) fn run(
         let case = parse(n, case, runtime).map_err(|e| fail(format!("case {n}: {e}")))?;
         clock.advance_ms(case.wait_ms);
         let mut event = case.event.clone();
-        event.ts = clock.now_ms();
+        event.ts = clock.now_ms() - case.late_ms.unwrap_or(0);
+        event.late = case.late_ms.is_some();
         let label = format!("case {n} ({})", label(&event));
         match runtime.decide_in(ast, hooks, name, &session, &event) {
             Ok(decision) => {
@@ -197,6 +200,14 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
             "`wait` must be seconds from 0 to a year, got {wait}"
         ));
     }
+    let late = number("late")?;
+    if let Some(late) = late
+        && !(0.0..=366.0 * 86_400.0).contains(&late)
+    {
+        return Err(format!(
+            "`late` must be seconds from 0 to a year, got {late}"
+        ));
+    }
     let author = text("from")?.unwrap_or_else(|| "viewer".to_string());
     Ok(Case {
         event: ChatEvent {
@@ -208,6 +219,7 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
             ..ChatEvent::default()
         },
         wait_ms: (wait * 1000.0) as i64,
+        late_ms: late.map(|secs| (secs * 1000.0) as i64),
         expect,
         contains,
         equals,
