@@ -1,6 +1,7 @@
-//! The fake's HTTP send endpoints, both generations: record every POST on arrival, wait the
-//! configured delay (a slow platform), serve the scripted failures and redirects first, and
-//! echo a successful send into the destination room as the platform does.
+//! The fake's HTTP side: the send endpoints of both generations (record every POST on arrival,
+//! wait the configured delay, serve the scripted failures and redirects first, keep a
+//! successful send in the history and echo it into the room as the platform does), the routes
+//! to the history endpoints (`history`).
 //! The Socket.IO layer and the listener are set up by the handle in `mod.rs`.
 
 use std::sync::Arc;
@@ -13,10 +14,11 @@ use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 
+use super::history::{V1_HISTORY, V2_HISTORY, read_v1, read_v2};
 use super::payload::{v1_payload, v2_message};
 use super::{FakeOptions, SentRequest, Shared, lock};
 
@@ -33,17 +35,20 @@ pub(super) struct HttpState {
     pub(super) io: SocketIo,
 }
 
+/// Which generation's endpoint a request came to.
 #[derive(Clone, Copy)]
-enum Generation {
+pub(super) enum Generation {
     V1,
     V2,
 }
 
-/// The router with both send endpoints; the caller adds the Socket.IO layer.
+/// The router with both send and both history endpoints; the caller adds the Socket.IO layer.
 pub(super) fn router(state: HttpState) -> Router {
     Router::new()
         .route(V1_SEND, post(send_v1))
         .route(V2_SEND, post(send_v2))
+        .route(V1_HISTORY, get(read_v1))
+        .route(V2_HISTORY, get(read_v2))
         .with_state(state)
 }
 
@@ -102,15 +107,14 @@ async fn send(
         }
         return response;
     }
-    if state.options.echo {
-        echo(generation, &state, &body).await;
-    }
+    keep_and_echo(generation, &state, &body).await;
     (StatusCode::OK, Json(json!({ "success": true }))).into_response()
 }
 
-/// Emits the agent's own message into the destination room, before the HTTP reply, so a test
-/// that saw the reply can wait for the echo without racing it.
-async fn echo(generation: Generation, state: &HttpState, body: &Value) {
+/// Keeps the agent's own message in the destination room's history (the platform does, echo
+/// or not) and, with `echo` on, emits it into the room, before the HTTP reply, so a test that
+/// saw the reply can wait for the echo without racing it.
+async fn keep_and_echo(generation: Generation, state: &HttpState, body: &Value) {
     let options = &state.options;
     let text = body
         .get("message")
@@ -143,6 +147,10 @@ async fn echo(generation: Generation, state: &HttpState, body: &Value) {
         tracing::debug!("fake retake: send without a destination, no echo");
         return;
     };
+    lock(&state.shared.history).append(room, payload.clone());
+    if !options.echo {
+        return;
+    }
     if let Err(e) = state.io.to(room.to_owned()).emit("message", &payload).await {
         tracing::debug!(error = %e, "fake retake: echo not delivered");
     }

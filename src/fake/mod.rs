@@ -1,15 +1,20 @@
 //! An in-process fake of retake.tv on loopback, for tests and the sandbox: a real Socket.IO v5
-//! server (socketioxide) plus both generations' HTTP send endpoints, recording everything.
-//! This file owns the handle (`FakeRetake`): start, stop/restart outages, emit, inspect.
-//! `socket` answers Socket.IO events, `http` the sends, `listener` the TCP accept/kill side.
+//! server (socketioxide) plus both generations' HTTP send and history endpoints, recording
+//! everything. This file owns the handle (`FakeRetake`): start, outages, emit, inspect.
+//! `socket` answers Socket.IO events, `http` the sends, `history` the chat history (its
+//! endpoints and the handle's history methods), `listener` the TCP accept/kill side.
 
+mod history;
 mod http;
 mod listener;
 mod payload;
 mod socket;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_history;
 
+pub use history::{HistoryRead, HistoryShape};
 pub use payload::{v1_message, v2_message};
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -23,6 +28,7 @@ use serde_json::Value;
 use socketioxide::SocketIo;
 use tokio::task::JoinHandle;
 
+use history::History;
 use listener::{Conns, KillableListener};
 
 /// How the fake behaves; [`Default`] mirrors the platform and socket.io's own timings.
@@ -38,6 +44,13 @@ pub struct FakeOptions {
     pub ping_interval: Duration,
     /// Engine.IO ping timeout: how long the server waits for a pong.
     pub ping_timeout: Duration,
+    /// The item shape the history endpoints serve.
+    pub history_shape: HistoryShape,
+    /// Whether a history read is answered with a bare JSON array instead of `{"comments"}`.
+    pub history_bare_array: bool,
+    /// Messages kept per room; the oldest are forgotten past it (a benchmark's flood of a
+    /// million messages would otherwise fill the memory). Far above any catch-up's reach.
+    pub history_capacity: usize,
 }
 
 impl Default for FakeOptions {
@@ -48,6 +61,9 @@ impl Default for FakeOptions {
             echo: true,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
+            history_shape: HistoryShape::Auto,
+            history_bare_array: false,
+            history_capacity: 10_000,
         }
     }
 }
@@ -97,6 +113,12 @@ struct Shared {
     connections: Mutex<Vec<Connection>>,
     total_connections: AtomicUsize,
     joins: Mutex<HashMap<String, usize>>,
+    /// Every `message` emitted or sent, per room, whether or not anyone heard it.
+    history: Mutex<History>,
+    history_reads: Mutex<Vec<HistoryRead>>,
+    /// `(status, raw body)` answers served one per history read before the real history.
+    history_scripted: Mutex<VecDeque<(u16, String)>>,
+    history_delay: Mutex<Duration>,
 }
 
 /// A running fake retake.tv on `127.0.0.1`. Dropping it stops the server and cuts every
@@ -106,6 +128,7 @@ pub struct FakeRetake {
     io: SocketIo,
     app: axum::Router,
     shared: Arc<Shared>,
+    options: Arc<FakeOptions>,
     conns: Arc<Conns>,
     /// The accept loop; `None` while stopped.
     server: Mutex<Option<JoinHandle<()>>>,
@@ -114,7 +137,10 @@ pub struct FakeRetake {
 impl FakeRetake {
     /// Binds a free port on 127.0.0.1 and starts serving.
     pub async fn start(options: FakeOptions) -> io::Result<FakeRetake> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            history: Mutex::new(History::new(options.history_capacity)),
+            ..Shared::default()
+        });
         let (layer, io) = SocketIo::builder()
             .ping_interval(options.ping_interval)
             .ping_timeout(options.ping_timeout)
@@ -123,9 +149,11 @@ impl FakeRetake {
             .max_buffer_size(1 << 20)
             .build_layer();
         socket::register(&io, Arc::clone(&shared));
+        let options = Arc::new(options);
+        let conns = Arc::new(Conns::default());
         let app = http::router(http::HttpState {
             shared: Arc::clone(&shared),
-            options: Arc::new(options),
+            options: Arc::clone(&options),
             io: io.clone(),
         })
         .layer(layer);
@@ -136,7 +164,8 @@ impl FakeRetake {
             io,
             app,
             shared,
-            conns: Arc::new(Conns::default()),
+            options,
+            conns,
             server: Mutex::new(None),
         };
         fake.serve(listener);
@@ -180,7 +209,12 @@ impl FakeRetake {
     }
 
     /// Emits `event` with `payload` to every socket in `room`; a room nobody joined is a no-op.
+    /// A `message` is also kept in the room's history first, even while the fake is stopped
+    /// or nobody listens, as the platform keeps what viewers say.
     pub async fn emit(&self, room: &str, event: &str, payload: Value) {
+        if event == "message" {
+            lock(&self.shared.history).append(room, payload.clone());
+        }
         if let Err(e) = self.io.to(room.to_owned()).emit(event, &payload).await {
             tracing::warn!(room, event, error = %e, "fake retake: emit failed");
         }

@@ -1,9 +1,12 @@
-//! Chat payloads in the shapes retake.tv emits (generation 1 and 2), as the fake sends them.
-//! Field names follow /work/shared/RETAKE_API.md; parsing them is `event`'s job, not this one's.
+//! Chat payloads in the shapes retake.tv emits (generation 1 and 2), as the fake sends them,
+//! and the two history item shapes a stored payload is served in (`documented_item`,
+//! `flat_item`). Field names follow RETAKE_API.md; parsing them is `event`'s job, not this one's.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+use crate::event::{Normalized, normalize};
 
 /// A generation-1 `message` event payload from a viewer called `author`.
 ///
@@ -42,6 +45,130 @@ pub(super) fn v1_payload(id: &str, fusername: &str, fid: Value, wallet: &str, te
     })
 }
 
+/// A stored `message` payload served as the documented history item: `{_id, streamId, text,
+/// timestamp (RFC 3339), type, author: {walletAddress, fusername, fid, favatar}}`. A payload
+/// without a usable `_id` gets `h<seq>`; the timestamp is the same instant, in milliseconds.
+pub(super) fn documented_item(
+    payload: &Value,
+    room: &str,
+    seq: u64,
+    stored_at: SystemTime,
+) -> Value {
+    let fields = Fields::of(payload);
+    let timestamp = rfc3339(at_millis(instant_ms(fields.get("timestamp"), stored_at)));
+    let mut item = json!({
+        "_id": documented_id(payload).map_or_else(|| json!(format!("h{seq}")), Value::clone),
+        "streamId": fields.or("streamId", json!(room)),
+        "text": fields.get("text"),
+        "timestamp": timestamp,
+        "type": fields.or("type", json!("message")),
+        "author": {
+            "walletAddress": fields.sender("walletAddress", "sender_wallet_address"),
+            "fusername": fields.sender("fusername", "sender_username"),
+            "fid": fields.sender("fid", "sender_user_id"),
+            "favatar": fields.sender("favatar", "sender_pfp"),
+        },
+    });
+    fields.copy_extras(&mut item);
+    item
+}
+
+/// A stored `message` payload served as the flat item v2 clients parse, `chat_event_id` being
+/// the sequence number. A v2 payload's sender fields are copied exactly and its timestamp is
+/// the same instant (the listener matches a socket message with its history copy by them).
+pub(super) fn flat_item(payload: &Value, room: &str, seq: u64, stored_at: SystemTime) -> Value {
+    let fields = Fields::of(payload);
+    let timestamp = instant_ms(fields.get("timestamp"), stored_at).to_string();
+    let mut item = json!({
+        "chat_event_id": seq.to_string(),
+        "sender_user_id": fields.sender("fid", "sender_user_id"),
+        "sender_username": fields.sender("fusername", "sender_username"),
+        "sender_display_name": fields.sender("fusername", "sender_display_name"),
+        "sender_pfp": fields.sender("favatar", "sender_pfp"),
+        "sender_wallet_address": fields.sender("walletAddress", "sender_wallet_address"),
+        "streamer_id": fields.or("streamer_id", json!(room)),
+        "session_id": fields.get("session_id"),
+        "text": fields.get("text"),
+        "type": fields.or("type", json!("message")),
+        "timestamp": timestamp,
+    });
+    fields.copy_extras(&mut item);
+    item
+}
+
+/// The payload's own `_id` when it is a non-empty string or a number.
+pub(super) fn documented_id(payload: &Value) -> Option<&Value> {
+    payload
+        .get("_id")
+        .filter(|id| id.is_number() || id.as_str().is_some_and(|s| !s.is_empty()))
+}
+
+/// Read access to a payload's fields, v1 (nested `author`) or v2 (flat sender fields).
+struct Fields<'a> {
+    top: Option<&'a Map<String, Value>>,
+    author: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> Fields<'a> {
+    fn of(payload: &'a Value) -> Self {
+        let top = payload.as_object();
+        let author = top.and_then(|o| o.get("author")).and_then(Value::as_object);
+        Fields { top, author }
+    }
+
+    /// A top-level field as emitted, `null` when absent.
+    fn get(&self, key: &str) -> Value {
+        self.top
+            .and_then(|o| o.get(key))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// A top-level field as emitted, `default` when absent.
+    fn or(&self, key: &str, default: Value) -> Value {
+        self.top
+            .and_then(|o| o.get(key))
+            .cloned()
+            .unwrap_or(default)
+    }
+
+    /// A sender field: `author.<v1>` for a v1 payload, `<v2>` at the top for a v2 one.
+    fn sender(&self, v1: &str, v2: &str) -> Value {
+        match self.author {
+            Some(author) => author.get(v1).cloned().unwrap_or(Value::Null),
+            None => self.get(v2),
+        }
+    }
+
+    /// Tip and trade details ride along in either shape.
+    fn copy_extras(&self, item: &mut Value) {
+        for key in ["tip_data", "trade_data"] {
+            if let (Some(value), Some(item)) =
+                (self.top.and_then(|o| o.get(key)), item.as_object_mut())
+            {
+                item.insert(key.to_owned(), value.clone());
+            }
+        }
+    }
+}
+
+/// Epoch milliseconds of a payload's `timestamp` (RFC 3339, numeric string or number), read by
+/// the listener's own normalizer so the fake and the listener agree on every instant; the time
+/// the payload was stored when it has none the normalizer understands.
+fn instant_ms(timestamp: Value, stored_at: SystemTime) -> i64 {
+    let fallback = i64::try_from(epoch_millis(stored_at)).unwrap_or(i64::MAX);
+    let probe = json!({ "type": "message", "text": "-", "timestamp": timestamp });
+    match normalize(&probe, fallback) {
+        Normalized::Chat(event) => event.ts,
+        _ => fallback,
+    }
+}
+
+/// The instant `ms` milliseconds after the epoch (the epoch itself for a negative `ms`).
+fn at_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 fn epoch_millis(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()
 }
@@ -78,7 +205,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn rfc3339_matches_known_instants() {

@@ -2,6 +2,7 @@
 //! query, answers `joinRoom` with `joinedRoom`, handles `leaveRoom`, forgets sockets on
 //! disconnect. Rooms themselves are socketioxide's; emitting into them is the handle's job.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -97,11 +98,18 @@ fn room_id(data: &Value) -> Option<String> {
 
 /// The first value of `name` in a URL query string, percent-decoded.
 fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-        .find(|(key, _)| percent_decode(key) == name)
-        .map(|(_, value)| percent_decode(value))
+    query_map(query).remove(name)
+}
+
+/// Every name of a URL query string with its first value, percent-decoded.
+pub(super) fn query_map(query: &str) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        map.entry(percent_decode(key))
+            .or_insert_with(|| percent_decode(value));
+    }
+    map
 }
 
 fn percent_decode(s: &str) -> String {
@@ -142,6 +150,12 @@ mod tests {
         assert_eq!(query_param(q, "Client-Type").as_deref(), Some("streamer"));
         assert_eq!(query_param(q, "flag").as_deref(), Some(""));
         assert_eq!(query_param(q, "missing"), None);
+        let map = query_map("a=1&a=2&&b=%20x&c");
+        assert_eq!(map.len(), 3);
+        assert_eq!(
+            (map["a"].as_str(), map["b"].as_str(), map["c"].as_str()),
+            ("1", " x", "")
+        );
         assert_eq!(percent_decode("a+b%zz%4"), "a b%zz%4");
     }
 

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use super::*;
 
-const DEADLINE: Duration = Duration::from_secs(10);
+pub(super) const DEADLINE: Duration = Duration::from_secs(10);
 
 /// Polls `condition` every 10 ms until it holds or `deadline` passes; returns whether it held.
-async fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub(super) async fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let end = tokio::time::Instant::now() + deadline;
     loop {
         if condition() {
@@ -30,11 +30,11 @@ async fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> 
 
 /// What a test client saw: every `message` payload, `joinedRoom`, close and error events.
 #[derive(Default)]
-struct Seen {
-    messages: Vec<Value>,
+pub(super) struct Seen {
+    pub(super) messages: Vec<Value>,
     joined: Vec<Value>,
     connected: usize,
-    closed_or_errored: usize,
+    pub(super) closed_or_errored: usize,
 }
 
 /// A rust_socketio callback that applies `f` to the shared [`Seen`] with the event's values.
@@ -57,7 +57,11 @@ where
 }
 
 /// Connects a streamer client with `client_id` and joins `room`; returns it once joined.
-async fn connect(fake: &FakeRetake, client_id: &str, room: &str) -> (Client, Arc<Mutex<Seen>>) {
+pub(super) async fn connect(
+    fake: &FakeRetake,
+    client_id: &str,
+    room: &str,
+) -> (Client, Arc<Mutex<Seen>>) {
     let (client, seen, _) = connect_counted(fake, client_id, room).await;
     (client, seen)
 }
@@ -116,7 +120,7 @@ async fn connect_counted(
     panic!("no Socket.IO connect acknowledgement in three connections");
 }
 
-fn http() -> reqwest::Client {
+pub(super) fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
