@@ -1,24 +1,27 @@
 //! The fake's HTTP side: the send endpoints of both generations (record every POST on arrival,
 //! wait the configured delay, serve the scripted failures and redirects first, keep a
 //! successful send in the history and echo it into the room as the platform does), the routes
-//! to the history endpoints (`history`).
+//! to the history endpoints (`history`), and the gate that can refuse Socket.IO requests.
 //! The Socket.IO layer and the listener are set up by the handle in `mod.rs`.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 
 use super::history::{V1_HISTORY, V2_HISTORY, read_v1, read_v2};
+use super::listener::{ConnId, Conns};
 use super::payload::{v1_payload, v2_message};
 use super::{FakeOptions, SentRequest, Shared, lock};
 
@@ -50,6 +53,35 @@ pub(super) fn router(state: HttpState) -> Router {
         .route(V1_HISTORY, get(read_v1))
         .route(V2_HISTORY, get(read_v2))
         .with_state(state)
+}
+
+/// What [`gate_socket`] needs: the refusal switch and the connections to mark.
+pub(super) type GateState = (Arc<Shared>, Arc<Conns>);
+
+/// Runs in front of the Socket.IO layer: marks every connection that carried a Socket.IO
+/// request (so `refuse_socket` can cut exactly those) and, while the socket side is refused,
+/// answers such requests 503, polling and websocket upgrade alike, as a blocking proxy would.
+pub(super) async fn gate_socket(
+    State((shared, conns)): State<GateState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !request.uri().path().starts_with("/socket.io") {
+        return next.run(request).await;
+    }
+    if let Some(ConnectInfo(ConnId(id))) = request.extensions().get::<ConnectInfo<ConnId>>() {
+        conns.mark_socketio(*id);
+    }
+    // Read after marking: `refuse_socket` switches on before it cuts the marked connections,
+    // so a request is either refused here or on a connection that gets cut.
+    if shared.socket_refused.load(Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "socket.io refused by the fake",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn send_v1(state: State<HttpState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {

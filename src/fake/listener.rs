@@ -1,6 +1,7 @@
 //! The fake's TCP side: a listener that sets TCP_NODELAY on every accepted connection and keeps
 //! a duplicate handle to each socket so `stop()` can cut all of them at once, upgraded
-//! websockets included. HTTP and Socket.IO are axum's and socketioxide's business.
+//! websockets included (`refuse_socket` only those that carried Socket.IO). HTTP and
+//! Socket.IO are axum's and socketioxide's business.
 
 use std::collections::HashMap;
 use std::io;
@@ -11,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -25,16 +28,42 @@ use super::lock;
 #[derive(Default)]
 pub(super) struct Conns {
     next_id: AtomicU64,
-    open: Mutex<HashMap<u64, std::net::TcpStream>>,
+    open: Mutex<HashMap<u64, Open>>,
+}
+
+/// One open connection.
+struct Open {
+    handle: std::net::TcpStream,
+    /// Whether it carried a Socket.IO request (polling or the websocket upgrade).
+    socketio: bool,
 }
 
 impl Conns {
     /// Shuts down every open connection in both directions and forgets it.
     pub(super) fn kill_all(&self) {
         let open: Vec<_> = lock(&self.open).drain().collect();
-        for (_, handle) in open {
+        for (_, open) in open {
             // The peer may already be gone; ENOTCONN is fine.
-            let _ = handle.shutdown(Shutdown::Both);
+            let _ = open.handle.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Shuts down the connections that carried Socket.IO, leaving the REST clients' pooled
+    /// connections alone (cutting those would fail a send in flight for no reason).
+    pub(super) fn kill_socketio(&self) {
+        let mut open = lock(&self.open);
+        open.retain(|_, open| {
+            if open.socketio {
+                let _ = open.handle.shutdown(Shutdown::Both);
+            }
+            !open.socketio
+        });
+    }
+
+    /// Notes that connection `id` carried a Socket.IO request.
+    pub(super) fn mark_socketio(&self, id: u64) {
+        if let Some(open) = lock(&self.open).get_mut(&id) {
+            open.socketio = true;
         }
     }
 
@@ -45,7 +74,11 @@ impl Conns {
         let handle = std_stream.try_clone()?;
         let stream = TcpStream::from_std(std_stream)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&self.open).insert(id, handle);
+        let open = Open {
+            handle,
+            socketio: false,
+        };
+        lock(&self.open).insert(id, open);
         Ok(TrackedStream {
             stream,
             id,
@@ -104,6 +137,16 @@ impl axum::serve::Listener for KillableListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         self.inner.local_addr()
+    }
+}
+
+/// The connection a request came on, as axum's `ConnectInfo`, for the Socket.IO gate.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ConnId(pub(super) u64);
+
+impl Connected<IncomingStream<'_, KillableListener>> for ConnId {
+    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
+        ConnId(stream.io().id)
     }
 }
 

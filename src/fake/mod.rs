@@ -20,7 +20,7 @@ pub use payload::{v1_message, v2_message};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ use socketioxide::SocketIo;
 use tokio::task::JoinHandle;
 
 use history::History;
-use listener::{Conns, KillableListener};
+use listener::{ConnId, Conns, KillableListener};
 
 /// How the fake behaves; [`Default`] mirrors the platform and socket.io's own timings.
 #[derive(Debug, Clone)]
@@ -119,6 +119,8 @@ struct Shared {
     /// `(status, raw body)` answers served one per history read before the real history.
     history_scripted: Mutex<VecDeque<(u16, String)>>,
     history_delay: Mutex<Duration>,
+    /// While set, every `/socket.io` request is answered 503.
+    socket_refused: AtomicBool,
 }
 
 /// A running fake retake.tv on `127.0.0.1`. Dropping it stops the server and cuts every
@@ -151,12 +153,18 @@ impl FakeRetake {
         socket::register(&io, Arc::clone(&shared));
         let options = Arc::new(options);
         let conns = Arc::new(Conns::default());
+        let gate = (Arc::clone(&shared), Arc::clone(&conns));
         let app = http::router(http::HttpState {
             shared: Arc::clone(&shared),
             options: Arc::clone(&options),
             io: io.clone(),
         })
-        .layer(layer);
+        .layer(layer)
+        // Added last, so it runs first: it sees Socket.IO requests before socketioxide does.
+        .layer(axum::middleware::from_fn_with_state(
+            gate,
+            http::gate_socket,
+        ));
 
         let listener = listener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
         let fake = FakeRetake {
@@ -177,7 +185,10 @@ impl FakeRetake {
             inner: listener,
             conns: Arc::clone(&self.conns),
         };
-        let app = self.app.clone();
+        let app = self
+            .app
+            .clone()
+            .into_make_service_with_connect_info::<ConnId>();
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!(error = %e, "fake retake: server ended");
@@ -237,6 +248,20 @@ impl FakeRetake {
     ) {
         let payload = v2_message(room, sender_user_id, sender_username, text);
         self.emit(room, "message", payload).await;
+    }
+
+    /// The Socket.IO side down while the REST API is up (`on`), or back (`!on`). While on,
+    /// every `/socket.io` request is answered 503, so neither polling nor a websocket upgrade
+    /// connects, and switching on cuts the connections that carried Socket.IO without a
+    /// goodbye; sends and history reads keep working, on their connections too.
+    pub async fn refuse_socket(&self, on: bool) {
+        self.shared.socket_refused.store(on, Ordering::SeqCst);
+        if on {
+            self.conns.kill_socketio();
+            // A polling session has no connection of its own to cut: end it at the server so
+            // `room_size` and `connections` show the outage at once.
+            self.disconnect_all().await;
+        }
     }
 
     /// Every POST to a send endpoint so far, in arrival order, failed ones included.

@@ -1,5 +1,5 @@
-//! End-to-end tests of the fake's chat history, with real HTTP requests (reqwest) and a real
-//! Socket.IO client on loopback. Helpers are `tests`'.
+//! End-to-end tests of the fake's chat history and of the socket-refused outage, with real
+//! HTTP requests (reqwest) and a real Socket.IO client on loopback. Helpers are `tests`'.
 
 use serde_json::{Value, json};
 
@@ -267,6 +267,43 @@ async fn messages_nobody_heard_are_kept_and_add_history_does_not_emit() {
         history[1]["timestamp"], "2025-02-01T14:20:00.000Z",
         "its own timestamp"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuse_socket_refuses_socket_io_while_history_and_send_answer() {
+    let fake = FakeRetake::start(FakeOptions::default())
+        .await
+        .expect("start");
+    let polling = format!("{}/socket.io/?EIO=4&transport=polling", fake.url());
+    let rest = http();
+    let status = |r: reqwest::Result<reqwest::Response>| r.expect("answered").status().as_u16();
+    assert_eq!(status(rest.get(&polling).send().await), 200);
+    let (_client, seen) = connect(&fake, "c", ROOM).await;
+    let history = format!("{}?userDbId={ROOM}", fake.v2_history_url());
+    assert_eq!(status(rest.get(&history).send().await), 200);
+
+    fake.refuse_socket(true).await;
+    assert!(
+        wait_until(DEADLINE, || lock(&seen).closed_or_errored > 0).await,
+        "the open websocket was not cut"
+    );
+    assert_eq!(fake.room_size(ROOM), 0);
+    assert!(fake.connections().is_empty());
+    assert_eq!(status(rest.get(&polling).send().await), 503);
+    let upgrade = format!("{}/socket.io/?EIO=4&transport=websocket", fake.url());
+    assert_eq!(status(rest.get(&upgrade).send().await), 503);
+    // The same client, maybe on its pooled connection: REST is up.
+    assert_eq!(status(rest.get(&history).send().await), 200);
+    let send = rest
+        .post(fake.v2_send_url())
+        .json(&json!({ "message": "still here", "destination_user_id": ROOM }));
+    assert_eq!(status(send.send().await), 200);
+    assert_eq!(fake.history(ROOM)[0]["text"], "still here");
+
+    fake.refuse_socket(false).await;
+    assert_eq!(status(rest.get(&polling).send().await), 200);
+    let (_client, _seen) = connect(&fake, "c2", ROOM).await;
+    assert_eq!(fake.room_size(ROOM), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
