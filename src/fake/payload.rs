@@ -217,6 +217,46 @@ mod tests {
     }
 
     #[test]
+    fn history_items_keep_the_instant_the_extras_and_survive_junk() {
+        let stored = UNIX_EPOCH + Duration::from_millis(1_738_419_600_000);
+        let v1 = json!({ "_id": 7, "text": "hi", "timestamp": "2025-02-01T15:20:00.5+01:00",
+            "author": { "fid": "u1" } });
+        let documented = documented_item(&v1, "r", 3, UNIX_EPOCH);
+        assert_eq!(documented["_id"], 7);
+        assert_eq!(documented["timestamp"], "2025-02-01T14:20:00.500Z");
+        assert_eq!(documented["author"]["fusername"], Value::Null);
+        assert_eq!(
+            flat_item(&v1, "r", 3, UNIX_EPOCH)["timestamp"],
+            "1738419600500"
+        );
+
+        let tip = json!({ "type": "tip", "text": "", "tip_data": { "amount": "5" },
+            "timestamp": 1_738_419_600_000_u64 });
+        for item in [
+            documented_item(&tip, "r", 4, UNIX_EPOCH),
+            flat_item(&tip, "r", 4, UNIX_EPOCH),
+        ] {
+            assert_eq!(item["type"], "tip");
+            assert_eq!(item["tip_data"]["amount"], "5");
+        }
+        assert_eq!(
+            flat_item(&tip, "r", 4, UNIX_EPOCH)["timestamp"],
+            "1738419600000"
+        );
+
+        // Not an object, or no timestamp: the time it was stored, never a panic.
+        for junk in [json!("junk"), json!({ "timestamp": "soon" }), Value::Null] {
+            let documented = documented_item(&junk, "r", 9, stored);
+            assert_eq!(documented["_id"], "h9");
+            assert_eq!(documented["timestamp"], "2025-02-01T14:20:00.000Z");
+            assert_eq!(documented["type"], "message");
+            let flat = flat_item(&junk, "r", 9, stored);
+            assert_eq!(flat["timestamp"], "1738419600000");
+            assert_eq!(flat["streamer_id"], "r");
+        }
+    }
+
+    #[test]
     fn payloads_have_the_documented_fields() {
         let v1 = v1_message("c1", "viewer1", "gm");
         assert_eq!(v1["_id"], "c1");
