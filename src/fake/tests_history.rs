@@ -48,17 +48,16 @@ fn v2_at(text: &str) -> Value {
     })
 }
 
-async fn fake_with(shape: HistoryShape) -> FakeRetake {
-    let options = FakeOptions {
-        history_shape: shape,
-        ..FakeOptions::default()
-    };
+/// A fake with `options` changed from the defaults by `tweak`.
+async fn fake_with(tweak: impl FnOnce(&mut FakeOptions)) -> FakeRetake {
+    let mut options = FakeOptions::default();
+    tweak(&mut options);
     FakeRetake::start(options).await.expect("start")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_with_before_id_serves_every_item_once_newest_first() {
-    let fake = fake_with(HistoryShape::Auto).await;
+    let fake = fake_with(|_| {}).await;
     for n in 1..=250 {
         fake.add_history(ROOM, v1_at(&format!("c{n}"), &format!("m{n}")));
         fake.add_history("other-room", v1_at(&format!("o{n}"), "not ours"));
@@ -149,7 +148,7 @@ async fn items_come_in_the_shape_the_test_chose() {
         HistoryShape::Mixed,
         HistoryShape::Auto,
     ] {
-        let fake = fake_with(shape).await;
+        let fake = fake_with(|o| o.history_shape = shape).await;
         fake.add_history(ROOM, v1_at("c1", "from v1"));
         fake.add_history(ROOM, v2_at("from v2"));
         for url in [fake.v1_history_url(), fake.v2_history_url()] {
@@ -179,7 +178,7 @@ async fn items_come_in_the_shape_the_test_chose() {
     }
 
     // The listener matches a v2 socket message with its flat history copy by these fields.
-    let fake = fake_with(HistoryShape::Flat).await;
+    let fake = fake_with(|o| o.history_shape = HistoryShape::Flat).await;
     let socket = v2_message(ROOM, "u7", "viewer7", "is it live?");
     fake.emit(ROOM, "message", socket.clone()).await;
     let (Normalized::Chat(live), Normalized::Chat(kept)) =
@@ -193,12 +192,7 @@ async fn items_come_in_the_shape_the_test_chose() {
     };
     assert_eq!(fields(&live), fields(&kept));
 
-    let fake = FakeRetake::start(FakeOptions {
-        history_bare_array: true,
-        ..FakeOptions::default()
-    })
-    .await
-    .expect("start");
+    let fake = fake_with(|o| o.history_bare_array = true).await;
     fake.add_history(ROOM, v1_at("c1", "bare"));
     let (status, body) = get(&fake.v1_history_url(), &[("userDbId", ROOM)]).await;
     assert_eq!(status, 200);
@@ -212,12 +206,7 @@ async fn items_come_in_the_shape_the_test_chose() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_nobody_heard_are_kept_and_add_history_does_not_emit() {
-    let fake = FakeRetake::start(FakeOptions {
-        echo: false,
-        ..FakeOptions::default()
-    })
-    .await
-    .expect("start");
+    let fake = fake_with(|o| o.echo = false).await;
     fake.emit_v1_message(ROOM, "c1", "viewer1", "nobody is in the room")
         .await;
     fake.stop().await;
@@ -271,9 +260,7 @@ async fn messages_nobody_heard_are_kept_and_add_history_does_not_emit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuse_socket_refuses_socket_io_while_history_and_send_answer() {
-    let fake = FakeRetake::start(FakeOptions::default())
-        .await
-        .expect("start");
+    let fake = fake_with(|_| {}).await;
     let polling = format!("{}/socket.io/?EIO=4&transport=polling", fake.url());
     let rest = http();
     let status = |r: reqwest::Result<reqwest::Response>| r.expect("answered").status().as_u16();
@@ -308,9 +295,7 @@ async fn refuse_socket_refuses_socket_io_while_history_and_send_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_answers_are_served_in_order_and_every_read_is_recorded() {
-    let fake = FakeRetake::start(FakeOptions::default())
-        .await
-        .expect("start");
+    let fake = fake_with(|_| {}).await;
     fake.add_history(ROOM, v1_at("c1", "real"));
     let huge = format!("{{\"comments\": \"{}\"}}", "x".repeat(10 << 20));
     fake.fail_history_next([
@@ -365,9 +350,7 @@ async fn scripted_answers_are_served_in_order_and_every_read_is_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_history_read_is_recorded_on_arrival() {
-    let fake = FakeRetake::start(FakeOptions::default())
-        .await
-        .expect("start");
+    let fake = fake_with(|_| {}).await;
     fake.set_history_delay(Duration::from_secs(600));
     let url = format!("{}?userDbId={ROOM}", fake.v2_history_url());
     let slow = tokio::spawn(http().get(url).send());
@@ -381,12 +364,7 @@ async fn a_slow_history_read_is_recorded_on_arrival() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_room_keeps_its_newest_messages_up_to_the_capacity() {
-    let fake = FakeRetake::start(FakeOptions {
-        history_capacity: 3,
-        ..FakeOptions::default()
-    })
-    .await
-    .expect("start");
+    let fake = fake_with(|o| o.history_capacity = 3).await;
     for n in 1..=5 {
         fake.add_history(ROOM, v2_at(&format!("m{n}")));
     }
