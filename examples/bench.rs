@@ -15,6 +15,7 @@
 //! cargo run --release --example bench -- --bin PATH     # benchmark that binary instead
 //! cargo run --release --example bench -- --only flood   # the flood and the soak alone
 //! cargo run --release --example bench -- --only queue   # only the queue row (no binary)
+//! cargo run --release --example bench -- --only catchup # only the catch-up row
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +34,8 @@ use retake_chat::script::{EMBEDDED_PERSONALITY, Limits, Runtime};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+#[path = "bench/catchup.rs"]
+mod catchup;
 #[path = "bench/flood.rs"]
 mod flood;
 #[path = "bench/queue.rs"]
@@ -86,6 +89,14 @@ async fn main() -> Result<()> {
     );
     let fixture = Fixture::new(&fake)?;
     let clk_tck = clock_ticks();
+    if args.catchup_only {
+        eprintln!("catch-up of {} missed…", catchup::MISSED);
+        let caught = catchup::measure(&fixture, &bin, &fake).await?;
+        let mut out = table(&[catchup::row(&caught)]);
+        out.extend([String::new(), machine()]);
+        println!("{}", out.join("\n"));
+        return Ok(());
+    }
     if args.flood_only {
         eprintln!("flood of {}…", flood::FLOOD_MESSAGES);
         let flood = flood::measure_flood(&fixture, &bin, &fake).await?;
@@ -130,6 +141,9 @@ async fn main() -> Result<()> {
     eprintln!("queue take + ack at {} items…", queue::ITEMS);
     let queue = queue::measure()?;
 
+    eprintln!("catch-up of {} missed…", catchup::MISSED);
+    let caught_up = catchup::measure(&fixture, &bin, &fake).await?;
+
     eprintln!("flood of {}…", flood::FLOOD_MESSAGES);
     let flood = flood::measure_flood(&fixture, &bin, &fake).await?;
     eprintln!("soak of {}…", flood::SOAK_MESSAGES);
@@ -146,6 +160,7 @@ async fn main() -> Result<()> {
         peak_fds,
         script_us,
         queue,
+        caught_up,
         flood,
         soak,
     };
@@ -160,7 +175,7 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH] [--only flood|queue]]";
+const USAGE: &str = "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH] [--only flood|queue|catchup]]";
 
 /// The command line: where to write JSON, and which binary to run instead of building one.
 struct Args {
@@ -170,6 +185,8 @@ struct Args {
     flood_only: bool,
     /// Only the queue row (which needs no binary).
     queue_only: bool,
+    /// Only the catch-up row.
+    catchup_only: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -179,6 +196,7 @@ fn parse_args() -> Result<Args> {
         bin: None,
         flood_only: false,
         queue_only: false,
+        catchup_only: false,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().map(PathBuf::from).context(USAGE);
@@ -194,7 +212,8 @@ fn parse_args() -> Result<Args> {
             Some("--only") => match value()?.to_str() {
                 Some("flood") => parsed.flood_only = true,
                 Some("queue") => parsed.queue_only = true,
-                _ => bail!("--only takes `flood` or `queue`\n{USAGE}"),
+                Some("catchup") => parsed.catchup_only = true,
+                _ => bail!("--only takes `flood`, `queue` or `catchup`\n{USAGE}"),
             },
             Some("-h" | "--help") => {
                 println!("{USAGE}");
@@ -696,6 +715,7 @@ struct Report {
     peak_fds: usize,
     script_us: f64,
     queue: queue::QueueTimes,
+    caught_up: catchup::CatchUp,
     flood: flood::Flood,
     soak: flood::Soak,
 }
@@ -839,6 +859,7 @@ impl Report {
             queue_row(&self.queue),
         ]
         .into_iter()
+        .chain([catchup::row(&self.caught_up)])
         .chain(flood::rows(&self.flood, &self.soak))
         .collect()
     }
@@ -902,6 +923,7 @@ impl Report {
                 "late_s": { "p50": self.flood.lateness.percentile(0.5) / 1000.0, "p99": self.flood.lateness.percentile(0.99) / 1000.0, "max": self.flood.lateness.percentile(1.0) / 1000.0 },
                 "lost_questions": self.flood.lost_questions,
             },
+            "catch_up": { "missed": catchup::MISSED, "rejoin_to_last_ms": self.caught_up.rejoin_to_last_ms },
             "soak": { "messages": flood::SOAK_MESSAGES, "rss_kb": self.soak.rss_kb, "lost_questions": self.soak.lost_questions },
             "targets": self.rows().iter().filter_map(|r| {
                 Some(json!({ "metric": r.what, "measured": r.measured, "target": r.target, "met": r.ok? }))

@@ -94,6 +94,9 @@ pub struct CatchUp {
     pub raw_tx: mpsc::UnboundedSender<Inbound>,
     /// Counters, where messages come from, the last history error.
     pub health: Arc<Health>,
+    /// The agent's name and user id: its own messages are in the history too, and skipped.
+    pub agent_name: String,
+    pub user_db_id: String,
 }
 
 /// The task's state between events.
@@ -325,7 +328,8 @@ impl CatchUp {
                     reached = true;
                     break;
                 }
-                if !self.handled.contains(&event.id) {
+                let own = event.is_own(&self.agent_name, &self.user_db_id);
+                if !own && !self.handled.contains(&event.id) {
                     missed.push(event);
                 }
             }

@@ -144,6 +144,8 @@ pub async fn run_with(
             handled: handled.clone(),
             raw_tx: raw_tx.clone(),
             health: health.clone(),
+            agent_name: config.creds.agent_name.clone(),
+            user_db_id: config.creds.user_db_id.clone(),
         }
         .run(link_rx, shutdown_rx.clone()),
     );

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod catchup;
 mod cli;
 mod delivery;
 mod docs;

@@ -68,3 +68,27 @@ fn a_piped_session_prints_every_outcome_and_leaves_no_trace() {
         "the sandbox wrote live state"
     );
 }
+
+#[test]
+fn late_lines_are_caught_up_from_the_history_after_the_socket_drops() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let script = home.path().join("personality.rhai");
+    std::fs::write(&script, retake_chat::script::EMBEDDED_PERSONALITY).expect("write script");
+    let input = "/late 90s what did I miss?\n/late 2m gm\n/late 2h gm\n";
+    let output = piped_sandbox(home.path(), &script, input);
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    for expected in [
+        "bot: Sorry I missed this, viewer! On it 💭",
+        "queued for the agent, who would be woken: viewer: what did I miss? (late: caught up from the history)",
+        "ignored: viewer: gm (late: caught up from the history) (too late for an instant reply)",
+    ] {
+        assert!(lines.contains(&expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(
+        err.contains("usage: /late AGE text"),
+        "2h is refused: {err}"
+    );
+}

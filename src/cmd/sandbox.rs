@@ -35,6 +35,8 @@ type a chat line to say it as a viewer; or:
   /as NAME text    say it as someone else
   /tip AMOUNT      tip the stream (and /tip AMOUNT text to add a message)
   /follow [NAME]   follow the stream
+  /late AGE text   say it AGE ago (90s, 5m; at most 10m) while the listener could not hear:
+                   the socket drops, and the listener catches it up from the history
   /help            this list
   /quit            leave (so do ctrl-d and ctrl-c)";
 
@@ -134,6 +136,15 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
         eprintln!("{HELP}");
     }
     let config = sandbox_config(&fake, script, state_dir);
+    // As if the listener last heard the chat an hour ago, so what `/late` says (at most an
+    // hour back) is after its cursor and gets caught up.
+    let an_hour_ago = crate::catchup::Mark {
+        id: String::new(),
+        ts: now_ms() - 3_600_000,
+    };
+    crate::catchup::Handled::open(&config.handled_path())?
+        .0
+        .baseline([an_hour_ago]);
     let decisions = config.decisions_path();
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -160,6 +171,11 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
                 Ok(Some(line)) => match viewer.command(&line) {
                     Command::Say(room, event, payload) => {
                         fake.emit(&room, event, payload).await;
+                    }
+                    Command::Late(payload) => {
+                        eprintln!("(said while the listener could not hear: the socket drops now, and the listener catches it up from the history when it is back)");
+                        fake.add_history(ROOM, payload);
+                        fake.disconnect_all().await;
                     }
                     Command::Help => eprintln!("{HELP}"),
                     Command::Quit => break,
@@ -255,6 +271,8 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
 /// What one typed line asks for.
 enum Command {
     Say(String, &'static str, Value),
+    /// Said while the listener could not hear: into the history only, then a dropped socket.
+    Late(Value),
     Help,
     Quit,
     Nothing,
@@ -305,6 +323,29 @@ impl Viewer {
                         "follower_username": name, "follower_id": name,
                     }),
                 );
+            }
+            ("/late", rest) => {
+                let (age, text) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+                let age = crate::cli::parse_age(age).ok().filter(|secs| *secs <= 600);
+                let (Some(age), false) = (age, text.trim().is_empty()) else {
+                    return Command::Bad(
+                        "usage: /late AGE text (AGE like 90s or 5m, at most 10m: older messages are never caught up)"
+                            .into(),
+                    );
+                };
+                let Command::Say(_, _, mut payload) = self.event(
+                    ROOM,
+                    "message",
+                    json!({
+                        "type": "message", "sender_username": "viewer", "sender_user_id": "viewer",
+                        "text": text.trim(),
+                    }),
+                ) else {
+                    return Command::Nothing;
+                };
+                let said = now_ms().saturating_sub(i64::try_from(age * 1000).unwrap_or(i64::MAX));
+                payload["timestamp"] = json!(said.to_string());
+                return Command::Late(payload);
             }
             (word, _) if word.starts_with('/') => {
                 return Command::Bad(format!("unknown command {word}"));

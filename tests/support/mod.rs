@@ -99,6 +99,15 @@ impl Harness {
 
     /// A listener as `setup` says, connected and joined before this returns.
     pub async fn start_with(setup: Setup) -> Self {
+        let fake = FakeRetake::start(setup.fake.clone())
+            .await
+            .expect("fake starts");
+        Self::start_with_fake(fake, setup).await
+    }
+
+    /// [`start_with`](Self::start_with) against a fake the test prepared (`setup.fake` is
+    /// then unused).
+    pub async fn start_with_fake(fake: FakeRetake, setup: Setup) -> Self {
         // Logs show with --nocapture and RUST_LOG; a second init in the same binary is a no-op.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -111,7 +120,6 @@ impl Harness {
                     .unwrap_or_else(|| Targets::new().with_default(LevelFilter::ERROR)),
             )
             .try_init();
-        let fake = FakeRetake::start(setup.fake).await.expect("fake starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let script = match setup.script {
             Some(source) => {

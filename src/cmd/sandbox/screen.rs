@@ -104,16 +104,27 @@ impl Screen {
                 Some("message") | None => author.into_owned(),
                 Some(kind) => format!("{author} ({})", visible::escape(kind)),
             };
-            let what = visible::escape(record["message"].as_str().unwrap_or_default());
+            let mut what = visible::escape(record["message"].as_str().unwrap_or_default());
+            if record["late"] == true {
+                what = format!("{what} (late: caught up from the history)").into();
+            }
             let line = match record["decision"].as_str() {
                 Some("ack" | "queue") => {
                     let why = record["error"]
                         .as_str()
+                        .filter(|e| !e.starts_with("late:"))
                         .map(|e| format!(" (the script failed: {})", visible::escape(e)))
                         .unwrap_or_default();
                     format!("queued for the agent, who would be woken: {who}: {what}{why}")
                 }
-                Some("ignore") => format!("ignored: {who}: {what}"),
+                Some("ignore") => {
+                    let why = record["error"]
+                        .as_str()
+                        .filter(|e| e.starts_with("late:"))
+                        .map(|_| " (too late for an instant reply)")
+                        .unwrap_or_default();
+                    format!("ignored: {who}: {what}{why}")
+                }
                 _ => continue,
             };
             self.print(line);
