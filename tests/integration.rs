@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test talks to the in-process fake retake.tv over
 //! real Socket.IO and HTTP on 127.0.0.1, with real files and real child processes; the
-//! `interop` tests also to the reference Node.js socket.io server (tests/interop/).
+//! `interop` tests also to the reference Node.js socket.io server (tests/interop/), and
+//! `interop_server` proves that server's stand-in for retake.tv's REST side.
 
 mod support;
 
@@ -12,6 +13,7 @@ mod floods;
 mod hooks;
 mod hygiene;
 mod interop;
+mod interop_server;
 mod listener;
 mod operations;
 mod outages;

@@ -22,7 +22,7 @@ use crate::support::interop::{RefOptions, RefServer};
 use crate::support::{DEADLINE, ROOM, bin, listener, read_json, run, start_fake, wait_until};
 
 /// Settings every scenario shares: no wake command, no send limit, health written each second.
-const BASE_CONFIG: &str =
+pub(crate) const BASE_CONFIG: &str =
     "[wake]\ncommand = []\n[send]\nper_30s = 0\n[health]\ninterval_secs = 1\n";
 
 /// The reference server, the fake's HTTP side for replies, and the listener between them.

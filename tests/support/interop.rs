@@ -1,7 +1,8 @@
 //! The reference Socket.IO server (`tests/interop/server.js`, the official Node.js `socket.io`
 //! package pinned by `tests/interop/package-lock.json`) as a child process on 127.0.0.1,
 //! driven over its stdin: stop and restart on the same port, kick, emit into a room, count
-//! a room, freeze and kill it.
+//! a room, freeze and kill it; and retake.tv's REST side on the same port (chat history and
+//! sends, recorded), so a listener can use it for both its chat and its API URL.
 //!
 //! The first test that needs it runs `npm ci` when `node_modules` is missing (under a file
 //! lock, so parallel tests and test processes install once). Without Node.js the tests fail
@@ -19,7 +20,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
 
-use super::DEADLINE;
+use retake_chat::fake::{v1_message, v2_message};
+
+use super::{AGENT, DEADLINE, ROOM};
 
 /// How the server is started.
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +69,14 @@ pub struct RefServer {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The elements of a JSON array, none for anything else.
+fn array(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    }
 }
 
 /// `tests/interop/`.
@@ -137,6 +148,11 @@ impl RefServer {
         let mut child = Command::new("node")
             .arg(interop_dir().join("server.js"))
             .args(["--port", &port.to_string()])
+            // Echoed sends come from the agent the listener's credentials name.
+            .args(["--agent-name", AGENT, "--agent-id", ROOM])
+            // The history outlives a SIGKILL and respawn, as the platform's does.
+            .arg("--history-file")
+            .arg(log.with_file_name("ref-history.jsonl"))
             .args([
                 "--ping-interval",
                 &options.ping_interval.as_millis().to_string(),
@@ -208,7 +224,7 @@ impl RefServer {
         }
     }
 
-    /// The address a listener connects to.
+    /// The address a listener connects to, for chat (`--chat-url`) and the API (`--api-url`).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }
@@ -258,15 +274,53 @@ impl RefServer {
         self.command(json!({"cmd": "hold", "on": on})).await;
     }
 
-    /// A v1 viewer message into `room`, as retake.tv sends it.
-    pub async fn say(&mut self, room: &str, id: &str, author: &str, text: &str) {
-        let payload = json!({
-            "_id": id, "type": "message", "text": text,
-            "timestamp": "2025-02-01T14:20:00Z",
-            "author": {"fusername": author, "walletAddress": "0xabc", "fid": 1},
-        });
+    /// A `message` into `room`, kept in its history; whether a server was listening to
+    /// deliver it (while [`close`](Self::close)d it is only kept).
+    pub async fn emit_message(&mut self, room: &str, payload: Value) -> bool {
         let request = json!({"cmd": "emit", "room": room, "event": "message", "payload": payload});
-        self.command(request).await;
+        self.command(request).await["delivered"] == true
+    }
+
+    /// A v1 viewer message into `room`, as retake.tv sends it, timestamped now (catch-up
+    /// leaves out what is older than its maximum age).
+    pub async fn say(&mut self, room: &str, id: &str, author: &str, text: &str) {
+        self.emit_message(room, v1_message(id, author, text)).await;
+    }
+
+    /// A v2 viewer message into `room` (no id: the v2 history adds `chat_event_id`),
+    /// timestamped now.
+    pub async fn say_v2(&mut self, room: &str, sender_id: &str, sender_name: &str, text: &str) {
+        let payload = v2_message(room, sender_id, sender_name, text);
+        self.emit_message(room, payload).await;
+    }
+
+    /// A message kept in `room`'s history without being said (said before anyone listened);
+    /// its own timestamp is kept. Returns its sequence number.
+    pub async fn add_history(&mut self, room: &str, payload: Value) -> u64 {
+        let reply = self
+            .command(json!({"cmd": "add-history", "room": room, "payload": payload}))
+            .await;
+        reply["seq"].as_u64().unwrap_or_default()
+    }
+
+    /// Every POST to a send endpoint since the process started: `{path, authorization, body,
+    /// status}`, oldest first.
+    pub async fn sent(&mut self) -> Vec<Value> {
+        let mut reply = self.command(json!({"cmd": "sent"})).await;
+        array(reply["sent"].take())
+    }
+
+    /// Every GET of a history endpoint since the process started: `{path, query,
+    /// authorization, status, returned}`, oldest first.
+    pub async fn history_reads(&mut self) -> Vec<Value> {
+        let mut reply = self.command(json!({"cmd": "history-reads"})).await;
+        array(reply["reads"].take())
+    }
+
+    /// Refuse (or accept again) Socket.IO, polling and websocket alike, with 503; turning it
+    /// on cuts every open connection. The REST endpoints keep answering.
+    pub async fn refuse_socket(&mut self, on: bool) {
+        self.command(json!({"cmd": "refuse", "on": on})).await;
     }
 
     /// Sockets in `room`, and Engine.IO connections in all (namespace or not).
@@ -293,7 +347,8 @@ impl RefServer {
         self.child.kill().await.expect("kill the server");
     }
 
-    /// A new server process on the same port, after [`kill`](Self::kill).
+    /// A new server process on the same port, after [`kill`](Self::kill). The history is
+    /// back (it is kept in a file); [`sent`](Self::sent) and the reads start afresh.
     pub async fn respawn(&mut self) {
         let (options, port, log) = (self.options, self.port, self.log.clone());
         *self = Self::spawn(options, port, log).await;
