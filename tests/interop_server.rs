@@ -5,6 +5,7 @@
 //! with reqwest and a rust_socketio socket as the clients; in `listener` with the real
 //! listener using it for both --chat-url and --api-url.
 
+mod catchup;
 mod listener;
 
 use std::future::Future;
