@@ -15,6 +15,7 @@
 mod handled;
 pub mod history;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,6 +114,8 @@ struct State {
     next_poll: Instant,
     /// The token was refused: no more reads until a restart.
     refused: bool,
+    /// A fresh state dir's first history page: said before the first start, never caught up.
+    before_start: HashSet<String>,
 }
 
 impl CatchUp {
@@ -132,11 +135,12 @@ impl CatchUp {
             retry_pause: FIRST_RETRY,
             next_poll: now,
             refused: !self.settings.enabled,
+            before_start: HashSet::new(),
         };
         if !state.refused {
             state.owed = match self.handled.newest() {
                 Some(mark) => Some(mark),
-                None => Some(self.baseline().await),
+                None => Some(self.baseline(&mut state).await),
             };
         }
         loop {
@@ -152,30 +156,32 @@ impl CatchUp {
         }
     }
 
-    /// A fresh state dir: mark the newest history page as handled without handling it, so
-    /// nothing said before the first start is answered. When the page cannot be read, the
-    /// mark is the time now.
-    async fn baseline(&self) -> Mark {
-        let now = Mark {
+    /// A fresh state dir: the newest history page is where catching up starts, and its
+    /// messages are never caught up (nothing said before the first start is answered). They
+    /// are not recorded as handled: the socket may still deliver one of them live, said after
+    /// the join but read here first, and that copy must be answered. The cursor kept is
+    /// time-only (the newest page item's time); when the page cannot be read, the time now.
+    async fn baseline(&self, state: &mut State) -> Mark {
+        let mut newest = Mark {
             id: String::new(),
             ts: now_ms(),
         };
-        let marks: Vec<Mark> = match self.history.page(None).await {
+        match self.history.page(None).await {
             Ok(page) => {
                 self.count_page(&page);
-                page.events.iter().map(Mark::of).collect()
+                if let Some(ts) = page.events.iter().map(|e| e.ts).max() {
+                    newest.ts = ts;
+                }
+                state.before_start = page.events.into_iter().map(|e| e.id).collect();
             }
             Err(error) => {
                 tracing::debug!("no history to start from ({error}); starting from now");
-                Vec::new()
             }
-        };
-        let newest = marks.iter().max_by_key(|m| m.ts).cloned().unwrap_or(now);
-        self.handled
-            .baseline(marks.into_iter().chain([newest.clone()]));
+        }
+        self.handled.baseline(newest.clone());
         tracing::info!(
             "fresh state dir: nothing said before now will be answered (from {})",
-            if newest.id.is_empty() {
+            if state.before_start.is_empty() {
                 "the time now"
             } else {
                 "the newest message in the history"
@@ -256,7 +262,7 @@ impl CatchUp {
         if !state.socket_up {
             self.health.set_feed(Feed::Polling);
         }
-        match self.missed(&since).await {
+        match self.missed(&since, &state.before_start).await {
             Ok(missed) => {
                 let count = missed.len();
                 for mut event in missed {
@@ -310,7 +316,11 @@ impl CatchUp {
 
     /// The messages said since `since` not handled yet, oldest first: pages read back until
     /// one reaches `since` (less [`SLACK_MS`]), `max_age_secs`, or `max_pages`.
-    async fn missed(&self, since: &Mark) -> Result<Vec<ChatEvent>, HistoryError> {
+    async fn missed(
+        &self,
+        since: &Mark,
+        before_start: &HashSet<String>,
+    ) -> Result<Vec<ChatEvent>, HistoryError> {
         let max_age_ms =
             i64::try_from(self.settings.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let floor = since
@@ -329,7 +339,8 @@ impl CatchUp {
                     break;
                 }
                 let own = event.is_own(&self.agent_name, &self.user_db_id);
-                if !own && !self.handled.contains(&event.id) {
+                let old = before_start.contains(&event.id);
+                if !own && !old && !self.handled.contains(&event.id) {
                     missed.push(event);
                 }
             }

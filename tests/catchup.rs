@@ -433,3 +433,24 @@ async fn v2_history_pages_back_and_dedupes_against_the_socket() {
         "the live one is not caught up again"
     );
 }
+
+/// A message said just after a fresh start may reach the first history read before the
+/// socket delivers it: it was said after the join, so it is answered (once), not taken for
+/// the chat before the start.
+#[tokio::test]
+async fn what_the_first_history_read_sees_before_the_socket_is_answered() {
+    let fake = crate::support::start_fake().await;
+    fake.set_history_delay(Duration::from_millis(300));
+    let h = Harness::start_with_fake(fake, Setup::default()).await;
+    // On the platform's side first (the first read, slow, answers with it) ...
+    h.fake.add_history(ROOM, said("early", "ann", "gm", 0));
+    expect("the first history read is answered", || {
+        h.fake.history_read_count() >= 1
+    })
+    .await;
+    // ... and on the socket after.
+    h.emit(said("early", "ann", "gm", 0)).await;
+    h.say("probe", "ann", "ping").await;
+    h.wait_sent(2).await;
+    assert_eq!(h.sent_texts(), ["gm ann! ☀️", "pong! 🏓"]);
+}

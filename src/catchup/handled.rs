@@ -152,16 +152,12 @@ impl Handled {
         true
     }
 
-    /// Record `marks` as handled without handling them: the baseline of a fresh start (what
-    /// the history held before we ever listened is never answered).
-    pub fn baseline(&self, marks: impl IntoIterator<Item = Mark>) {
+    /// Record where to catch up from when nothing was handled there: a fresh start's
+    /// baseline, a time-only mark (empty id) that no message can match.
+    pub fn baseline(&self, mark: Mark) {
         let mut inner = self.lock();
-        for mark in marks {
-            if !inner.seen.contains(&mark.id) {
-                inner.append(&mark);
-                inner.remember(mark);
-            }
-        }
+        inner.append(&mark);
+        inner.remember(mark);
     }
 
     /// Whether the message with `id` was handled (among the newest remembered).
@@ -199,7 +195,9 @@ impl Handled {
 
 impl Inner {
     fn remember(&mut self, mark: Mark) {
-        self.seen.insert(&mark.id);
+        if !mark.id.is_empty() {
+            self.seen.insert(&mark.id);
+        }
         if self
             .newest
             .as_ref()

@@ -144,7 +144,7 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
     };
     crate::catchup::Handled::open(&config.handled_path())?
         .0
-        .baseline([an_hour_ago]);
+        .baseline(an_hour_ago);
     let decisions = config.decisions_path();
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

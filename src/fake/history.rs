@@ -201,8 +201,8 @@ impl FakeRetake {
         lock(&self.shared.history_scripted).extend(answers);
     }
 
-    /// A slow platform: every history read from now on is recorded on arrival, then answered
-    /// only after `delay` (zero: at once).
+    /// A slow platform: every history read from now on is answered only after `delay` (zero:
+    /// at once), with the page as it is then; the record keeps when it arrived.
     pub fn set_history_delay(&self, delay: Duration) {
         *lock(&self.shared.history_delay) = delay;
     }
@@ -219,7 +219,7 @@ pub(super) async fn read_v2(state: State<HttpState>, uri: Uri, headers: HeaderMa
 }
 
 /// Serves a scripted answer if one is queued, else a page of the room's history; records the
-/// read on arrival (the token is not checked), then waits the configured delay.
+/// read (the token is not checked), answered after the configured delay as of then.
 async fn read(
     generation: Generation,
     State(state): State<HttpState>,
@@ -228,6 +228,12 @@ async fn read(
 ) -> Response {
     let at = Instant::now();
     let query = query_map(uri.query().unwrap_or_default());
+    // A slow platform: the page is read as of when it is answered, so what is said meanwhile
+    // is on it.
+    let delay = *lock(&state.shared.history_delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let scripted = lock(&state.shared.history_scripted).pop_front();
     let (status, body, returned) = match scripted {
         Some((status, body)) => (
@@ -261,10 +267,6 @@ async fn read(
         returned,
         at,
     });
-    let delay = *lock(&state.shared.history_delay);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
