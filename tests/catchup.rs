@@ -97,6 +97,7 @@ async fn an_outage_is_caught_up_and_nothing_is_answered_twice() {
     .await;
     let item = h.queue().into_iter().find(|i| i.id == "q1").expect("q1");
     assert_eq!(item.text, "what are you building?");
+    assert!(item.late, "the agent is told it was caught up late");
 
     // A live gm afterwards: answered once, and nothing of the outage again.
     let before = h.fake.sent_count();

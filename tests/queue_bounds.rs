@@ -26,6 +26,7 @@ fn item(id: &str) -> QueueItem {
         queued_at: 1_769_994_070_270,
         leased_until: None,
         attempts: 0,
+        late: false,
     }
 }
 

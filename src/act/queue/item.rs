@@ -44,6 +44,10 @@ pub struct QueueItem {
     /// How many times the item has been taken (more than 1: a repeat the agent may drop).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
+    /// Said while the listener could not hear it, and caught up from the chat history: the
+    /// viewer has waited longer than `queued_at - ts` suggests they should.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
 }
 
 fn default_kind() -> String {
@@ -69,6 +73,7 @@ impl QueueItem {
             queued_at,
             leased_until: None,
             attempts: 0,
+            late: event.late,
         }
     }
 
@@ -202,6 +207,7 @@ pub(super) mod tests {
             queued_at: 1,
             leased_until: None,
             attempts: 0,
+            late: false,
         }
     }
 
