@@ -27,6 +27,7 @@
 //! - [`malloc`]: the C allocator tuned to give memory back after a flood.
 //! - [`visible`]: outside text made safe to print: control and bidi characters escaped.
 //! - [`log_format`]: log lines that a viewer's newline or escape sequence cannot forge.
+//! - [`transcript`]: the chat as the listener saw it, for the agent's context.
 //! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
@@ -50,4 +51,5 @@ pub mod script;
 pub mod source;
 pub mod state_lock;
 pub mod tls;
+pub mod transcript;
 pub mod visible;
