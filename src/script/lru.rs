@@ -1,18 +1,20 @@
 //! A map that remembers which of its keys was touched longest ago, for bounding per-author
-//! state: counts in `state.rs`, per-author memory in `memory.rs`.
+//! state: counts in `state.rs` (keyed by a hash of the name), per-author memory in
+//! `memory.rs` (keyed by the name, which it saves).
 //!
 //! Entries live in one `Vec` linked into a list, newest first, with a `HashMap` from key to
 //! slot: touching, inserting and evicting are O(1), and nothing is allocated per touch.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::Hash;
 
 /// No slot: the end of the list.
 const NIL: usize = usize::MAX;
 
 #[derive(Debug)]
-struct Slot<V> {
-    key: Arc<str>,
+struct Slot<K, V> {
+    key: K,
     value: V,
     /// The slot touched just after this one (towards the newest), or [`NIL`].
     newer: usize,
@@ -21,16 +23,17 @@ struct Slot<V> {
 }
 
 /// Keys with values, in the order they were last touched. What the owner does when it is too
-/// big (evict by count or by bytes) is up to the owner: see [`Lru::pop_oldest`].
+/// big (evict by count or by bytes) is up to the owner: see [`Lru::pop_oldest`]. Each key is
+/// held twice (in its slot and in the index): make it cheap to clone (`Arc<str>`, `u64`).
 #[derive(Debug)]
-pub(super) struct Lru<V> {
-    index: HashMap<Arc<str>, usize>,
-    slots: Vec<Slot<V>>,
+pub(super) struct Lru<K, V> {
+    index: HashMap<K, usize>,
+    slots: Vec<Slot<K, V>>,
     newest: usize,
     oldest: usize,
 }
 
-impl<V> Default for Lru<V> {
+impl<K, V> Default for Lru<K, V> {
     fn default() -> Self {
         Self {
             index: HashMap::new(),
@@ -41,19 +44,27 @@ impl<V> Default for Lru<V> {
     }
 }
 
-impl<V> Lru<V> {
+impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     /// How many keys are held.
     pub(super) fn len(&self) -> usize {
         self.slots.len()
     }
 
     /// The value of `key` without touching it.
-    pub(super) fn peek(&self, key: &str) -> Option<&V> {
+    pub(super) fn peek<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.index.get(key).map(|&i| &self.slots[i].value)
     }
 
     /// The value of `key`, which becomes the newest.
-    pub(super) fn touch(&mut self, key: &str) -> Option<&mut V> {
+    pub(super) fn touch<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let i = *self.index.get(key)?;
         self.unlink(i);
         self.push_newest(i);
@@ -61,11 +72,10 @@ impl<V> Lru<V> {
     }
 
     /// Add `key` as the newest with `value`; it must not be held yet (touch it first).
-    pub(super) fn insert(&mut self, key: &str, value: V) -> &mut V {
-        let key: Arc<str> = Arc::from(key);
+    pub(super) fn insert(&mut self, key: K, value: V) -> &mut V {
         let i = self.slots.len();
         self.slots.push(Slot {
-            key: Arc::clone(&key),
+            key: key.clone(),
             value,
             newer: NIL,
             older: NIL,
@@ -76,27 +86,31 @@ impl<V> Lru<V> {
     }
 
     /// Remove `key`, returning its value.
-    pub(super) fn remove(&mut self, key: &str) -> Option<V> {
+    pub(super) fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let i = *self.index.get(key)?;
         Some(self.take(i).1)
     }
 
     /// Remove the key touched longest ago.
-    pub(super) fn pop_oldest(&mut self) -> Option<(Arc<str>, V)> {
+    pub(super) fn pop_oldest(&mut self) -> Option<(K, V)> {
         (self.oldest != NIL).then(|| self.take(self.oldest))
     }
 
     /// Every key and value, the one touched longest ago first.
-    pub(super) fn oldest_first(&self) -> impl Iterator<Item = (&str, &V)> {
+    pub(super) fn oldest_first(&self) -> impl Iterator<Item = (&K, &V)> {
         let mut at = self.oldest;
         std::iter::from_fn(move || {
             let slot = self.slots.get(at)?;
             at = slot.newer;
-            Some((&*slot.key, &slot.value))
+            Some((&slot.key, &slot.value))
         })
     }
 
-    fn take(&mut self, i: usize) -> (Arc<str>, V) {
+    fn take(&mut self, i: usize) -> (K, V) {
         self.unlink(i);
         let slot = self.slots.swap_remove(i);
         self.index.remove(&slot.key);
@@ -144,8 +158,9 @@ impl<V> Lru<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
-    fn keys(lru: &Lru<i32>) -> Vec<String> {
+    fn keys(lru: &Lru<Arc<str>, i32>) -> Vec<String> {
         lru.oldest_first().map(|(k, _)| k.to_string()).collect()
     }
 
@@ -153,7 +168,7 @@ mod tests {
     fn keeps_the_touch_order() {
         let mut lru = Lru::default();
         for (i, k) in ["a", "b", "c", "d"].into_iter().enumerate() {
-            lru.insert(k, i as i32);
+            lru.insert(k.into(), i as i32);
         }
         assert_eq!(keys(&lru), ["a", "b", "c", "d"]);
         *lru.touch("b").expect("held") += 10;
@@ -167,19 +182,19 @@ mod tests {
         assert_eq!(lru.remove("d"), Some(3));
         assert_eq!(keys(&lru), ["c", "b"]);
         assert_eq!(lru.len(), 2);
-        lru.insert("e", 5);
+        lru.insert("e".into(), 5);
         assert_eq!(keys(&lru), ["c", "b", "e"]);
         assert_eq!(lru.touch("nope"), None);
         while lru.pop_oldest().is_some() {}
         assert_eq!(lru.len(), 0);
-        lru.insert("f", 6);
+        lru.insert("f".into(), 6);
         assert_eq!(keys(&lru), ["f"]);
     }
 
     #[test]
     fn survives_any_mix_of_operations() {
         // Against a plain Vec kept in the same order, over a long pseudo-random run.
-        let mut lru = Lru::default();
+        let mut lru: Lru<Arc<str>, i32> = Lru::default();
         let mut model: Vec<(String, i32)> = Vec::new();
         let mut x: u32 = 7;
         for step in 0..20_000 {
@@ -187,18 +202,18 @@ mod tests {
             let key = format!("k{}", (x >> 8) % 50);
             match (x >> 4) % 4 {
                 0 | 1 => {
-                    if lru.touch(&key).is_some() {
+                    if lru.touch(key.as_str()).is_some() {
                         let at = model.iter().position(|(k, _)| *k == key).expect("in model");
                         let entry = model.remove(at);
                         model.push(entry);
                     } else {
-                        lru.insert(&key, step);
+                        lru.insert(key.as_str().into(), step);
                         model.push((key, step));
                     }
                 }
                 2 => {
                     let at = model.iter().position(|(k, _)| *k == key);
-                    assert_eq!(lru.remove(&key), at.map(|at| model.remove(at).1));
+                    assert_eq!(lru.remove(key.as_str()), at.map(|at| model.remove(at).1));
                 }
                 _ => {
                     let popped = lru.pop_oldest().map(|(k, v)| (k.to_string(), v));

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -109,7 +110,7 @@ fn author_cost(name: &str) -> usize {
 pub struct Memory {
     pub(super) global: Bucket,
     /// Authors by when they were last written to.
-    pub(super) authors: Lru<Bucket>,
+    pub(super) authors: Lru<Arc<str>, Bucket>,
     /// Every author's entries, names and overheads.
     authors_bytes: usize,
     /// Authors forgotten to make room, since this memory was made.
@@ -162,7 +163,7 @@ impl Memory {
                 while self.authors.len() >= MAX_AUTHORS {
                     self.evict_oldest();
                 }
-                self.authors.insert(author, bucket);
+                self.authors.insert(author.into(), bucket);
                 self.authors_bytes += author_cost(author) + grew.unsigned_abs();
             }
         }
