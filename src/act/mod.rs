@@ -91,6 +91,8 @@ impl Actions {
 
 /// Most items written with one fsync.
 const MAX_BATCH: usize = 1024;
+/// Room kept for a batch between writes (a full one holds about 250 kB).
+const KEEP_ROOM: usize = 16;
 /// The first pause after a failed write; it doubles up to [`MAX_RETRY_PAUSE`].
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(100);
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
@@ -115,6 +117,8 @@ pub async fn run_queue(
     let mut retry_pause = FIRST_RETRY_PAUSE;
     loop {
         if batch.is_empty() {
+            // Written: the room a flood grew it to is given back before waiting again.
+            batch.shrink_to(KEEP_ROOM);
             match rx.recv().await {
                 Some(pending) => batch.push(pending),
                 None => return,
