@@ -6,7 +6,7 @@
 //! ([`ChatEvent::is_own`], [`Seen`]).
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
 
 use serde_json::Value;
 
@@ -278,11 +278,17 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// The most recent message ids, so a message the server repeats (after a reconnect) is answered once.
+///
+/// Kept as 64-bit hashes (keys random per process), not as strings: a flood leaves no block
+/// per id strewn over the heap, which would keep its pages from being given back. A new id is
+/// taken for a recent one only on a 64-bit collision, about one message in 4·10^15 with 4,096
+/// ids kept, and nobody can aim for one.
 #[derive(Debug)]
 pub struct Seen {
-    order: VecDeque<String>,
-    ids: HashSet<String>,
+    order: VecDeque<u64>,
+    ids: HashSet<u64>,
     capacity: usize,
+    keys: RandomState,
 }
 
 impl Seen {
@@ -292,17 +298,19 @@ impl Seen {
             order: VecDeque::with_capacity(capacity),
             ids: HashSet::with_capacity(capacity),
             capacity: capacity.max(1),
+            keys: RandomState::new(),
         }
     }
 
     /// Whether `id` is among the recent ones.
     pub fn contains(&self, id: &str) -> bool {
-        self.ids.contains(id)
+        self.ids.contains(&self.keys.hash_one(id))
     }
 
     /// Record `id`; false when it was already among the recent ones.
     pub fn insert(&mut self, id: &str) -> bool {
-        if self.ids.contains(id) {
+        let id = self.keys.hash_one(id);
+        if self.ids.contains(&id) {
             return false;
         }
         if self.order.len() == self.capacity
@@ -310,8 +318,8 @@ impl Seen {
         {
             self.ids.remove(&old);
         }
-        self.order.push_back(id.to_string());
-        self.ids.insert(id.to_string());
+        self.order.push_back(id);
+        self.ids.insert(id);
         true
     }
 }
@@ -547,5 +555,22 @@ mod tests {
         assert!(seen.insert("b"));
         assert!(seen.insert("c"));
         assert!(seen.insert("a"));
+        assert!(seen.contains("c") && !seen.contains("b"));
+    }
+
+    #[test]
+    fn seen_holds_no_block_per_id() {
+        // A flood's worth of ids through the listener's 4,096: what stays is two tables of
+        // hashes (18 bytes an id), not 8,192 strings besides them (66).
+        let mut seen = Seen::new(4096);
+        let before = crate::script::held_bytes();
+        let mut id = String::new();
+        for i in 0..200_000 {
+            id.clear();
+            id.push_str(&format!("f-{i}"));
+            seen.insert(&id);
+        }
+        let per_id = (crate::script::held_bytes() - before) / 4096;
+        assert!(per_id <= 32, "{per_id} bytes an id");
     }
 }

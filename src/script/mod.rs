@@ -45,6 +45,13 @@ use state::Shared;
 pub use state::{Clock, Session, SimClock};
 pub use timers::Schedule;
 
+/// Bytes this thread holds by the process's counting allocator, for memory tests elsewhere in
+/// the crate: compare two readings on one thread.
+#[cfg(test)]
+pub(crate) fn held_bytes() -> isize {
+    alloc::held()
+}
+
 /// The personality shipped with the binary: the seed listener's behaviour.
 pub const EMBEDDED_PERSONALITY: &str = include_str!("../../scripts/personality.rhai");
 
