@@ -225,20 +225,24 @@ impl Disk {
     /// Replace the file with its newest [`KEPT_ON_DISK`] marks (after the newest of all, so
     /// the cursor is kept even when it was handled long ago), synced, and append to the new one.
     fn rewrite(&mut self, newest: Option<&Mark>) {
-        let marks: Vec<Mark> = match crate::files::read_small(&self.path, MAX_FILE_BYTES) {
-            Ok((text, _)) => text
-                .lines()
-                .filter_map(|line| serde_json::from_str(line).ok())
-                .collect(),
+        let text = match crate::files::read_small(&self.path, MAX_FILE_BYTES) {
+            Ok((text, _)) => text,
             Err(e) => {
                 tracing::warn!("cannot read {} to rewrite it: {e}", self.path.display());
                 return;
             }
         };
-        let recent = &marks[marks.len().saturating_sub(KEPT_ON_DISK)..];
+        // The last lines that are marks, oldest first: only those are parsed.
+        let mut recent: Vec<Mark> = text
+            .lines()
+            .rev()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .take(KEPT_ON_DISK)
+            .collect();
+        recent.reverse();
         let mut text = String::new();
         let older_newest = newest.filter(|n| !recent.contains(n));
-        for mark in older_newest.into_iter().chain(recent) {
+        for mark in older_newest.into_iter().chain(&recent) {
             text.push_str(&serde_json::to_string(mark).unwrap_or_default());
             text.push('\n');
         }
