@@ -300,13 +300,19 @@ pub async fn run_with(
 
 /// Messages in a burst worth giving memory back after.
 const BURST: u64 = 10_000;
+/// Ticks with nothing in or out before a burst counts as over: long enough for the blocking
+/// threads it kept busy to have ended (`cmd/run.rs`), taking their caches of freed blocks
+/// with them, which `malloc_trim` could not hand back while they held them.
+const QUIET_TICKS: u32 = 3;
 
 /// Tells, tick by tick, when a burst of messages has just ended: at least [`BURST`] messages
-/// since memory was last given back, and none in the last tick.
+/// since memory was last given back, then [`QUIET_TICKS`] ticks in which nothing came in and
+/// nothing went out (sent, dropped, shed, queued or archived).
 struct BurstEnd {
     health: Arc<Health>,
     released_at: u64,
-    last: u64,
+    last: (u64, u64),
+    quiet: u32,
 }
 
 impl BurstEnd {
@@ -314,17 +320,31 @@ impl BurstEnd {
         Self {
             health,
             released_at: 0,
-            last: 0,
+            last: (0, 0),
+            quiet: 0,
         }
     }
 
-    /// True once per burst, on the first quiet tick after it.
+    /// True once per burst, on the tick it is over.
     fn is_over(&mut self) -> bool {
-        let now = self.health.counters.events_in.get();
-        let quiet = now == self.last;
+        let c = &self.health.counters;
+        let events = c.events_in.get();
+        let out = [
+            &c.replies_sent,
+            &c.acks_sent,
+            &c.send_dropped,
+            &c.shed,
+            &c.queued,
+            &c.archived,
+        ]
+        .iter()
+        .map(|n| n.get())
+        .sum();
+        let now = (events, out);
+        self.quiet = if now == self.last { self.quiet + 1 } else { 0 };
         self.last = now;
-        if quiet && now - self.released_at >= BURST {
-            self.released_at = now;
+        if self.quiet >= QUIET_TICKS && events - self.released_at >= BURST {
+            self.released_at = events;
             return true;
         }
         false
@@ -387,5 +407,30 @@ fn source_config(config: &Config) -> SourceConfig {
         },
         max_reconnects: config.max_reconnects,
         tls: config.tls.socket_config(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_over_once_nothing_went_in_or_out_for_a_while() {
+        let health = Arc::new(Health::new());
+        let mut end = BurstEnd::new(health.clone());
+        health.counters.events_in.add(BURST);
+        assert!(!end.is_over(), "messages came in");
+        // Nothing new comes in, but the outbox still drains: not over yet.
+        health.counters.replies_sent.add(500);
+        assert!(!end.is_over(), "replies went out");
+        for _ in 1..QUIET_TICKS {
+            assert!(!end.is_over(), "quiet, not long enough");
+        }
+        assert!(end.is_over());
+        assert!(!end.is_over(), "once per burst");
+        health.counters.events_in.add(BURST - 1);
+        for _ in 0..=QUIET_TICKS {
+            assert!(!end.is_over(), "too few messages to be a burst");
+        }
     }
 }

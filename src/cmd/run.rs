@@ -21,8 +21,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // One thread for all the I/O (the personality has its own, blocking file work goes to
     // tokio's pool): a listener waits on the network, and a second worker only cost memory
     // (0.5 MB idle RSS) without making the burst benchmark faster.
+    // File work threads end after a second idle, not tokio's ten: each keeps glibc's cache of
+    // the blocks it freed, which pins heap pages a burst is over with (`malloc.rs`).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .thread_keep_alive(std::time::Duration::from_secs(1))
         .build()?;
     runtime.block_on(crate::daemon::run(config, shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
