@@ -237,7 +237,7 @@ pub async fn run_with(
                         }
                         let handled = synced.clone();
                         tokio::task::spawn_blocking(move || handled.sync());
-                        if after_burst.is_over() {
+                        if after_burst.release_now() {
                             tokio::task::spawn_blocking(crate::malloc::release);
                         }
                     }
@@ -300,14 +300,14 @@ pub async fn run_with(
 
 /// Messages in a burst worth giving memory back after.
 const BURST: u64 = 10_000;
-/// Ticks with nothing in or out before a burst counts as over: long enough for the blocking
-/// threads it kept busy to have ended (`cmd/run.rs`), taking their caches of freed blocks
-/// with them, which `malloc_trim` could not hand back while they held them.
+/// Quiet ticks after a burst on which memory is given back: the first hands back most of it,
+/// the later ones what the file threads it kept busy held until they ended (`cmd/run.rs`):
+/// each keeps a cache of the blocks it freed, which `malloc_trim` cannot return.
 const QUIET_TICKS: u32 = 3;
 
-/// Tells, tick by tick, when a burst of messages has just ended: at least [`BURST`] messages
-/// since memory was last given back, then [`QUIET_TICKS`] ticks in which nothing came in and
-/// nothing went out (sent, dropped, shed, queued or archived).
+/// Tells, tick by tick, when to give memory back: after at least [`BURST`] messages, on each
+/// of the first [`QUIET_TICKS`] ticks in which nothing came in and nothing went out (sent,
+/// dropped, shed, queued or archived).
 struct BurstEnd {
     health: Arc<Health>,
     released_at: u64,
@@ -325,8 +325,8 @@ impl BurstEnd {
         }
     }
 
-    /// True once per burst, on the tick it is over.
-    fn is_over(&mut self) -> bool {
+    /// True on the ticks memory should be given back (at most [`QUIET_TICKS`] per burst).
+    fn release_now(&mut self) -> bool {
         let c = &self.health.counters;
         let events = c.events_in.get();
         let out = [
@@ -343,11 +343,13 @@ impl BurstEnd {
         let now = (events, out);
         self.quiet = if now == self.last { self.quiet + 1 } else { 0 };
         self.last = now;
-        if self.quiet >= QUIET_TICKS && events - self.released_at >= BURST {
-            self.released_at = events;
-            return true;
+        if self.quiet == 0 || events - self.released_at < BURST {
+            return false;
         }
-        false
+        if self.quiet >= QUIET_TICKS {
+            self.released_at = events;
+        }
+        true
     }
 }
 
@@ -415,22 +417,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_burst_is_over_once_nothing_went_in_or_out_for_a_while() {
+    fn memory_is_given_back_on_the_first_quiet_ticks_after_a_burst() {
         let health = Arc::new(Health::new());
         let mut end = BurstEnd::new(health.clone());
         health.counters.events_in.add(BURST);
-        assert!(!end.is_over(), "messages came in");
-        // Nothing new comes in, but the outbox still drains: not over yet.
+        assert!(!end.release_now(), "messages came in");
+        // Nothing new comes in, but the outbox still drains: not quiet yet.
         health.counters.replies_sent.add(500);
-        assert!(!end.is_over(), "replies went out");
-        for _ in 1..QUIET_TICKS {
-            assert!(!end.is_over(), "quiet, not long enough");
+        assert!(!end.release_now(), "replies went out");
+        for _ in 0..QUIET_TICKS {
+            assert!(end.release_now());
         }
-        assert!(end.is_over());
-        assert!(!end.is_over(), "once per burst");
+        assert!(!end.release_now(), "that burst is done");
         health.counters.events_in.add(BURST - 1);
         for _ in 0..=QUIET_TICKS {
-            assert!(!end.is_over(), "too few messages to be a burst");
+            assert!(!end.release_now(), "too few messages to be a burst");
         }
     }
 }
