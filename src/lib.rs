@@ -22,6 +22,8 @@
 //! - [`health`]: counters and state, written to `health.json`; the healthy-or-not verdict.
 //! - [`metrics`]: the optional HTTP endpoint: `/healthz` and Prometheus `/metrics`.
 //! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
+//! - [`rotating`]: JSON-lines files written off the hot path and rotated by size (the
+//!   decision log, the transcript).
 //! - [`files`]: the state directory and its files private; temp files never through a link.
 //! - [`error_text`]: one readable line for an error and its causes.
 //! - [`malloc`]: the C allocator tuned to give memory back after a flood.
@@ -47,6 +49,7 @@ pub mod health;
 pub mod log_format;
 pub mod malloc;
 pub mod metrics;
+pub mod rotating;
 pub mod script;
 pub mod source;
 pub mod state_lock;

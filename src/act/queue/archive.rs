@@ -49,5 +49,5 @@ fn flush(path: &Path, pending: &mut Vec<u8>) -> Result<(), QueueError> {
 
 /// `queue.archive.jsonl` → `.1` → … → `.<keep>` (which is dropped next time).
 fn rotate(path: &Path, keep: usize) -> Result<(), QueueError> {
-    crate::decisions::rotate_files(path, keep).map_err(file::io("rotate", path))
+    crate::rotating::rotate_files(path, keep).map_err(file::io("rotate", path))
 }
