@@ -4,8 +4,9 @@
 //! The personality runs on its own OS thread so a slow script can never stall the socket's
 //! ping handling or the sends; everything else is a tokio task. On shutdown it stops
 //! receiving, lets the personality finish what arrived, flushes the queue, gives in-flight
-//! sends two seconds, and writes a last health with status `stopped`. The decision log and
-//! the optional metrics endpoint are tasks too: the personality thread only sends records.
+//! sends two seconds, and writes a last health with status `stopped`. The decision log, the
+//! transcript and the optional metrics endpoint are tasks too: the personality thread only
+//! sends records.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::health::{self, Health, Status};
 use crate::script::{self, Clock, Personality, Runtime, Session, reload};
 use crate::source::{self, Backoff, Inbound, SourceConfig};
 use crate::state_lock::StateLock;
+use crate::transcript::{self, Transcript};
 
 /// How often the personality thread looks at its timers.
 const TICK: Duration = Duration::from_secs(1);
@@ -199,9 +201,20 @@ pub async fn run_with(
     } else {
         (DecisionLog::disabled(health.clone()), None)
     };
+    let (transcript, transcript_task) = if config.transcript.max_bytes > 0 {
+        let (transcript, lines_rx) = Transcript::channel(health.clone(), &config.creds.agent_name);
+        let task = tokio::spawn(transcript::run(
+            lines_rx,
+            config.transcript_path(),
+            config.transcript.clone(),
+        ));
+        (transcript, Some(task))
+    } else {
+        (Transcript::disabled(), None)
+    };
     let reply_task = {
-        let (limits, health) = (config.send.clone(), health.clone());
-        tokio::spawn(async move { act::reply::run(reply_rx, sender, &limits, health).await })
+        let (limits, health, said) = (config.send.clone(), health.clone(), transcript.clone());
+        tokio::spawn(async move { act::reply::run(reply_rx, sender, &limits, health, said).await })
     };
     let actions = Actions {
         reply_tx,
@@ -220,6 +233,7 @@ pub async fn run_with(
         backlog: config.backlog.personality,
         handled: handled.clone(),
         reply_window: crate::config::secs(config.catchup.reply_window_secs),
+        transcript,
     };
     // Timers and the periodic memory save run on the personality thread; this only wakes it,
     // and gives memory back once a burst is over.
@@ -268,6 +282,7 @@ pub async fn run_with(
     let tasks = [queue_task, reply_task, wake_task, tick_task, catchup_task]
         .into_iter()
         .chain(decisions_task)
+        .chain(transcript_task)
         .chain(metrics_task);
     for task in tasks {
         let abort = task.abort_handle();

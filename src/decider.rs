@@ -19,6 +19,7 @@ use crate::event::{ChatEvent, Normalized, normalize, normalize_follow};
 use crate::health::{Health, now_ms};
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError};
 use crate::source::Inbound;
+use crate::transcript::Transcript;
 
 /// The personality stage and what it needs.
 pub struct Decider {
@@ -42,6 +43,8 @@ pub struct Decider {
     pub handled: Arc<Handled>,
     /// A late message older than this gets no instant reply.
     pub reply_window: std::time::Duration,
+    /// Where every handled viewer message is written down, for the agent's context.
+    pub transcript: Transcript,
 }
 
 impl Decider {
@@ -121,6 +124,7 @@ impl Decider {
         }
         counters.messages_in.inc();
         self.health.message_seen();
+        self.transcript.heard(&event);
         let personality = self.current.borrow().clone();
         if !ask_script {
             self.queue_unasked(&event, &personality, arrived);

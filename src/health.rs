@@ -128,6 +128,8 @@ pub struct Counters {
     pub history_errors: Counter,
     /// History items skipped because they were not a message we understand.
     pub history_skipped: Counter,
+    /// Transcript lines dropped because its writer fell behind.
+    pub transcript_dropped: Counter,
 }
 
 /// Established connections lost, by cause (health.json's `disconnects`).

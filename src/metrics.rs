@@ -230,6 +230,7 @@ fn counter_help(name: &str) -> String {
         "wakes" => "Agent wakes started.",
         "wakeFailures" => "Agent wakes that failed or timed out.",
         "decisionsDropped" => "Decision-log records dropped because the writer fell behind.",
+        "transcriptDropped" => "Transcript lines dropped because the writer fell behind.",
         "shed" => {
             "Instant texts dropped, oldest first, because too many were waiting to be posted."
         }

@@ -16,6 +16,7 @@ use retake_chat::event::{Normalized, normalize};
 use retake_chat::fake::{FakeRetake, v1_message};
 use retake_chat::health::{Health, now_ms};
 use retake_chat::script::Decision;
+use retake_chat::transcript::Transcript;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -192,7 +193,7 @@ async fn sixteen_timer_lines_do_not_starve_a_viewer() {
     let limits = config.send.clone();
     let stage = tokio::spawn({
         let health = health.clone();
-        async move { reply::run(reply_rx, sender, &limits, health).await }
+        async move { reply::run(reply_rx, sender, &limits, health, Transcript::disabled()).await }
     });
     let actions = Actions {
         reply_tx,

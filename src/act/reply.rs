@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::budget::{RecentTexts, SendBudget, split};
 use crate::config::SendConfig;
 use crate::health::{Counter, Counters, Health};
+use crate::transcript::Transcript;
 
 /// What a message is, for counting and for the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,12 +73,14 @@ fn count(counters: &Counters, purpose: Purpose, outcome: Outcome) {
 
 /// Send everything from `rx` in order, each within its deadline, under the send budget
 /// (`per_30s`/`burst`, 0 = unlimited, timer lines within `timer_share_percent` of it), never
-/// the same text twice within 30 s, until every sender is gone.
+/// the same text twice within 30 s, until every sender is gone. What the platform accepted
+/// goes into `transcript`.
 pub async fn run(
     mut rx: super::outbox::OutboxRx,
     sender: Sender,
     limits: &SendConfig,
     health: Arc<Health>,
+    transcript: Transcript,
 ) {
     let mut budget = SendBudget::new(limits);
     let mut recent = RecentTexts::default();
@@ -111,6 +114,7 @@ pub async fn run(
                 Ok(()) => {
                     tracing::debug!(%id, "sent {text:?}");
                     count(counters, out.purpose, Outcome::Sent);
+                    transcript.said(&text);
                 }
                 Err(error) if error.is_unknown() => {
                     count(counters, out.purpose, Outcome::Unknown);

@@ -2,7 +2,8 @@
 //! (same endpoint, same cleaning of the text, same retries of what cannot have reached the
 //! chat), and only once it is delivered are the items acknowledged. A slow platform is waited
 //! for, up to the agent's deadline, rather than asked twice; a reply that went out and got no
-//! answer is reported as unknown (exit 3), never posted again by itself.
+//! answer is reported as unknown (exit 3), never posted again by itself. What was delivered
+//! goes into the listener's transcript, so the agent's answers are in the next item's context.
 
 use std::process::ExitCode;
 
@@ -63,6 +64,13 @@ pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     });
+    // What reached the chat is in the conversation, even when its second part did not.
+    let done = delivered
+        .as_ref()
+        .map_or_else(|(done, _)| *done, |()| parts.len());
+    if let Err(error) = crate::transcript::append_said(&config, &parts[..done]) {
+        eprintln!("sent, but not written to the transcript: {error:#}");
+    }
     if let Err((done, error)) = delivered {
         let sent = if done > 0 {
             "its first part was posted, the second: "

@@ -262,6 +262,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         decisions: Default::default(),
         backlog: Default::default(),
         catchup: Default::default(),
+        transcript: Default::default(),
     };
     // Nothing to wake here; the screen says when the agent would be.
     config.wake.command.clear();

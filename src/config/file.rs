@@ -290,6 +290,8 @@ pub(super) struct FileConfig {
     pub(super) backlog: BacklogConfig,
     #[serde(default)]
     pub(super) catchup: CatchupConfig,
+    #[serde(default)]
+    pub(super) transcript: TranscriptConfig,
 }
 
 /// `[script]`: the path and the limits.
@@ -330,6 +332,26 @@ impl Default for DecisionsConfig {
         Self {
             max_bytes: 10 * 1024 * 1024,
             keep: 3,
+        }
+    }
+}
+
+/// The transcript (`transcript.jsonl`: what viewers said and what the bot sent, the agent's
+/// context), in the config file's `[transcript]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TranscriptConfig {
+    /// Rotate `transcript.jsonl` before it grows past this many bytes; 0 turns it off.
+    pub max_bytes: u64,
+    /// Rotated files kept (`transcript.1.jsonl` is the newest).
+    pub keep: usize,
+}
+
+impl Default for TranscriptConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            keep: 2,
         }
     }
 }
@@ -415,5 +437,6 @@ mod tests {
         assert_eq!(script.limits, ScriptConfig::default());
         assert_eq!(parsed[1].decisions, DecisionsConfig::default());
         assert_eq!(full.backlog, BacklogConfig::default());
+        assert_eq!(full.transcript, TranscriptConfig::default());
     }
 }

@@ -10,7 +10,7 @@ mod file;
 pub use credentials::{Credentials, Secret, load_credentials};
 pub use file::{
     BacklogConfig, CatchupConfig, ConnectionConfig, DecisionsConfig, HealthConfig, QueueConfig,
-    ScriptConfig, SendConfig, WakeConfig,
+    ScriptConfig, SendConfig, TranscriptConfig, WakeConfig,
 };
 
 use std::collections::HashMap;
@@ -110,6 +110,8 @@ pub struct Config {
     pub backlog: BacklogConfig,
     /// Catching up from the chat history.
     pub catchup: CatchupConfig,
+    /// The transcript the agent's context is read from.
+    pub transcript: TranscriptConfig,
     /// How TLS peers are verified (`SSL_CERT_FILE` adds roots).
     pub tls: Tls,
 }
@@ -139,6 +141,11 @@ impl Config {
     /// `decisions.jsonl` in the state directory.
     pub fn decisions_path(&self) -> PathBuf {
         self.state_dir.join("decisions.jsonl")
+    }
+
+    /// `transcript.jsonl` in the state directory: the chat as the listener saw it.
+    pub fn transcript_path(&self) -> PathBuf {
+        crate::transcript::path(&self.state_dir)
     }
 }
 
@@ -323,6 +330,7 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         decisions: file.decisions,
         backlog: file.backlog,
         catchup: file.catchup,
+        transcript: file.transcript,
         tls: match env.get("SSL_CERT_FILE") {
             Some(path) => Tls::with_extra_roots(Path::new(path))?,
             None => Tls::default(),

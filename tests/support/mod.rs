@@ -295,6 +295,7 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         decisions: DecisionsConfig::default(),
         backlog: Default::default(),
         catchup: Default::default(),
+        transcript: Default::default(),
         tls: Default::default(),
     }
 }
