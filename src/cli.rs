@@ -214,6 +214,15 @@ pub enum QueueAction {
         /// Seconds before an unacknowledged item is handed out again.
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         lease: u64,
+        /// Add to each item a `context` array: the N chat lines said before it (viewers and
+        /// the bot, oldest first; at most 1000), from the listener's transcript.jsonl.
+        #[arg(
+            long,
+            default_value_t = 0,
+            value_name = "N",
+            value_parser = clap::value_parser!(u16).range(..=1000)
+        )]
+        context: u16,
     },
     /// Remove answered items by id (acknowledging an id twice is harmless).
     Ack {

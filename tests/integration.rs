@@ -30,4 +30,5 @@ mod scripting;
 mod secrets;
 mod sending;
 mod tls;
+mod transcript;
 mod waking;

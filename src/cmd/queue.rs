@@ -1,16 +1,19 @@
 //! `retake-chat queue list|take|ack`: the agent's side of the queue. Results go to stdout as
 //! JSON lines; notes (unreadable lines, unknown ids) to stderr. The state directory and the
-//! `[queue]` settings (the lock timeout) are found as the listener finds them.
+//! `[queue]` settings (the lock timeout) are found as the listener finds them; `take
+//! --context N` adds the chat lines before each item, from the listener's transcript.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use serde::Serialize;
 
 use crate::act::queue::{Queue, QueueItem};
 use crate::cli::{QueueAction, QueueArgs};
 use crate::config::{self, Env};
 use crate::health::now_ms;
+use crate::transcript::{self, Line};
 use crate::visible;
 
 /// Run one queue action.
@@ -32,10 +35,28 @@ pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
             print_items(items.iter().filter(|item| *all || item.is_pending(now)))?;
             Ok(ExitCode::SUCCESS)
         }
-        QueueAction::Take { max, lease } => {
+        QueueAction::Take {
+            max,
+            lease,
+            context,
+        } => {
             let lease_ms = i64::try_from(lease.saturating_mul(1000)).unwrap_or(i64::MAX);
             let taken = queue.take(*max, lease_ms, now)?;
-            print_items(taken.iter())?;
+            if *context == 0 {
+                print_items(taken.iter())?;
+            } else {
+                let items: Vec<(&str, i64)> = taken
+                    .iter()
+                    .map(|item| (item.id.as_str(), item.ts))
+                    .collect();
+                let contexts = transcript::contexts(&dir, &items, usize::from(*context));
+                print_items(
+                    taken
+                        .iter()
+                        .zip(contexts)
+                        .map(|(item, context)| WithContext { item, context }),
+                )?;
+            }
             Ok(if taken.is_empty() {
                 ExitCode::from(1)
             } else {
@@ -55,12 +76,20 @@ pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A taken item with the chat lines said before it (`take --context N`).
+#[derive(Serialize)]
+struct WithContext<'a> {
+    #[serde(flatten)]
+    item: &'a QueueItem,
+    context: Vec<Line>,
+}
+
 /// One JSON object per line on stdout (viewers' text: DEL, C1 and bidi escaped, see
 /// [`visible::json`], in case a person reads it on a terminal).
-fn print_items<'a>(items: impl Iterator<Item = &'a QueueItem>) -> anyhow::Result<()> {
+fn print_items(items: impl Iterator<Item = impl Serialize>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for item in items {
-        let line = serde_json::to_string(item).context("cannot write to stdout")?;
+        let line = serde_json::to_string(&item).context("cannot write to stdout")?;
         writeln!(out, "{}", visible::json(&line)).context("cannot write to stdout")?;
     }
     out.flush().context("cannot write to stdout")
