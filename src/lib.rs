@@ -29,6 +29,7 @@
 //! - [`malloc`]: the C allocator tuned to give memory back after a flood.
 //! - [`visible`]: outside text made safe to print: control and bidi characters escaped.
 //! - [`log_format`]: log lines that a viewer's newline or escape sequence cannot forge.
+//! - [`logging`]: logs on stderr, readable or JSON, for both binaries.
 //! - [`transcript`]: the chat as the listener saw it, for the agent's context.
 //! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
@@ -47,6 +48,7 @@ pub mod fake;
 pub mod files;
 pub mod health;
 pub mod log_format;
+pub mod logging;
 pub mod malloc;
 pub mod metrics;
 pub mod rotating;
