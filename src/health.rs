@@ -18,7 +18,9 @@ use tokio::sync::{Notify, watch};
 use crate::act::queue::QueueStats;
 use crate::source::liveness::Cause;
 
+mod report;
 mod verdict;
+pub use report::Report;
 pub use verdict::{Process, Verdict, judge, queue_stats, verdict};
 
 /// Milliseconds since the Unix epoch, now.

@@ -5,6 +5,7 @@
 //! The HTTP side (one POST, retries, what an error means) is [`sender`]; the budget and the
 //! cleaning and splitting of texts are [`super::budget`].
 
+pub mod agent;
 mod sender;
 
 pub use sender::{SendError, Sender};

@@ -7,12 +7,10 @@
 
 use std::process::ExitCode;
 
-use crate::act::budget::split;
-use crate::act::queue::Queue;
-use crate::act::reply::{SendError, Sender};
+use crate::act::reply::SendError;
+use crate::act::reply::agent::{self, ReplyError};
 use crate::cli::ReplyArgs;
 use crate::config::{self, Env};
-use crate::health::Health;
 
 /// The exit code of a reply whose outcome is unknown.
 pub const EXIT_UNKNOWN: u8 = 3;
@@ -38,65 +36,34 @@ pub struct OutcomeUnknown {
 /// outcome acknowledges nothing and exits 3 ([`OutcomeUnknown`]).
 pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
     let config = config::resolve(&args.run.overrides(), &Env::from_process())?;
-    let parts = split(&args.text);
-    if parts.is_empty() {
-        anyhow::bail!(
-            "nothing to send: the text is empty once line breaks and control characters are removed"
-        );
-    }
-    // Refused before sending, not after: an answer sent but never acknowledged is sent twice.
-    if !args.ack.is_empty() {
-        crate::files::check_state_dir(&config.state_dir)?;
-    }
-    let deadline = config::secs(config.send.agent_deadline_secs);
-    // The agent would rather wait than not know: one request may take the whole deadline.
-    let sender = Sender::new(&config)?.with_request_timeout(deadline);
-    let health = Health::new();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let delivered = runtime.block_on(async {
-        let deadline = tokio::time::Instant::now() + deadline;
-        for (done, part) in parts.iter().enumerate() {
-            if let Err(error) = sender.deliver(part, deadline, &health).await {
-                return Err((done, error));
+    match runtime.block_on(agent::reply(&config, &args.text, &args.ack)) {
+        Ok(replied) => {
+            if let Some(error) = replied.transcript_error {
+                eprintln!("sent, but not written to the transcript: {error}");
             }
-        }
-        Ok(())
-    });
-    // What reached the chat is in the conversation, even when its second part did not.
-    let done = delivered
-        .as_ref()
-        .map_or_else(|(done, _)| *done, |()| parts.len());
-    if let Err(error) = crate::transcript::append_said(&config, &parts[..done]) {
-        eprintln!("sent, but not written to the transcript: {error:#}");
-    }
-    if let Err((done, error)) = delivered {
-        let sent = if done > 0 {
-            "its first part was posted, the second: "
-        } else {
-            ""
-        };
-        if error.is_unknown() {
-            return Err(OutcomeUnknown {
-                sent,
-                error,
-                next: next_steps(&args.ack),
+            if !replied.not_in_queue.is_empty() {
+                eprintln!(
+                    "sent; not in the queue (already acknowledged?): {}",
+                    replied.not_in_queue.join(" ")
+                );
             }
-            .into());
+            Ok(ExitCode::SUCCESS)
         }
-        anyhow::bail!("cannot send the reply: {sent}{error}");
-    }
-    if !args.ack.is_empty() {
-        let unknown = Queue::new(config.queue_path()).ack(&args.ack)?;
-        if !unknown.is_empty() {
-            eprintln!(
-                "sent; not in the queue (already acknowledged?): {}",
-                unknown.join(" ")
-            );
+        Err(ReplyError::Unknown { posted, error }) => Err(OutcomeUnknown {
+            sent: if posted > 0 {
+                "its first part was posted, the second: "
+            } else {
+                ""
+            },
+            error,
+            next: next_steps(&args.ack),
         }
+        .into()),
+        Err(error) => Err(error.into()),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// After an unknown outcome: the items stay as they are (leased, back when the lease ends).

@@ -1,73 +1,51 @@
 //! `retake-chat status [--json]`: is the listener healthy? Reads health.json and the queue in
 //! the state directory (found as `queue` finds it) and asks who holds its `listener.lock`,
 //! then prints a short summary, or with `--json` the snapshot plus the holder and the
-//! [`verdict`](crate::health::verdict). The judging itself lives in `health`, shared with
-//! `/healthz`. Exit 0 healthy, 1 unhealthy, 2 no readable health.json.
+//! [`verdict`](crate::health::verdict). The reading and judging live in `health` ([`Report`]),
+//! shared with `/healthz` and the MCP server's `chat_status`. Exit 0 healthy, 1 unhealthy,
+//! 2 no readable health.json.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde_json::Value;
 
 use crate::act::queue::{Queue, QueueStats};
 use crate::cli::StatusArgs;
 use crate::config::{self, Env};
-use crate::health::{self, Process, Verdict, now_ms};
+use crate::health::{self, Report, Verdict, now_ms};
 use crate::state_lock::{self, Holder};
 use crate::visible;
 
 /// Print the listener's state; the exit code is the verdict.
 pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let dir = config::resolve_state_dir(&args.state.overrides(), &Env::from_process())?;
-    let path = dir.join("health.json");
-    let mut snapshot = read(&path)?;
     let now = now_ms();
-    // An unreadable lock file tells nothing either way: judge by the snapshot's pid.
-    let holder = state_lock::holder(&dir).unwrap_or(Holder::NoFile);
-    let process = match holder {
-        Holder::NoFile => Process::Unknown,
-        Holder::Free => Process::Gone,
-        Holder::Running(_) => Process::Running,
-    };
-    let verdict = health::judge(&snapshot, now, process);
+    let report = Report::read(&dir, now)?;
     if args.json {
-        if let Value::Object(map) = &mut snapshot {
-            let listener = match holder {
-                Holder::NoFile => Value::Null,
-                Holder::Free => serde_json::json!({"running": false}),
-                Holder::Running(pid) => serde_json::json!({"running": true, "pid": pid}),
-            };
-            map.insert("listener".into(), listener);
-            map.insert("verdict".into(), serde_json::to_value(&verdict)?);
-        }
-        let text = serde_json::to_string_pretty(&snapshot)?;
+        let text = serde_json::to_string_pretty(&report.to_json())?;
         println!("{}", visible::json(&text));
     } else {
         let queue = Queue::new(dir.join("queue.jsonl")).stats(now);
         let queue = queue.map_err(|e| e.to_string());
-        print!("{}", summary(&snapshot, &verdict, queue, holder, &dir, now));
+        print!(
+            "{}",
+            summary(
+                &report.snapshot,
+                &report.verdict,
+                queue,
+                report.holder,
+                &dir,
+                now
+            )
+        );
     }
-    Ok(if verdict.healthy {
+    Ok(if report.verdict.healthy {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
-}
-
-/// health.json as a JSON object, or one sentence naming the file.
-fn read(path: &Path) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "no readable health file at {} (is the listener running with this state directory?)",
-            path.display()
-        )
-    })?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        _ => anyhow::bail!("health file {} is not a JSON object", path.display()),
-    }
 }
 
 /// The human summary: the verdict, then one aligned line per subject.

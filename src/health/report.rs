@@ -1,0 +1,75 @@
+//! What `retake-chat status` and the MCP server's `chat_status` report: the listener's
+//! health.json, who holds its state directory's lock, and the verdict on both.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use super::{Process, Verdict, judge};
+use crate::state_lock::{self, Holder};
+
+/// A listener's health, read from its state directory.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// health.json, a JSON object.
+    pub snapshot: Value,
+    /// Who holds `listener.lock`.
+    pub holder: Holder,
+    /// Healthy or not, and why.
+    pub verdict: Verdict,
+}
+
+impl Report {
+    /// Read health.json in `dir` and judge it at `now` (epoch ms); the error is one sentence
+    /// naming the file.
+    pub fn read(dir: &Path, now: i64) -> anyhow::Result<Self> {
+        let snapshot = read_snapshot(&dir.join("health.json"))?;
+        // An unreadable lock file tells nothing either way: judge by the snapshot's pid.
+        let holder = state_lock::holder(dir).unwrap_or(Holder::NoFile);
+        let process = match holder {
+            Holder::NoFile => Process::Unknown,
+            Holder::Free => Process::Gone,
+            Holder::Running(_) => Process::Running,
+        };
+        let verdict = judge(&snapshot, now, process);
+        Ok(Self {
+            snapshot,
+            holder,
+            verdict,
+        })
+    }
+
+    /// The snapshot plus `listener` (`{"running", "pid"}`, null when unknown) and `verdict`
+    /// (`{"healthy", "reasons"}`): what `status --json` prints.
+    pub fn to_json(&self) -> Value {
+        let mut json = self.snapshot.clone();
+        if let Value::Object(map) = &mut json {
+            let listener = match self.holder {
+                Holder::NoFile => Value::Null,
+                Holder::Free => serde_json::json!({"running": false}),
+                Holder::Running(pid) => serde_json::json!({"running": true, "pid": pid}),
+            };
+            map.insert("listener".into(), listener);
+            map.insert(
+                "verdict".into(),
+                serde_json::to_value(&self.verdict).unwrap_or(Value::Null),
+            );
+        }
+        json
+    }
+}
+
+/// health.json as a JSON object, or one sentence naming the file.
+fn read_snapshot(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "no readable health file at {} (is the listener running with this state directory?)",
+            path.display()
+        )
+    })?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => anyhow::bail!("health file {} is not a JSON object", path.display()),
+    }
+}
