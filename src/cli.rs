@@ -96,6 +96,15 @@ pub enum Command {
     ///
     /// Example: retake-chat reply --ack comment_123 "Rust, because it never segfaults on stream"
     Reply(ReplyArgs),
+    /// Serve the agent's chat tools over MCP on stdin and stdout, for agent runtimes.
+    ///
+    /// Tools: chat_wait (until something is queued), chat_take (items with the chat before
+    /// each), chat_reply (send, then acknowledge), chat_ack, chat_history, chat_status. Shares
+    /// the queue, credentials and state directory with a listener running as its own process;
+    /// opens no socket. Logs go to stderr.
+    ///
+    /// Example: claude mcp add --transport stdio retake-chat -- retake-chat mcp
+    Mcp(McpArgs),
     /// Tell whether the listener is healthy, from its health.json and queue.
     ///
     /// Prints the connection, uptime, last message, reconnects, queue, last wake, script and
@@ -244,6 +253,63 @@ pub struct ReplyArgs {
     /// Credentials, addresses and state directory, as for `run`.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// Arguments of `mcp`: where the listener's state is, and how to send as the agent.
+#[derive(Debug, Clone, Default, Args)]
+pub struct McpArgs {
+    /// Credentials JSON [env: RETAKE_CREDS] [default: ~/.config/retake/credentials.json].
+    #[arg(long, value_name = "PATH")]
+    pub creds: Option<PathBuf>,
+    /// HTTP base address for sending [env: RETAKE_API_URL] [default: the API generation's].
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// retake.tv API generation [env: RETAKE_API] [default: v1].
+    #[arg(long, value_enum)]
+    pub api: Option<ApiVersion>,
+    /// The listener's state directory [env: RETAKE_STATE_DIR] [default: ~/.local/state/retake-chat].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The listener's TOML config file [env: RETAKE_CHAT_CONFIG].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+impl McpArgs {
+    /// The flags as config overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            creds: self.creds.clone(),
+            api_url: self.api_url.clone(),
+            api: self.api,
+            state_dir: self.state_dir.clone(),
+            config: self.config.clone(),
+            ..Overrides::default()
+        }
+    }
+
+    /// The flags as a command line again, for the `retake-chat-mcp` binary.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args = Vec::new();
+        let mut flag = |name: &str, value: Option<std::ffi::OsString>| {
+            if let Some(value) = value {
+                args.push(name.into());
+                args.push(value);
+            }
+        };
+        flag("--creds", self.creds.clone().map(Into::into));
+        flag("--api-url", self.api_url.clone().map(Into::into));
+        flag(
+            "--api",
+            self.api.map(|api| match api {
+                ApiVersion::V1 => "v1".into(),
+                ApiVersion::V2 => "v2".into(),
+            }),
+        );
+        flag("--state-dir", self.state_dir.clone().map(Into::into));
+        flag("--config", self.config.clone().map(Into::into));
+        args
+    }
 }
 
 /// Arguments of `status`.

@@ -221,6 +221,7 @@ pub async fn run_with(
         queue_tx,
         instant_deadline: crate::config::secs(config.send.instant_deadline_secs),
         health: health.clone(),
+        room: config.creds.user_db_id.clone(),
     };
     let decider = Decider {
         runtime,

@@ -27,6 +27,7 @@
 //! - [`files`]: the state directory and its files private; temp files never through a link.
 //! - [`error_text`]: one readable line for an error and its causes.
 //! - [`malloc`]: the C allocator tuned to give memory back after a flood.
+//! - [`mcp`]: the agent's chat tools over MCP (`retake-chat mcp`, its own binary).
 //! - [`visible`]: outside text made safe to print: control and bidi characters escaped.
 //! - [`log_format`]: log lines that a viewer's newline or escape sequence cannot forge.
 //! - [`logging`]: logs on stderr, readable or JSON, for both binaries.
@@ -50,6 +51,7 @@ pub mod health;
 pub mod log_format;
 pub mod logging;
 pub mod malloc;
+pub mod mcp;
 pub mod metrics;
 pub mod rotating;
 pub mod script;

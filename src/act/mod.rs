@@ -48,6 +48,8 @@ pub struct Actions {
     pub instant_deadline: Duration,
     /// Counters.
     pub health: Arc<Health>,
+    /// The room the events come from, written into each queued item.
+    pub room: String,
 }
 
 impl Actions {
@@ -56,7 +58,7 @@ impl Actions {
         // From arrival, not from now: a reply decided late has less time left, not more.
         let deadline = arrived + self.instant_deadline;
         let queue = |ack: Option<String>| {
-            let item = QueueItem::from_event(event, now_ms());
+            let item = QueueItem::from_event(event, &self.room, now_ms());
             let _ = self.queue_tx.send(Pending {
                 item,
                 ack,

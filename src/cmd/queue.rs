@@ -18,8 +18,9 @@ use crate::visible;
 
 /// Run one queue action.
 pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
-    let (dir, settings) = config::resolve_queue(&args.state.overrides(), &Env::from_process())?;
-    let queue = Queue::with_config(dir.join("queue.jsonl"), &settings);
+    let local = config::resolve_local(&args.state.overrides(), &Env::from_process())?;
+    let dir = local.state_dir;
+    let queue = Queue::with_config(dir.join("queue.jsonl"), &local.queue);
     let now = now_ms();
     // Writing (take, ack) in a directory others control could go through their links.
     match &args.action {

@@ -263,6 +263,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         backlog: Default::default(),
         catchup: Default::default(),
         transcript: Default::default(),
+        mcp: Default::default(),
     };
     // Nothing to wake here; the screen says when the agent would be.
     config.wake.command.clear();

@@ -292,6 +292,8 @@ pub(super) struct FileConfig {
     pub(super) catchup: CatchupConfig,
     #[serde(default)]
     pub(super) transcript: TranscriptConfig,
+    #[serde(default)]
+    pub(super) mcp: McpConfig,
 }
 
 /// `[script]`: the path and the limits.
@@ -353,6 +355,20 @@ impl Default for TranscriptConfig {
             max_bytes: 10 * 1024 * 1024,
             keep: 2,
         }
+    }
+}
+
+/// The MCP server (`retake-chat mcp`), in the config file's `[mcp]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// Chat lines before each item that `chat_take` gives as its `context`; 0 gives none.
+    pub context_lines: usize,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self { context_lines: 10 }
     }
 }
 

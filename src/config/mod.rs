@@ -9,8 +9,8 @@ mod file;
 
 pub use credentials::{Credentials, Secret, load_credentials};
 pub use file::{
-    BacklogConfig, CatchupConfig, ConnectionConfig, DecisionsConfig, HealthConfig, QueueConfig,
-    ScriptConfig, SendConfig, TranscriptConfig, WakeConfig,
+    BacklogConfig, CatchupConfig, ConnectionConfig, DecisionsConfig, HealthConfig, McpConfig,
+    QueueConfig, ScriptConfig, SendConfig, TranscriptConfig, WakeConfig,
 };
 
 use std::collections::HashMap;
@@ -112,6 +112,8 @@ pub struct Config {
     pub catchup: CatchupConfig,
     /// The transcript the agent's context is read from.
     pub transcript: TranscriptConfig,
+    /// The MCP server.
+    pub mcp: McpConfig,
     /// How TLS peers are verified (`SSL_CERT_FILE` adds roots).
     pub tls: Tls,
 }
@@ -331,6 +333,7 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         backlog: file.backlog,
         catchup: file.catchup,
         transcript: file.transcript,
+        mcp: file.mcp,
         tls: match env.get("SSL_CERT_FILE") {
             Some(path) => Tls::with_extra_roots(Path::new(path))?,
             None => Tls::default(),
@@ -371,15 +374,31 @@ pub fn resolve_state_dir(cli: &Overrides, env: &Env) -> Result<PathBuf, ConfigEr
     }
 }
 
-/// The state directory as [`resolve_state_dir`] finds it, and the config file's `[queue]`
-/// settings (the defaults without a file): what `queue` uses.
-pub fn resolve_queue(cli: &Overrides, env: &Env) -> Result<(PathBuf, QueueConfig), ConfigError> {
+/// The agent's side of a state directory: what `queue` and the MCP server need without
+/// credentials.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// Where queue.jsonl, transcript.jsonl and health.json are.
+    pub state_dir: PathBuf,
+    /// The config file's `[queue]` settings (the lock timeout).
+    pub queue: QueueConfig,
+    /// The config file's `[mcp]` settings.
+    pub mcp: McpConfig,
+}
+
+/// The state directory as [`resolve_state_dir`] finds it, and the config file's `[queue]` and
+/// `[mcp]` settings (the defaults without a file).
+pub fn resolve_local(cli: &Overrides, env: &Env) -> Result<Local, ConfigError> {
     let file = load_file(cli, env)?;
-    let dir = match state_dir(cli, env) {
+    let state_dir = match state_dir(cli, env) {
         Some(dir) => dir,
         None => file.state_dir.map_or_else(default_state_dir, Ok)?,
     };
-    Ok((dir, file.queue))
+    Ok(Local {
+        state_dir,
+        queue: file.queue,
+        mcp: file.mcp,
+    })
 }
 
 /// The platform state directory: `~/.local/state/retake-chat` on Linux.

@@ -26,6 +26,10 @@ pub struct QueueItem {
     /// `message`, `tip` or `trade`.
     #[serde(default = "default_kind")]
     pub kind: String,
+    /// The chat room it was said in (the streamer's user id); empty in lines written before
+    /// rooms were recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub room: String,
     /// The author's platform id, when known.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author_id: String,
@@ -59,9 +63,10 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl QueueItem {
-    /// The queue line for a viewer event.
-    pub fn from_event(event: &ChatEvent, queued_at: i64) -> Self {
+    /// The queue line for a viewer event said in `room`.
+    pub fn from_event(event: &ChatEvent, room: &str, queued_at: i64) -> Self {
         Self {
+            room: room.to_string(),
             id: event.id.clone(),
             author: event.author.clone(),
             text: event.text.clone(),
@@ -201,6 +206,7 @@ pub(super) mod tests {
             text: "t".into(),
             ts: 1,
             kind: "message".into(),
+            room: String::new(),
             author_id: String::new(),
             wallet: String::new(),
             amount: None,
