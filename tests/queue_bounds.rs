@@ -20,6 +20,7 @@ fn item(id: &str) -> QueueItem {
         text: "a question that waits for the agent?".into(),
         ts: 1_769_994_070_263,
         kind: "message".into(),
+        room: String::new(),
         author_id: String::new(),
         wallet: String::new(),
         amount: None,

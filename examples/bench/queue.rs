@@ -39,7 +39,7 @@ fn item(n: usize) -> QueueItem {
         amount: None,
         late: false,
     };
-    QueueItem::from_event(&event, 1_769_994_070_300 + n as i64)
+    QueueItem::from_event(&event, "room-1", 1_769_994_070_300 + n as i64)
 }
 
 /// Fill a queue with [`ITEMS`] items, then time [`ROUNDS`] cycles of take [`BATCH`] + ack,

@@ -296,6 +296,7 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         backlog: Default::default(),
         catchup: Default::default(),
         transcript: Default::default(),
+        mcp: Default::default(),
         tls: Default::default(),
     }
 }
