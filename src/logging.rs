@@ -19,8 +19,16 @@ pub const DEFAULT_FILTER: &str = "warn,retake_chat=info";
 /// clean) or JSON objects; `--log-level` wins over `RUST_LOG`. The filter is a list of
 /// `target=level` directives (`tracing_subscriber`'s `Targets`): the part of `RUST_LOG` people
 /// use, without the regex engine that span and field filters would load into every process.
-pub fn init(format: LogFormat, level: Option<&str>, default: &str) -> Result<(), String> {
-    let filter = match level {
+///
+/// `quiet` targets log at info at most, whatever the filter says: the MCP SDK logs every
+/// request with its arguments at debug, and an agent may have pasted its token into one.
+pub fn init(
+    format: LogFormat,
+    level: Option<&str>,
+    default: &str,
+    quiet: &[&str],
+) -> Result<(), String> {
+    let mut filter = match level {
         Some(level) => level_filter(level)?,
         // An empty RUST_LOG (`Environment=RUST_LOG=`) counts as unset, not as "log nothing".
         None => std::env::var("RUST_LOG")
@@ -29,6 +37,11 @@ pub fn init(format: LogFormat, level: Option<&str>, default: &str) -> Result<(),
             .and_then(|text| text.parse::<Targets>().ok())
             .unwrap_or_else(|| default.parse().unwrap_or_default()),
     };
+    for target in quiet {
+        if filter.would_enable(target, &tracing::Level::DEBUG) {
+            filter = filter.with_target(*target, LevelFilter::INFO);
+        }
+    }
     // The filter decides; the formatter's own ceiling (info by default) must not.
     let builder = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE);
     match format {

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Some(Command::Sandbox(_)) => SANDBOX_FILTER,
         _ => retake_chat::logging::DEFAULT_FILTER,
     };
-    if let Err(error) = retake_chat::logging::init(format, cli.log_level.as_deref(), default) {
+    if let Err(error) = retake_chat::logging::init(format, cli.log_level.as_deref(), default, &[]) {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }

@@ -15,6 +15,7 @@ mod hygiene;
 mod interop;
 mod interop_server;
 mod listener;
+mod mcp;
 mod operations;
 mod outages;
 mod private_files;

@@ -25,8 +25,10 @@ fn main() -> ExitCode {
     retake_chat::malloc::tune();
     let cli = Cli::parse();
     let default = retake_chat::logging::DEFAULT_FILTER;
+    // rmcp logs each request with its arguments at debug: never that.
+    let quiet = ["rmcp"];
     if let Err(error) =
-        retake_chat::logging::init(cli.log_format, cli.log_level.as_deref(), default)
+        retake_chat::logging::init(cli.log_format, cli.log_level.as_deref(), default, &quiet)
     {
         eprintln!("error: {error}");
         return ExitCode::from(2);
