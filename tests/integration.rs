@@ -1,7 +1,8 @@
 //! The one integration-test binary: every test talks to the in-process fake retake.tv over
 //! real Socket.IO and HTTP on 127.0.0.1, with real files and real child processes; the
-//! `interop` tests also to the reference Node.js socket.io server (tests/interop/), and
-//! `interop_server` proves that server's stand-in for retake.tv's REST side.
+//! `interop` tests also to the reference Node.js socket.io server (tests/interop/),
+//! `interop_server` proves that server's stand-in for retake.tv's REST side, and
+//! `interop_mcp` drives `retake-chat mcp` with the official TypeScript MCP client.
 
 mod support;
 
@@ -13,6 +14,7 @@ mod floods;
 mod hooks;
 mod hygiene;
 mod interop;
+mod interop_mcp;
 mod interop_server;
 mod listener;
 mod mcp;

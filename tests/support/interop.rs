@@ -80,7 +80,7 @@ fn array(value: Value) -> Vec<Value> {
 }
 
 /// `tests/interop/`.
-fn interop_dir() -> PathBuf {
+pub fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
@@ -128,12 +128,23 @@ fn installed(dir: &Path) -> bool {
     }
 }
 
+/// Whether Node.js and the pinned packages are there for `test`; when not (outside CI), the
+/// reason is printed and the test should return.
+pub fn node_ready(test: &str) -> bool {
+    match ensure_installed() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("skipping {test}: {why}");
+            false
+        }
+    }
+}
+
 impl RefServer {
     /// Start the server on a free port; `None` (with the reason printed) when the tests are
     /// skipped because Node.js is missing outside CI.
     pub async fn start(test: &str, options: RefOptions, log_dir: &Path) -> Option<Self> {
-        if let Err(why) = ensure_installed() {
-            eprintln!("skipping {test}: {why}");
+        if !node_ready(test) {
             return None;
         }
         Some(Self::spawn(options, 0, log_dir.join("ref-server.log")).await)
