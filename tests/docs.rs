@@ -1,10 +1,12 @@
 //! The examples in the docs are what the program does: every `$ retake-chat try …` transcript
-//! in docs/scripting.md prints exactly what it shows, and every Rhai example there compiles.
+//! in docs/scripting.md prints exactly what it shows, every Rhai example there compiles, and
+//! every MCP registration in docs/agent.md starts a working server.
 //! (The README's TOML examples are checked beside the config parser, in src/config/file.rs.)
 
 use crate::support::{bin, run};
 
 const SCRIPTING: &str = include_str!("../docs/scripting.md");
+const AGENT: &str = include_str!("../docs/agent.md");
 
 /// The fenced blocks of `lang` in `doc`, with the line each starts on.
 fn blocks<'a>(doc: &'a str, lang: &str) -> Vec<(usize, Vec<&'a str>)> {
@@ -97,4 +99,90 @@ fn words_split_like_a_shell() {
         words(r#"--author alice gm "what are you building?" """#),
         ["--author", "alice", "gm", "what are you building?", ""]
     );
+}
+
+/// The server command of an MCP registration line: what follows `--`, or `--command` and its
+/// `--arg`s (OpenClaw's form).
+fn registered_command(line: &str) -> Option<Vec<String>> {
+    let words = words(line);
+    if let Some(at) = words.iter().position(|w| w == "--") {
+        return Some(words[at + 1..].to_vec());
+    }
+    let mut command = Vec::new();
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--command" | "--arg" => command.extend(words.next().cloned()),
+            _ => {}
+        }
+    }
+    (!command.is_empty()).then_some(command)
+}
+
+/// The `command` and `args` of every server a JSON config names (`mcpServers` or OpenClaw's
+/// `mcp.servers`).
+fn json_commands(config: &serde_json::Value) -> Vec<Vec<String>> {
+    let servers = [&config["mcpServers"], &config["mcp"]["servers"]];
+    servers
+        .into_iter()
+        .filter_map(|servers| servers.as_object())
+        .flat_map(|servers| servers.values())
+        .map(|server| {
+            let mut command = vec![server["command"].as_str().unwrap_or_default().to_string()];
+            let args = server["args"].as_array().into_iter().flatten();
+            command.extend(args.map(|a| a.as_str().unwrap_or_default().to_string()));
+            command
+        })
+        .collect()
+}
+
+/// Every way docs/agent.md registers the MCP server (the `openclaw`, `claude` and `codex`
+/// lines, both JSON forms) starts a server that completes the MCP handshake and lists the
+/// six tools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mcp_registrations_in_the_agent_docs_start_the_server() {
+    use rmcp::ServiceExt as _;
+    let registrations: Vec<String> = blocks(AGENT, "sh")
+        .into_iter()
+        .flat_map(|(_, lines)| lines)
+        .filter(|line| line.contains(" mcp add "))
+        .map(str::to_string)
+        .collect();
+    let runtimes: Vec<&str> = registrations
+        .iter()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert_eq!(runtimes, ["openclaw", "claude", "codex"]);
+    let mut commands: Vec<Vec<String>> = registrations
+        .iter()
+        .map(|line| registered_command(line).unwrap_or_else(|| panic!("no command in {line}")))
+        .collect();
+    let configs: Vec<serde_json::Value> = blocks(AGENT, "json")
+        .into_iter()
+        .map(|(_, lines)| serde_json::from_str(&lines.join("\n")).expect("the JSON parses"))
+        .collect();
+    let from_json: Vec<Vec<String>> = configs.iter().flat_map(json_commands).collect();
+    assert_eq!(from_json.len(), 2, "both JSON forms: {configs:?}");
+    commands.extend(from_json);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for command in commands {
+        assert_eq!(
+            command,
+            ["retake-chat", "mcp"],
+            "registered as the docs say"
+        );
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_retake-chat"));
+        cmd.args(&command[1..])
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("RETAKE_STATE_DIR", dir.path().join("state"));
+        let (transport, _) = rmcp::transport::TokioChildProcess::builder(cmd)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let client = ().serve(transport).await.expect("the handshake succeeds");
+        let tools = client.list_all_tools().await.expect("tools/list");
+        assert_eq!(tools.len(), 6, "{command:?}");
+        client.cancel().await.expect("the session closes");
+    }
 }
