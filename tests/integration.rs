@@ -32,6 +32,7 @@ mod script_reload;
 mod scripting;
 mod secrets;
 mod sending;
+mod skill;
 mod tls;
 mod transcript;
 mod waking;
