@@ -142,7 +142,8 @@ impl<'a> Fields<'a> {
 
     /// Tip and trade details ride along in either shape.
     fn copy_extras(&self, item: &mut Value) {
-        for key in ["tip_data", "trade_data"] {
+        // An `id` the live payload carried stays: the listener names both copies by it.
+        for key in ["id", "tip_data", "trade_data"] {
             if let (Some(value), Some(item)) =
                 (self.top.and_then(|o| o.get(key)), item.as_object_mut())
             {

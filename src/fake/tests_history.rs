@@ -191,6 +191,19 @@ async fn items_come_in_the_shape_the_test_chose() {
         (strings.map(String::clone), e.ts)
     };
     assert_eq!(fields(&live), fields(&kept));
+    // With an `id` of its own (the sandbox gives one), both copies are one message by it.
+    let mut named = v2_message(ROOM, "u7", "viewer7", "and now?");
+    named["id"] = json!("sandbox-7");
+    fake.emit(ROOM, "message", named.clone()).await;
+    let (Normalized::Chat(live), Normalized::Chat(kept)) =
+        (normalize(&named, 0), normalize(&fake.history(ROOM)[0], 0))
+    else {
+        panic!("not chat");
+    };
+    assert_eq!(
+        (live.id.as_str(), kept.id.as_str()),
+        ("sandbox-7", "sandbox-7")
+    );
 
     let fake = fake_with(|o| o.history_bare_array = true).await;
     fake.add_history(ROOM, v1_at("c1", "bare"));
