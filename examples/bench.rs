@@ -6,7 +6,7 @@
 //! a 5,000-message burst (half instant, half queued), memory, CPU, open file descriptors,
 //! the cost of one `on_message` call of the shipped personality and of `queue take` + `ack` at
 //! 10,000 items (`bench/queue.rs`), and a 200,000-message flood and a 1,000,000-message soak
-//! (`bench/flood.rs`), then prints a table with the targets and optionally writes JSON.
+//! (`bench/flood.rs`), and the MCP server's wait, take and reply (`bench/mcp.rs`), then prints a table with the targets and optionally writes JSON.
 //! Everything happens in a temp directory.
 //!
 //! ```sh
@@ -16,6 +16,7 @@
 //! cargo run --release --example bench -- --only flood   # the flood and the soak alone
 //! cargo run --release --example bench -- --only queue   # only the queue row (no binary)
 //! cargo run --release --example bench -- --only catchup # only the catch-up row
+//! cargo run --release --example bench -- --only mcp     # only the MCP server's rows
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -38,6 +39,8 @@ use tempfile::TempDir;
 mod catchup;
 #[path = "bench/flood.rs"]
 mod flood;
+#[path = "bench/mcp.rs"]
+mod mcp;
 #[path = "bench/queue.rs"]
 mod queue;
 
@@ -97,6 +100,14 @@ async fn main() -> Result<()> {
         println!("{}", out.join("\n"));
         return Ok(());
     }
+    if args.mcp_only {
+        eprintln!("MCP server, {} rounds…", mcp::ROUNDS);
+        let times = mcp::measure(&fixture, &bin, &fake).await?;
+        let mut out = table(&mcp::rows(&times));
+        out.extend([String::new(), machine()]);
+        println!("{}", out.join("\n"));
+        return Ok(());
+    }
     if args.flood_only {
         eprintln!("flood of {}…", flood::FLOOD_MESSAGES);
         let flood = flood::measure_flood(&fixture, &bin, &fake).await?;
@@ -144,6 +155,9 @@ async fn main() -> Result<()> {
     eprintln!("catch-up of {} missed…", catchup::MISSED);
     let caught_up = catchup::measure(&fixture, &bin, &fake).await?;
 
+    eprintln!("MCP server, {} rounds…", mcp::ROUNDS);
+    let mcp = mcp::measure(&fixture, &bin, &fake).await?;
+
     eprintln!("flood of {}…", flood::FLOOD_MESSAGES);
     let flood = flood::measure_flood(&fixture, &bin, &fake).await?;
     eprintln!("soak of {}…", flood::SOAK_MESSAGES);
@@ -161,6 +175,7 @@ async fn main() -> Result<()> {
         script_us,
         queue,
         caught_up,
+        mcp,
         flood,
         soak,
     };
@@ -175,7 +190,7 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH] [--only flood|queue|catchup]]";
+const USAGE: &str = "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH] [--only flood|queue|catchup|mcp]]";
 
 /// The command line: where to write JSON, and which binary to run instead of building one.
 struct Args {
@@ -187,6 +202,8 @@ struct Args {
     queue_only: bool,
     /// Only the catch-up row.
     catchup_only: bool,
+    /// Only the MCP server's rows.
+    mcp_only: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -197,6 +214,7 @@ fn parse_args() -> Result<Args> {
         flood_only: false,
         queue_only: false,
         catchup_only: false,
+        mcp_only: false,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().map(PathBuf::from).context(USAGE);
@@ -213,7 +231,8 @@ fn parse_args() -> Result<Args> {
                 Some("flood") => parsed.flood_only = true,
                 Some("queue") => parsed.queue_only = true,
                 Some("catchup") => parsed.catchup_only = true,
-                _ => bail!("--only takes `flood`, `queue` or `catchup`\n{USAGE}"),
+                Some("mcp") => parsed.mcp_only = true,
+                _ => bail!("--only takes `flood`, `queue`, `catchup` or `mcp`\n{USAGE}"),
             },
             Some("-h" | "--help") => {
                 println!("{USAGE}");
@@ -230,15 +249,13 @@ fn build_binary() -> Result<PathBuf> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
-        .args(["build", "--release", "--quiet", "--bin", "retake-chat"])
+        // Both binaries: `retake-chat mcp` runs `retake-chat-mcp` beside it.
+        .args(["build", "--release", "--quiet", "--bins"])
         .arg("--manifest-path")
         .arg(manifest_dir.join("Cargo.toml"))
         .status()
         .context("cannot run cargo to build the release binary")?;
-    ensure!(
-        status.success(),
-        "`cargo build --release --bin retake-chat` failed"
-    );
+    ensure!(status.success(), "`cargo build --release --bins` failed");
     // This example lives in <target>/release/examples/; else fall back to the usual places.
     let exe = std::env::current_exe().context("cannot find this example's own path")?;
     let target = match exe.parent().and_then(Path::parent) {
@@ -716,6 +733,7 @@ struct Report {
     script_us: f64,
     queue: queue::QueueTimes,
     caught_up: catchup::CatchUp,
+    mcp: mcp::McpTimes,
     flood: flood::Flood,
     soak: flood::Soak,
 }
@@ -860,6 +878,7 @@ impl Report {
         ]
         .into_iter()
         .chain([catchup::row(&self.caught_up)])
+        .chain(mcp::rows(&self.mcp))
         .chain(flood::rows(&self.flood, &self.soak))
         .collect()
     }
@@ -924,6 +943,7 @@ impl Report {
                 "lost_questions": self.flood.lost_questions,
             },
             "catch_up": { "missed": catchup::MISSED, "rejoin_to_last_ms": self.caught_up.rejoin_to_last_ms },
+            "mcp": { "rounds": mcp::ROUNDS, "wait_ms": self.mcp.wait_ms, "take_ms": self.mcp.take_ms, "reply_ms": self.mcp.reply_ms, "rss_kb": self.mcp.idle_rss_kb },
             "soak": { "messages": flood::SOAK_MESSAGES, "rss_kb": self.soak.rss_kb, "lost_questions": self.soak.lost_questions },
             "targets": self.rows().iter().filter_map(|r| {
                 Some(json!({ "metric": r.what, "measured": r.measured, "target": r.target, "met": r.ok? }))
