@@ -23,11 +23,12 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let dir = config::resolve_state_dir(&args.state.overrides(), &Env::from_process())?;
     let now = now_ms();
     let report = Report::read(&dir, now)?;
+    // The queue as it is now, not as of health.json's last write.
+    let queue = Queue::new(dir.join("queue.jsonl")).stats(now);
     if args.json {
-        let text = serde_json::to_string_pretty(&report.to_json())?;
+        let text = serde_json::to_string_pretty(&report.to_json(queue.ok()))?;
         println!("{}", visible::json(&text));
     } else {
-        let queue = Queue::new(dir.join("queue.jsonl")).stats(now);
         let queue = queue.map_err(|e| e.to_string());
         print!(
             "{}",

@@ -7,6 +7,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::{Process, Verdict, judge};
+use crate::act::queue::QueueStats;
 use crate::state_lock::{self, Holder};
 
 /// A listener's health, read from its state directory.
@@ -41,10 +42,14 @@ impl Report {
     }
 
     /// The snapshot plus `listener` (`{"running", "pid"}`, null when unknown) and `verdict`
-    /// (`{"healthy", "reasons"}`): what `status --json` prints.
-    pub fn to_json(&self) -> Value {
+    /// (`{"healthy", "reasons"}`): what `status --json` prints. `queue`, when given, replaces
+    /// the counts health.json had at its last write with the queue as it is now.
+    pub fn to_json(&self, queue: Option<QueueStats>) -> Value {
         let mut json = self.snapshot.clone();
         if let Value::Object(map) = &mut json {
+            if let Some(stats) = queue.and_then(|stats| serde_json::to_value(stats).ok()) {
+                map.insert("queue".into(), stats);
+            }
             let listener = match self.holder {
                 Holder::NoFile => Value::Null,
                 Holder::Free => serde_json::json!({"running": false}),

@@ -285,11 +285,12 @@ impl ChatTools {
     async fn chat_status(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let result = async {
             Args::new("chat_status", args, &[])?;
-            let dir = self.local.state_dir.clone();
+            let (dir, queue) = (self.local.state_dir.clone(), self.queue());
             blocking(move || {
-                Ok(match Report::read(&dir, now_ms()) {
+                let now = now_ms();
+                Ok(match Report::read(&dir, now) {
                     Ok(report) => {
-                        let mut json = report.to_json();
+                        let mut json = report.to_json(queue.stats(now).ok());
                         json["healthy"] = json!(report.verdict.healthy);
                         json["reasons"] = json!(report.verdict.reasons);
                         json
@@ -333,12 +334,12 @@ fn reply_error(error: ReplyError, ack: &[String]) -> String {
     match error {
         ReplyError::Unknown { .. } if ack.is_empty() => format!(
             "chat_reply: {error}. It was not posted again (that could say it twice): look at \
-             chat_history before replying again."
+             the stream's chat before replying again."
         ),
         ReplyError::Unknown { .. } => format!(
             "chat_reply: {error}. It was not posted again (that could say it twice) and {ids} \
-             not acknowledged: if chat_history shows your answer, chat_ack them; if not, reply \
-             again."
+             not acknowledged (back when the lease ends): if your answer is in the stream's \
+             chat, chat_ack them; if it is not, reply again."
         ),
         ReplyError::Ack { .. } => format!(
             "chat_reply: {error}. The message is in the chat: do not send it again; chat_ack \

@@ -195,8 +195,9 @@ async fn replies_that_cannot_be_sent_acknowledge_nothing() {
     );
     assert!(
         error.ends_with(
-            "It was not posted again (that could say it twice) and r1 not acknowledged: if \
-             chat_history shows your answer, chat_ack them; if not, reply again."
+            "It was not posted again (that could say it twice) and r1 not acknowledged (back \
+             when the lease ends): if your answer is in the stream's chat, chat_ack them; if it \
+             is not, reply again."
         ),
         "{error}"
     );

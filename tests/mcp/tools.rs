@@ -102,6 +102,11 @@ async fn the_agent_waits_takes_with_context_replies_and_acknowledges() {
         returned.duration_since(said).as_millis()
     );
 
+    // The queue as it is now, whenever health.json was last written.
+    expect("health.json is written", || harness.health().is_object()).await;
+    let status = client.ok("chat_status", json!({})).await;
+    assert_eq!(status["queue"]["pending"], 1, "{status}");
+
     let taken = client.ok("chat_take", json!({"max": 5})).await;
     assert_eq!(taken_ids(&taken), ["q1"], "{taken}");
     let item = &taken["items"][0];
