@@ -35,7 +35,29 @@ pub struct Server<'a> {
     pub config: Option<&'a Path>,
 }
 
+/// The six tools, sorted.
+pub const TOOLS: [&str; 6] = [
+    "chat_ack",
+    "chat_history",
+    "chat_reply",
+    "chat_status",
+    "chat_take",
+    "chat_wait",
+];
+
 impl Client {
+    /// A server on `state` with no credentials and a send address where nothing listens:
+    /// for the tools that never send.
+    pub async fn offline(state: &Path) -> Self {
+        Self::start(Server {
+            state,
+            api_url: "http://127.0.0.1:9",
+            creds_in: None,
+            config: None,
+        })
+        .await
+    }
+
     /// Start `retake-chat mcp` as `server` says, with nothing of the developer's environment,
     /// and complete the MCP handshake.
     pub async fn start(server: Server<'_>) -> Self {

@@ -17,13 +17,7 @@ async fn bad_arguments_are_named_and_the_server_goes_on() {
         &state,
         &[question("b1", "ann", "still here?", 1_769_994_000_000)],
     );
-    let client = Client::start(Server {
-        state: &state,
-        api_url: "http://127.0.0.1:9",
-        creds_in: None,
-        config: None,
-    })
-    .await;
+    let client = Client::offline(&state).await;
     let cases = [
         (
             "chat_take",
@@ -85,13 +79,7 @@ async fn bad_arguments_are_named_and_the_server_goes_on() {
 async fn without_a_state_directory_each_tool_says_where_it_looked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("never-ran");
-    let client = Client::start(Server {
-        state: &state,
-        api_url: "http://127.0.0.1:9",
-        creds_in: None,
-        config: None,
-    })
-    .await;
+    let client = Client::offline(&state).await;
     let missing = format!(
         "there is no state directory at {} (no listener has run with it; start `retake-chat`, \
          or give `retake-chat mcp` the listener's --state-dir)",

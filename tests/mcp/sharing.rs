@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use super::{Client, Server, enqueue, question, taken_ids};
+use super::{Client, enqueue, question, taken_ids};
 
 /// Take 3 at a time until nothing is left; every id taken.
 async fn drain(client: &Client) -> Vec<String> {
@@ -34,13 +34,7 @@ async fn two_clients_taking_at_once_never_get_the_same_item() {
         })
         .collect();
     enqueue(&state, &items);
-    let server = || Server {
-        state: &state,
-        api_url: "http://127.0.0.1:9",
-        creds_in: None,
-        config: None,
-    };
-    let (one, two) = tokio::join!(Client::start(server()), Client::start(server()));
+    let (one, two) = tokio::join!(Client::offline(&state), Client::offline(&state));
     let (first, second) = tokio::join!(drain(&one), drain(&two));
     let mut all: Vec<&String> = first.iter().chain(&second).collect();
     let unique: HashSet<&String> = all.iter().copied().collect();

@@ -14,27 +14,11 @@ use crate::support::{AGENT, Harness, ROOM, TOKEN, expect};
 async fn the_six_tools_are_listed_with_descriptions_and_schemas() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
-    let client = Client::start(Server {
-        state: &state,
-        api_url: "http://127.0.0.1:9",
-        creds_in: None,
-        config: None,
-    })
-    .await;
+    let client = Client::offline(&state).await;
     let tools = client.service.list_all_tools().await.expect("tools/list");
     let mut names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
     names.sort_unstable();
-    assert_eq!(
-        names,
-        [
-            "chat_ack",
-            "chat_history",
-            "chat_reply",
-            "chat_status",
-            "chat_take",
-            "chat_wait"
-        ]
-    );
+    assert_eq!(names, super::TOOLS);
     for tool in &tools {
         let about = tool.description.as_deref().unwrap_or_default();
         assert!(about.len() > 80, "{} is described: {about:?}", tool.name);
@@ -183,13 +167,7 @@ async fn chat_ack_removes_items_without_a_reply() {
             question("a2", "bob", "second?", 1_769_994_001_000),
         ],
     );
-    let client = Client::start(Server {
-        state: &state,
-        api_url: "http://127.0.0.1:9",
-        creds_in: None,
-        config: None,
-    })
-    .await;
+    let client = Client::offline(&state).await;
     let taken = client.ok("chat_take", json!({"max": 1})).await;
     assert_eq!(taken_ids(&taken), ["a1"]);
     let acked = client.ok("chat_ack", json!({"ids": ["a1", "nope"]})).await;
@@ -221,13 +199,7 @@ async fn chat_history_pages_back_through_the_transcript() {
         })
         .collect();
     std::fs::write(state.join("transcript.jsonl"), lines).expect("write the transcript");
-    let client = Client::start(Server {
-        state: &state,
-        api_url: "http://127.0.0.1:9",
-        creds_in: None,
-        config: None,
-    })
-    .await;
+    let client = Client::offline(&state).await;
     let texts = |page: &Value| -> Vec<String> {
         page["lines"]
             .as_array()
