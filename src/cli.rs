@@ -250,14 +250,54 @@ pub struct ReplyArgs {
     /// The message; longer than 500 characters is split at a word into at most two.
     #[arg(required = true, value_name = "TEXT")]
     pub text: String,
-    /// Credentials, addresses and state directory, as for `run`.
+    /// Credentials, address and state directory, as the listener's.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub account: AccountArgs,
 }
 
 /// Arguments of `mcp`: where the listener's state is, and how to send as the agent.
 #[derive(Debug, Clone, Default, Args)]
 pub struct McpArgs {
+    /// The agent's account and the listener's state.
+    #[command(flatten)]
+    pub account: AccountArgs,
+}
+
+impl McpArgs {
+    /// The flags as config overrides.
+    pub fn overrides(&self) -> Overrides {
+        self.account.overrides()
+    }
+
+    /// The flags as a command line again, for the `retake-chat-mcp` binary.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let a = &self.account;
+        let mut args = Vec::new();
+        let mut flag = |name: &str, value: Option<std::ffi::OsString>| {
+            if let Some(value) = value {
+                args.push(name.into());
+                args.push(value);
+            }
+        };
+        flag("--creds", a.creds.clone().map(Into::into));
+        flag("--api-url", a.api_url.clone().map(Into::into));
+        flag(
+            "--api",
+            a.api.map(|api| match api {
+                ApiVersion::V1 => "v1".into(),
+                ApiVersion::V2 => "v2".into(),
+            }),
+        );
+        flag("--state-dir", a.state_dir.clone().map(Into::into));
+        flag("--config", a.config.clone().map(Into::into));
+        args
+    }
+}
+
+/// Who the agent posts as, and where the listener keeps its state: what `reply` and `mcp`
+/// need (no socket, no script).
+#[derive(Debug, Clone, Default, Args)]
+pub struct AccountArgs {
     /// Credentials JSON [env: RETAKE_CREDS] [default: ~/.config/retake/credentials.json].
     #[arg(long, value_name = "PATH")]
     pub creds: Option<PathBuf>,
@@ -275,7 +315,7 @@ pub struct McpArgs {
     pub config: Option<PathBuf>,
 }
 
-impl McpArgs {
+impl AccountArgs {
     /// The flags as config overrides.
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -286,29 +326,6 @@ impl McpArgs {
             config: self.config.clone(),
             ..Overrides::default()
         }
-    }
-
-    /// The flags as a command line again, for the `retake-chat-mcp` binary.
-    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
-        let mut args = Vec::new();
-        let mut flag = |name: &str, value: Option<std::ffi::OsString>| {
-            if let Some(value) = value {
-                args.push(name.into());
-                args.push(value);
-            }
-        };
-        flag("--creds", self.creds.clone().map(Into::into));
-        flag("--api-url", self.api_url.clone().map(Into::into));
-        flag(
-            "--api",
-            self.api.map(|api| match api {
-                ApiVersion::V1 => "v1".into(),
-                ApiVersion::V2 => "v2".into(),
-            }),
-        );
-        flag("--state-dir", self.state_dir.clone().map(Into::into));
-        flag("--config", self.config.clone().map(Into::into));
-        args
     }
 }
 

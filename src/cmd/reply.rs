@@ -35,7 +35,7 @@ pub struct OutcomeUnknown {
 /// Send, then acknowledge. A failed send acknowledges nothing and exits 2; an unknown
 /// outcome acknowledges nothing and exits 3 ([`OutcomeUnknown`]).
 pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
-    let config = config::resolve(&args.run.overrides(), &Env::from_process())?;
+    let config = config::resolve(&args.account.overrides(), &Env::from_process())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
