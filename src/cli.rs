@@ -129,24 +129,12 @@ pub struct RunArgs {
     /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
     #[arg(long, value_name = "PATH")]
     pub script: Option<PathBuf>,
-    /// Credentials JSON [env: RETAKE_CREDS] [default: ~/.config/retake/credentials.json].
-    #[arg(long, value_name = "PATH")]
-    pub creds: Option<PathBuf>,
     /// Socket.IO chat server [env: RETAKE_CHAT_URL] [default: the API generation's].
     #[arg(long, value_name = "URL")]
     pub chat_url: Option<String>,
-    /// HTTP base address for sending [env: RETAKE_API_URL] [default: the API generation's].
-    #[arg(long, value_name = "URL")]
-    pub api_url: Option<String>,
-    /// retake.tv API generation [env: RETAKE_API] [default: v1].
-    #[arg(long, value_enum)]
-    pub api: Option<ApiVersion>,
-    /// Where queue.jsonl and health.json live [env: RETAKE_STATE_DIR] [default: ~/.local/state/retake-chat].
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// Optional TOML file for everything else [env: RETAKE_CHAT_CONFIG].
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    /// Credentials, sending address, state directory and config file.
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// Give up after this many consecutive failed connection attempts [default: never].
     #[arg(long, value_name = "N")]
     pub max_reconnects: Option<u32>,
@@ -161,14 +149,10 @@ impl RunArgs {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             script: self.script.clone(),
-            creds: self.creds.clone(),
             chat_url: self.chat_url.clone(),
-            api_url: self.api_url.clone(),
-            api: self.api,
-            state_dir: self.state_dir.clone(),
-            config: self.config.clone(),
             max_reconnects: self.max_reconnects,
             metrics_addr: self.metrics_addr,
+            ..self.account.overrides()
         }
     }
 }
@@ -307,10 +291,10 @@ pub struct AccountArgs {
     /// retake.tv API generation [env: RETAKE_API] [default: v1].
     #[arg(long, value_enum)]
     pub api: Option<ApiVersion>,
-    /// The listener's state directory [env: RETAKE_STATE_DIR] [default: ~/.local/state/retake-chat].
+    /// Where queue.jsonl and health.json live [env: RETAKE_STATE_DIR] [default: ~/.local/state/retake-chat].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// The listener's TOML config file [env: RETAKE_CHAT_CONFIG].
+    /// Optional TOML file for everything else [env: RETAKE_CHAT_CONFIG].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
 }
