@@ -454,5 +454,6 @@ mod tests {
         assert_eq!(parsed[1].decisions, DecisionsConfig::default());
         assert_eq!(full.backlog, BacklogConfig::default());
         assert_eq!(full.transcript, TranscriptConfig::default());
+        assert_eq!(full.mcp, McpConfig::default());
     }
 }
