@@ -243,6 +243,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
             access_token: Secret::new("sandbox-token"),
             user_db_id: ROOM.into(),
             agent_name: BOT.into(),
+            secret_fields: Vec::new(),
         },
         // v2 so that tips and follows exist.
         api: ApiVersion::V2,

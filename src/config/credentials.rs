@@ -1,5 +1,6 @@
 //! Who the listener speaks as: the credentials file and its environment overrides, and
-//! [`Secret`], the wrapper that keeps the access token out of every log and message.
+//! [`Secret`], the wrapper that keeps the access token out of every log and message. The
+//! file's other secret-looking fields are kept too, as secrets, for the outbound guard.
 //!
 //! Values read here are never copied into an error: a broken file is described by its path,
 //! the field and the line/column, never by its content.
@@ -54,6 +55,9 @@ pub struct Credentials {
     pub user_db_id: String,
     /// The agent's display name, used to recognise its own messages.
     pub agent_name: String,
+    /// The file's other string fields whose names look secret ([`looks_secret`]), by name:
+    /// never posted to the chat (the outbound guard), never printed.
+    pub secret_fields: Vec<(String, Secret)>,
 }
 
 /// A credentials file is three short strings; anything this big is the wrong file.
@@ -105,10 +109,75 @@ pub fn load_credentials(path: &Path, env: &Env) -> Result<Credentials, ConfigErr
         .try_into()
         .map_err(|_| ConfigError::NoDir("credentials"))?;
     Ok(Credentials {
+        secret_fields: secret_fields(&json, &token),
         access_token: Secret::new(token),
         user_db_id,
         agent_name,
     })
+}
+
+/// The string fields of the credentials JSON whose names look secret, but the access token in
+/// use (the guard names that one itself).
+fn secret_fields(json: &Value, token: &str) -> Vec<(String, Secret)> {
+    let Some(fields) = json.as_object() else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .filter(|(name, _)| looks_secret(name))
+        .filter_map(|(name, value)| Some((name, value.as_str()?)))
+        .filter(|(name, value)| !(name.as_str() == "access_token" && *value == token))
+        .map(|(name, value)| (name.clone(), Secret::new(value)))
+        .collect()
+}
+
+/// Whether a credentials field's name says it holds a secret: `refresh_token`, `api_secret`,
+/// `privateKey`, `password`, `mnemonic`, … but not what is public by nature: `token_address`,
+/// `token_ticker`, `public_key`, names, ids, URLs.
+pub fn looks_secret(name: &str) -> bool {
+    const SECRET: [&str; 10] = [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "passphrase",
+        "private",
+        "mnemonic",
+        "credential",
+        "apikey",
+        "seedphrase",
+    ];
+    const SECRET_WORDS: [&str; 8] = ["key", "pass", "pwd", "pin", "seed", "auth", "jwt", "bearer"];
+    const PUBLIC_WORDS: [&str; 9] = [
+        "address", "ticker", "symbol", "name", "id", "public", "pub", "url", "type",
+    ];
+    let words = words(name);
+    let joined: String = words.concat();
+    let secret = SECRET.iter().any(|s| joined.contains(s))
+        || words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()));
+    secret && !words.iter().any(|w| PUBLIC_WORDS.contains(&w.as_str()))
+}
+
+/// `wallet_privateKey` → `wallet`, `private`, `key`: split at anything but letters and digits
+/// and before each capital that follows a small letter, lower-cased.
+fn words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut after_lower = false;
+    for c in name.chars() {
+        let boundary = !c.is_alphanumeric() || (c.is_uppercase() && after_lower);
+        if boundary && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        }
+        after_lower = c.is_lowercase();
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 #[cfg(unix)]
@@ -138,6 +207,52 @@ pub(super) fn default_creds_path() -> Result<PathBuf, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_looking_fields_are_kept_and_public_ones_are_not() {
+        for name in [
+            "refresh_token",
+            "api_secret",
+            "privateKey",
+            "wallet_private_key",
+            "password",
+            "mnemonic",
+            "seed",
+            "apiKey",
+            "API-KEY",
+            "jwt",
+        ] {
+            assert!(looks_secret(name), "{name}");
+        }
+        for name in [
+            "token_address",
+            "tokenTicker",
+            "public_key",
+            "agent_name",
+            "agent_id",
+            "wallet_address",
+            "userDbId",
+            "monkey",
+            "key_id",
+        ] {
+            assert!(!looks_secret(name), "{name}");
+        }
+        let json = serde_json::json!({
+            "access_token": "rtk_in_use", "agent_name": "Bot", "userDbId": "u1",
+            "wallet_private_key": "0xabc", "token_address": "0xdef", "api_secret": 42,
+            "refresh_token": "rtk_refresh",
+        });
+        let fields = secret_fields(&json, "rtk_in_use");
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["refresh_token", "wallet_private_key"]);
+        assert_eq!(fields[1].1.expose(), "0xabc");
+        // Overridden from the environment, the file's token is one more secret.
+        assert_eq!(secret_fields(&json, "rtk_from_env").len(), 3);
+        assert!(
+            format!("{fields:?}").contains("[redacted]")
+                && !format!("{fields:?}").contains("0xabc")
+        );
+    }
 
     #[test]
     fn secrets_do_not_print() {

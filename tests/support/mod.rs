@@ -261,6 +261,7 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
             access_token: Secret::new(TOKEN),
             user_db_id: ROOM.into(),
             agent_name: AGENT.into(),
+            secret_fields: Vec::new(),
         },
         api,
         chat_url: fake.url(),
