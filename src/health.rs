@@ -92,6 +92,9 @@ pub struct Counters {
     pub rate_limited: Counter,
     /// Replies not sent because the same text went out within 30 s.
     pub repeats_suppressed: Counter,
+    /// Replies, acknowledgements and timer lines not sent because the outbound guard blocked
+    /// them: a secret in them, or a `[send] block` match.
+    pub blocked: Counter,
     /// Messages kept out of the full queue (`[queue] max_items`), written to its archive.
     pub archived: Counter,
     /// Queue writes that failed (the batch is kept in memory and retried).

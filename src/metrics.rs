@@ -227,6 +227,7 @@ fn counter_help(name: &str) -> String {
         "sendErrors" => "HTTP send attempts that failed (each retry counts).",
         "sendDropped" => "Replies and acknowledgements that never reached the chat.",
         "rateLimited" => "Replies not sent because the send budget was spent.",
+        "blocked" => "Texts not sent because they held a secret or matched [send] block.",
         "wakes" => "Agent wakes started.",
         "wakeFailures" => "Agent wakes that failed or timed out.",
         "decisionsDropped" => "Decision-log records dropped because the writer fell behind.",

@@ -22,12 +22,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::support::{
-    Harness, Setup, TOKEN, bin, expect, run, start_fake, test_config, write_creds,
-};
+use crate::support::{Harness, Setup, bin, expect, run, start_fake, test_config, write_creds};
 
 /// A state directory with one queued item, `q1`, and a config file with `send` settings.
-fn agent_dir(send: &str) -> (tempfile::TempDir, PathBuf) {
+pub fn agent_dir(send: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).expect("state dir");
@@ -40,7 +38,7 @@ fn agent_dir(send: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// `retake-chat reply --ack q1 TEXT` against `fake`, off the async threads the fake needs.
-async fn reply(fake: &FakeRetake, dir: &Path, config: &Path, text: &str) -> (i32, String) {
+pub async fn reply(fake: &FakeRetake, dir: &Path, config: &Path, text: &str) -> (i32, String) {
     let creds = write_creds(dir);
     let mut cmd = bin();
     cmd.args(["reply", "--ack", "q1", text])
@@ -58,7 +56,7 @@ async fn reply(fake: &FakeRetake, dir: &Path, config: &Path, text: &str) -> (i32
     (code, err)
 }
 
-fn queued_ids(dir: &Path) -> Vec<String> {
+pub fn queued_ids(dir: &Path) -> Vec<String> {
     let (items, _) = Queue::new(dir.join("state/queue.jsonl"))
         .read_all()
         .expect("queue readable");
@@ -297,40 +295,4 @@ async fn reply_strips_control_and_bidi_characters() {
         sent[0].body["message"],
         "line one line two ]52;c;cHduZWQ= desrever"
     );
-}
-
-/// Promise 8, on the way out: a text holding the access token is never posted, whoever wrote
-/// it (here the agent, by mistake); the refusal names no token.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reply_refuses_a_text_that_holds_the_access_token() {
-    let fake = start_fake().await;
-    let (dir, config) = agent_dir("");
-    let text = format!("my credentials say {TOKEN}, is that right?");
-    let (code, err) = reply(&fake, dir.path(), &config, &text).await;
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("refused to post a text that contains the access token"),
-        "{err}"
-    );
-    assert!(fake.sent().is_empty(), "nothing posted: {:?}", fake.sent());
-    assert_eq!(queued_ids(dir.path()), ["q1"], "nothing acknowledged");
-}
-
-/// The listener too: an echoing personality repeating a viewer who pasted the token.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_listener_never_posts_the_access_token() {
-    let h = Harness::start_with(Setup {
-        script: Some("fn on_message(msg) { reply(msg.text) }\n".into()),
-        ..Setup::default()
-    })
-    .await;
-    h.say("leak-1", "mallory", &format!("echo {TOKEN} please"))
-        .await;
-    h.say("leak-2", "mallory", "just this").await;
-    h.wait_sent(1).await;
-    expect("the leak dropped", || {
-        h.health()["counters"]["repliesDropped"].as_u64() == Some(1)
-    })
-    .await;
-    assert_eq!(h.sent_texts(), ["just this"]);
 }

@@ -11,6 +11,7 @@ mod cli;
 mod delivery;
 mod docs;
 mod floods;
+mod guard;
 mod hooks;
 mod hygiene;
 mod interop;

@@ -7,6 +7,7 @@
 //! them back).
 
 pub mod budget;
+pub mod guard;
 pub mod outbox;
 pub mod queue;
 pub mod reply;

@@ -1,6 +1,7 @@
-//! The reply stage: every outgoing chat message, in order, each within its deadline, under
-//! the send budget, never the same text twice within 30 s, and counted by what the server
-//! saw: sent, dropped before it reached the chat, or unknown (no answer came).
+//! The reply stage: every outgoing chat message, in order, past the outbound guard, each
+//! within its deadline, under the send budget, never the same text twice within 30 s, and
+//! counted by what the server saw: sent, dropped before it reached the chat, or unknown (no
+//! answer came).
 //!
 //! The HTTP side (one POST, retries, what an error means) is [`sender`]; the budget and the
 //! cleaning and splitting of texts are [`super::budget`].
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::budget::{RecentTexts, SendBudget, split};
+use super::budget::{RecentTexts, SendBudget};
 use crate::config::SendConfig;
 use crate::health::{Counter, Counters, Health};
 use crate::transcript::Transcript;
@@ -72,10 +73,11 @@ fn count(counters: &Counters, purpose: Purpose, outcome: Outcome) {
     }
 }
 
-/// Send everything from `rx` in order, each within its deadline, under the send budget
-/// (`per_30s`/`burst`, 0 = unlimited, timer lines within `timer_share_percent` of it), never
-/// the same text twice within 30 s, until every sender is gone. What the platform accepted
-/// goes into `transcript`.
+/// Send everything from `rx` in order, none that the sender's guard blocks (counted
+/// `blocked`: a blocked acknowledgement leaves its message queued), each within its deadline,
+/// under the send budget (`per_30s`/`burst`, 0 = unlimited, timer lines within
+/// `timer_share_percent` of it), never the same text twice within 30 s, until every sender is
+/// gone. What the platform accepted goes into `transcript`.
 pub async fn run(
     mut rx: super::outbox::OutboxRx,
     sender: Sender,
@@ -88,7 +90,22 @@ pub async fn run(
     let counters = &health.counters;
     while let Some(out) = rx.recv().await {
         let id = &out.in_reply_to;
-        for text in split(&out.text) {
+        // The whole text, then each part: a secret cut in two by the split is still found.
+        let parts = match sender.guard().parts(&out.text) {
+            Ok(parts) => parts,
+            Err(blocked) => {
+                counters.blocked.inc();
+                match out.purpose {
+                    Purpose::Ack => {
+                        tracing::warn!(%id, "acknowledgement not sent: it {blocked}; the message stays queued for the agent")
+                    }
+                    Purpose::Reply => tracing::warn!(%id, "reply not sent: it {blocked}"),
+                    Purpose::Timer => tracing::warn!(%id, "timer line not sent: it {blocked}"),
+                }
+                continue;
+            }
+        };
+        for text in parts {
             let now = Instant::now();
             if now >= out.deadline {
                 count(counters, out.purpose, Outcome::Dropped);

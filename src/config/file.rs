@@ -76,6 +76,8 @@ pub struct SendConfig {
     /// `on_start`) may use; viewers' replies and acknowledgements keep the rest. 0 silences
     /// them, 100 lets them use it all.
     pub timer_share_percent: u32,
+    /// Regular expressions no outgoing text may match (the outbound guard); none by default.
+    pub block: Vec<String>,
 }
 
 impl Default for SendConfig {
@@ -87,6 +89,7 @@ impl Default for SendConfig {
             per_30s: 20,
             burst: 5,
             timer_share_percent: 25,
+            block: Vec::new(),
         }
     }
 }
@@ -100,6 +103,7 @@ impl SendConfig {
                 self.timer_share_percent
             ));
         }
+        crate::act::guard::compile(&self.block)?;
         Ok(())
     }
 }
@@ -425,6 +429,11 @@ mod tests {
         assert_eq!(
             err,
             "[send] timer_share_percent: expected a percentage from 0 to 100, got 150"
+        );
+        let err = parse_file("[send]\nblock = ['rtk_', '[a-z']\n").expect_err("rejects");
+        assert_eq!(
+            err,
+            "[send] block: pattern 2 is not a valid regular expression (unclosed character class)"
         );
     }
 

@@ -1,10 +1,12 @@
 //! The agent's own answer, for `retake-chat reply` and the MCP server's `chat_reply`: the text
-//! cleaned and split as the listener's are, each part posted through [`Sender::deliver`]
+//! cleaned and split as the listener's are, refused whole if the outbound guard blocks it or
+//! any part, each part posted through [`Sender::deliver`]
 //! (retrying only what cannot have reached the chat, waiting up to the agent's deadline),
 //! what was delivered written to the transcript, and the queue items acknowledged only once
 //! every part is in the chat.
 
 use crate::act::budget::split;
+use crate::act::guard::Blocked;
 use crate::act::queue::{Queue, QueueError};
 use crate::config::{self, Config};
 use crate::health::Health;
@@ -39,6 +41,10 @@ pub enum ReplyError {
     /// The sender could not be set up.
     #[error("cannot send the reply: {0}")]
     Setup(SendError),
+    /// The outbound guard refused the text (a secret in it, a `[send] block` match):
+    /// nothing was posted.
+    #[error("cannot send the reply: refused to post a text that {0}")]
+    Blocked(Blocked),
     /// Not delivered: `posted` of the parts reached the chat first.
     #[error("cannot send the reply: {}{error}", first_part(*posted))]
     Failed {
@@ -77,19 +83,21 @@ fn first_part(posted: usize) -> &'static str {
 /// Post `text` as the agent, then acknowledge `ack`. One request may take the whole
 /// `[send] agent_deadline_secs`: the agent would rather wait than not know.
 pub async fn reply(config: &Config, text: &str, ack: &[String]) -> Result<Replied, ReplyError> {
-    let parts = split(text);
-    if parts.is_empty() {
+    if split(text).is_empty() {
         return Err(ReplyError::Empty);
-    }
-    // Refused before sending, not after: an answer sent but never acknowledged is sent twice.
-    if !ack.is_empty() {
-        crate::files::check_state_dir(&config.state_dir)
-            .map_err(|e| ReplyError::State(e.into()))?;
     }
     let deadline = config::secs(config.send.agent_deadline_secs);
     let sender = Sender::new(config)
         .map_err(ReplyError::Setup)?
         .with_request_timeout(deadline);
+    // Whole or not at all: a first part posted before the second is found blocked would be
+    // half an answer, and the secret may straddle the cut.
+    let parts = sender.guard().parts(text).map_err(ReplyError::Blocked)?;
+    // Refused before sending, not after: an answer sent but never acknowledged is sent twice.
+    if !ack.is_empty() {
+        crate::files::check_state_dir(&config.state_dir)
+            .map_err(|e| ReplyError::State(e.into()))?;
+    }
     let health = Health::new();
     let deadline = tokio::time::Instant::now() + deadline;
     let mut failure = None;

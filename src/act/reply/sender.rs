@@ -3,7 +3,8 @@
 //!
 //! Only what cannot have reached the chat is retried: connect errors, a connection closed
 //! before any answer, 5xx and 429 (honouring `Retry-After`). Redirects are never followed.
-//! The token goes into the Authorization header only, marked sensitive.
+//! The token goes into the Authorization header only, marked sensitive; every text passes the
+//! outbound [`Guard`] first, the last line of defence whatever the caller checked.
 
 use std::error::Error as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +14,8 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::config::{ApiVersion, Config, Secret};
+use crate::act::guard::{Blocked, Guard};
+use crate::config::{ApiVersion, Config};
 use crate::error_text::with_causes;
 use crate::health::Health;
 
@@ -58,9 +60,10 @@ pub enum SendError {
     /// The sender could not be set up (a token unfit for a header, a TLS setup error).
     #[error("{0}")]
     Setup(String),
-    /// The text holds the access token: refused, whoever wrote it.
-    #[error("refused to post a text that contains the access token")]
-    HoldsToken,
+    /// The outbound guard refused the text (a secret in it, a `[send] block` match),
+    /// whoever wrote it.
+    #[error("refused to post a text that {0}")]
+    Blocked(Blocked),
 }
 
 impl SendError {
@@ -74,7 +77,7 @@ impl SendError {
             | Self::Redirect { .. }
             | Self::Deadline(_)
             | Self::Setup(_)
-            | Self::HoldsToken => false,
+            | Self::Blocked(_) => false,
         }
     }
 
@@ -102,8 +105,8 @@ pub struct Sender {
     api: ApiVersion,
     room: String,
     auth: HeaderValue,
-    /// Kept to check that no text posts it (promise 8: not even the agent's by mistake).
-    token: Secret,
+    /// What no text may hold (promise 8: not even the agent's by mistake).
+    guard: Guard,
     request_timeout: Duration,
     token_rejected: AtomicBool,
 }
@@ -148,7 +151,7 @@ impl Sender {
             api: config.api,
             room: config.creds.user_db_id.clone(),
             auth,
-            token: config.creds.access_token.clone(),
+            guard: Guard::new(config).map_err(SendError::Setup)?,
             request_timeout,
             token_rejected: AtomicBool::new(false),
         })
@@ -161,11 +164,14 @@ impl Sender {
         self
     }
 
+    /// The outbound guard this sender posts nothing past.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
     /// One attempt to post `text`, given `timeout` for an answer.
     pub async fn post(&self, text: &str, timeout: Duration) -> Result<(), SendError> {
-        if self.token.is_in(text) {
-            return Err(SendError::HoldsToken);
-        }
+        self.guard.check(text).map_err(SendError::Blocked)?;
         let body = match self.api {
             ApiVersion::V1 => json!({ "userDbId": self.room, "message": text }),
             ApiVersion::V2 => json!({ "message": text, "destination_user_id": self.room }),
