@@ -2,12 +2,14 @@
 //! viewers never posts the access token however a viewer writes it, while its other echoes
 //! still go out; a blocked "On it!" leaves its message queued; the agent's `reply` refuses
 //! the token in upper case and acknowledges nothing; the real binary guards the credentials'
-//! other secrets, the wake token and `[send] block`, and logs the rule, never the secret.
+//! other secrets, the wake token and `[send] block`, and logs the rule, never the secret; the
+//! sandbox says why the bot stayed quiet.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use crate::delivery::{agent_dir, queued_ids, reply};
+use crate::sandbox_command::piped_sandbox;
 use crate::support::{
     AGENT, Harness, ROOM, Setup, TOKEN, expect, listener, read_json, start_fake, terminate,
 };
@@ -219,4 +221,24 @@ async fn the_listener_guards_every_secret_and_logs_only_the_rule() {
         assert!(!holds(&stderr, secret), "a secret in the log:\n{stderr}");
     }
     assert!(output.stdout.is_empty());
+}
+
+/// The sandbox says why the bot stayed quiet; its made-up token is guarded like a real one.
+#[test]
+fn the_sandbox_shows_a_blocked_echo() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let script = home.path().join("echo.rhai");
+    std::fs::write(&script, ECHO).expect("script");
+    let output = piped_sandbox(home.path(), &script, "my SANDBOX TOKEN\ngm\n");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.contains(
+            &"bot stayed quiet: the outbound guard blocked it (a secret, or a [send] block match)"
+        ),
+        "{out}"
+    );
+    assert!(lines.contains(&"bot: gm"), "{out}");
+    assert!(!holds(&out, "sandbox-token"), "{out}");
 }

@@ -19,6 +19,8 @@ pub(super) struct Screen {
     last_error: Value,
     /// Replies not sent: over the budget, or the same text within 30 s.
     held_back: (u64, u64),
+    /// Texts the outbound guard kept from the chat.
+    blocked: u64,
     /// Lines printed so far: the sandbox waits for this to stop moving before it leaves.
     pub(super) printed: u64,
 }
@@ -32,6 +34,7 @@ impl Screen {
             script: Value::Null,
             last_error: Value::Null,
             held_back: (0, 0),
+            blocked: 0,
             printed: 0,
         }
     }
@@ -64,6 +67,14 @@ impl Screen {
             self.print("bot stayed quiet: it said the same within the last 30 s".into());
         }
         self.held_back = held_back;
+        let blocked = counters.blocked.get();
+        if blocked > self.blocked {
+            self.print(
+                "bot stayed quiet: the outbound guard blocked it (a secret, or a [send] block match)"
+                    .into(),
+            );
+        }
+        self.blocked = blocked;
         let snapshot: Value = serde_json::from_str(&health.to_json()).unwrap_or_default();
         let script = &snapshot["script"];
         if self.script != Value::Null && script["loadedAt"] != self.script["loadedAt"] {
