@@ -315,6 +315,47 @@ mod tests {
         );
     }
 
+    /// The README's starter list compiles, blocks what it says and lets chat through.
+    #[test]
+    fn the_readme_starter_list_blocks_what_it_says() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("```toml\n[send]\nblock = [\n")
+            .nth(1)
+            .and_then(|rest| rest.split("]\n```").next())
+            .expect("the README has a starter list");
+        let patterns: Vec<String> = block
+            .lines()
+            .filter_map(|line| Some(line.trim().strip_prefix('\'')?.split_once("',")?.0.into()))
+            .collect();
+        assert_eq!(patterns.len(), 5, "{patterns:?}");
+        let guard = Guard::with([], &patterns).expect("the starter list compiles");
+        let hex = "ab".repeat(32);
+        let solana = "4".repeat(88);
+        let blocked = [
+            ("use rtk_AbC123 to log in", 1),
+            ("-----BEGIN OPENSSH PRIVATE KEY----- b3Bl", 2),
+            (solana.as_str(), 3),
+            (&format!("key 0x{hex}"), 4),
+            (
+                "abandon ability able about above absent absorb abstract absurd abuse access accident",
+                5,
+            ),
+        ];
+        for (text, n) in blocked {
+            assert_eq!(guard.check(text), Err(Blocked::Pattern(n)), "{text}");
+        }
+        for text in [
+            "gm alice! ☀️",
+            "my wallet is 0x52908400098527886E0F7030069857D2E4169EE7",
+            "tip me at 7EcDhSYGxXyscszYEp35KHN8vvw3svAuLKTzXwCFLtV",
+            "thanks for the tip, you are a legend, see you all at the next stream tonight",
+            "what is a rtk token?",
+        ] {
+            assert_eq!(guard.check(text), Ok(()), "{text}");
+        }
+    }
+
     #[test]
     fn the_guard_never_shows_a_secret() {
         let shown = format!("{:?}", guard(&[]));
