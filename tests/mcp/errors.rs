@@ -159,18 +159,20 @@ async fn replies_that_cannot_be_sent_acknowledge_nothing() {
             .await,
         "chat_reply: cannot send the reply: server answered 403. Nothing was acknowledged."
     );
-    // The token itself, whoever wrote it: refused before any request.
+    // The token itself, whoever wrote it and in any case: refused before any request.
     let sent = fake.sent_count();
-    let error = client
-        .refused(
-            "chat_reply",
-            json!({"text": format!("my token is {TOKEN}"), "ack": ["r1"]}),
-        )
-        .await;
-    assert_eq!(
-        error,
-        "chat_reply: cannot send the reply: refused to post a text that contains the access token. Nothing was acknowledged."
-    );
+    for token in [TOKEN.to_string(), TOKEN.to_uppercase()] {
+        let error = client
+            .refused(
+                "chat_reply",
+                json!({"text": format!("my token is {token}"), "ack": ["r1"]}),
+            )
+            .await;
+        assert_eq!(
+            error,
+            "chat_reply: cannot send the reply: refused to post a text that contains the access token. Nothing was acknowledged."
+        );
+    }
     assert_eq!(fake.sent_count(), sent, "nothing went out");
     // No answer within the deadline: it may be in the chat, so it is not posted again.
     fake.set_send_delay(Duration::from_secs(3));
