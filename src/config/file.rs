@@ -134,7 +134,8 @@ impl Default for QueueConfig {
     }
 }
 
-/// Limits for the personality script, in the config file's `[script]` table.
+/// Limits for the personality script and when it speaks unasked (`on_quiet`), in the config
+/// file's `[script]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScriptConfig {
@@ -147,6 +148,9 @@ pub struct ScriptConfig {
     /// Distinct authors whose `msg.count` and `msg.first_time` are kept (at least 1); the
     /// one seen longest ago is forgotten past it.
     pub max_counted_authors: usize,
+    /// Seconds without a viewer line in the own room after which `fn on_quiet(ev)` runs (once
+    /// per quiet stretch); 0 turns it off.
+    pub quiet_after_secs: u64,
 }
 
 impl Default for ScriptConfig {
@@ -157,6 +161,7 @@ impl Default for ScriptConfig {
             time_budget_ms: limits.time_budget.as_millis() as u64,
             memory_budget_mib: (limits.max_memory / MIB) as u64,
             max_counted_authors: limits.max_counted_authors,
+            quiet_after_secs: 120,
         }
     }
 }
@@ -165,6 +170,11 @@ impl Default for ScriptConfig {
 const MIB: usize = 1024 * 1024;
 
 impl ScriptConfig {
+    /// How long the own room must be quiet before `on_quiet` runs; zero never.
+    pub fn quiet_after(&self) -> Duration {
+        Duration::from_secs(self.quiet_after_secs)
+    }
+
     /// The engine limits these settings give (the rest at their defaults).
     pub fn to_limits(&self) -> crate::script::Limits {
         crate::script::Limits {

@@ -275,7 +275,7 @@ fn failing_self_tests_refuse_the_script() {
         ),
         (
             "[#{ sey: \"x\", expect: \"reply\" }]",
-            "case 1: unknown field `sey`; the fields are say, from, kind, amount, wait, late, expect, contains, equals",
+            "case 1: unknown field `sey`; the fields are say, from, kind, amount, wait, late, expect, contains, equals, quiet",
         ),
         (
             "[#{ say: \"x\", expect: \"queue\", contains: \"a\" }]",

@@ -75,8 +75,8 @@ pub enum ScriptError {
         /// Which limit.
         message: String,
     },
-    /// A hook returned something that is not a decision (or, for `on_start` and timers, not
-    /// something to say).
+    /// A hook returned something that is not a decision (or, for `on_start`, `on_quiet` and
+    /// timers, not something to say).
     #[error("{at}: {hook} returned {found}; expected {}", returns(hook))]
     BadReturn {
         /// Which script.
@@ -196,7 +196,7 @@ impl ScriptError {
 
 /// What `hook` may return: `on_start` and timers say something or nothing; event hooks decide.
 pub(crate) fn returns(hook: &str) -> &'static str {
-    if hook == "on_start" || hook.starts_with("every_") {
+    if hook == "on_start" || hook == super::hooks::ON_QUIET || hook.starts_with("every_") {
         "reply(text), a string, ignore() or ()"
     } else {
         "reply(text), ack(text), queue(), ignore(), a string or ()"

@@ -1,6 +1,6 @@
 //! Which hooks a script defines, checked at load: `on_message(msg)` (required), the optional
-//! `on_tip(ev)`, `on_trade(ev)`, `on_follow(ev)`, `on_start()`, `tests()` and timers
-//! (`every_30s`, `every_5m`, `every_1h`, ...).
+//! `on_tip(ev)`, `on_trade(ev)`, `on_follow(ev)`, `on_start()`, `on_quiet(ev)`, `tests()` and
+//! timers (`every_30s`, `every_5m`, `every_1h`, ...).
 //!
 //! A hook with the wrong number of parameters, or a timer with a bad name or period, is a
 //! load error pointing at its `fn` line. Calling them is `mod.rs`'s job.
@@ -21,6 +21,8 @@ pub const EVENT_HOOKS: [(&str, &str); 3] = [
 ];
 /// Called once when the listener starts.
 pub const ON_START: &str = "on_start";
+/// Called when the own room has been quiet for `[script] quiet_after_secs` (`quiet.rs`).
+pub const ON_QUIET: &str = "on_quiet";
 /// The self-tests.
 pub const TESTS: &str = "tests";
 /// Shortest timer period.
@@ -46,6 +48,8 @@ pub struct Hooks {
     pub events: [bool; 3],
     /// `fn on_start()` is defined.
     pub on_start: bool,
+    /// `fn on_quiet(ev)` is defined.
+    pub on_quiet: bool,
     /// `fn tests()` is defined.
     pub tests: bool,
     /// The timers, shortest period first (then by name).
@@ -78,6 +82,9 @@ impl Hooks {
         }
         if self.on_start {
             out.push(format!("{ON_START}()"));
+        }
+        if self.on_quiet {
+            out.push(format!("{ON_QUIET}(ev)"));
         }
         out.extend(self.timers.iter().map(|t| format!("{}()", t.name)));
         out
@@ -116,6 +123,10 @@ pub fn discover(name: &str, source: &str, ast: &AST) -> Result<Hooks, ScriptErro
             ON_START => {
                 expect(0, "none")?;
                 hooks.on_start = true;
+            }
+            ON_QUIET => {
+                expect(1, "ev")?;
+                hooks.on_quiet = true;
             }
             TESTS => {
                 expect(0, "none")?;

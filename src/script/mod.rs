@@ -19,6 +19,7 @@ pub mod memory;
 mod memory_file;
 mod msg;
 mod output;
+pub mod quiet;
 pub mod reload;
 mod saver;
 pub mod selftest;
@@ -40,6 +41,7 @@ pub use header::{Header, SCRIPT_API_VERSION};
 pub use hooks::{Hooks, Timer};
 pub use memory::MemoryError;
 use output::LogBudget;
+pub use quiet::Silence;
 use saver::Saver;
 use state::Shared;
 pub use state::{Clock, Session, SimClock};
@@ -233,7 +235,16 @@ impl Runtime {
         if !p.hooks.on_start {
             return Ok(None);
         }
-        self.say(p, hooks::ON_START)
+        self.say(p, hooks::ON_START, ())
+    }
+
+    /// Call `fn on_quiet(ev)` if the script has one, with `ev.quiet_secs` (how long the room
+    /// has been quiet, whole seconds): the text to post, if it returns any.
+    pub fn quiet(&self, p: &Personality, quiet_secs: i64) -> Result<Option<String>, ScriptError> {
+        if !p.hooks.on_quiet {
+            return Ok(None);
+        }
+        self.say(p, hooks::ON_QUIET, (quiet::event(quiet_secs),))
     }
 
     /// Call the timer `name` (one of [`Personality::timers`]): the text to post, if any.
@@ -244,7 +255,7 @@ impl Runtime {
                 message: format!("no timer `fn {name}()` defined"),
             });
         }
-        self.say(p, name)
+        self.say(p, name, ())
     }
 
     /// Write unsaved memory to its file now, on this thread, and wait for it (the runtime also
@@ -254,16 +265,33 @@ impl Runtime {
         self.saver.as_ref().map_or(Ok(false), Saver::save_now)
     }
 
-    fn say(&self, p: &Personality, hook: &str) -> Result<Option<String>, ScriptError> {
-        let value = self.call(&p.ast, &p.name, &self.session, hook, ());
+    fn say(
+        &self,
+        p: &Personality,
+        hook: &str,
+        args: impl FuncArgs,
+    ) -> Result<Option<String>, ScriptError> {
+        let said = self.say_in(&p.ast, &p.name, &self.session, hook, args);
         self.changed();
-        let value = value?;
+        said
+    }
+
+    /// [`Self::say`] on any AST and session: self-tests use their own session.
+    fn say_in(
+        &self,
+        ast: &AST,
+        name: &Arc<str>,
+        session: &Shared,
+        hook: &str,
+        args: impl FuncArgs,
+    ) -> Result<Option<String>, ScriptError> {
+        let value = self.call(ast, name, session, hook, args)?;
         let bad = |found: String| ScriptError::BadReturn {
-            at: Location::script(&p.name),
+            at: Location::script(name),
             hook: hook.to_string(),
             found,
         };
-        match self.to_decision(&p.name, hook, value)? {
+        match self.to_decision(name, hook, value)? {
             Decision::Reply(text) => Ok(Some(text)),
             Decision::Ignore => Ok(None),
             Decision::Ack(_) => Err(bad("ack(text)".to_string())),

@@ -3,13 +3,14 @@
 //! load, hot reload, `check`, `try`, `replay`) runs them before the script is used.
 //!
 //! Cases run in order against a fresh [`Session`] with a simulated clock (one second between
-//! cases unless a case says `wait`), under the same limits as live calls.
+//! cases unless a case says `wait`), under the same limits as live calls. A case
+//! `#{ quiet: 300, expect: "reply" }` lets 300 s of silence pass and calls `on_quiet`.
 
 use std::sync::Arc;
 
 use rhai::{AST, Array, Dynamic, Map};
 
-use super::hooks::{Hooks, TESTS, position_of};
+use super::hooks::{Hooks, ON_QUIET, TESTS, position_of};
 use super::state::{Clock, Session, Shared, SimClock};
 use super::{Decision, Location, Runtime, ScriptError};
 use crate::event::ChatEvent;
@@ -24,9 +25,11 @@ const MAX_CASES: usize = 1_000;
 /// set of cases cannot hold up a reload for long.
 const TOTAL_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 /// The fields a case may have.
-const FIELDS: [&str; 9] = [
-    "say", "from", "kind", "amount", "wait", "late", "expect", "contains", "equals",
+const FIELDS: [&str; 10] = [
+    "say", "from", "kind", "amount", "wait", "late", "expect", "contains", "equals", "quiet",
 ];
+/// The fields a quiet case may have.
+const QUIET_FIELDS: [&str; 4] = ["quiet", "expect", "contains", "equals"];
 
 /// One case, checked.
 struct Case {
@@ -34,6 +37,8 @@ struct Case {
     wait_ms: i64,
     /// Said this long before the clock, and caught up from the history (`late: SECONDS`).
     late_ms: Option<i64>,
+    /// A quiet case: this many seconds of silence pass, then `on_quiet` is called.
+    quiet_ms: Option<i64>,
     expect: &'static str,
     contains: Option<String>,
     equals: Option<String>,
@@ -89,12 +94,32 @@ pub(super) fn run(
             )));
         }
         let case = parse(n, case, runtime).map_err(|e| fail(format!("case {n}: {e}")))?;
-        clock.advance_ms(case.wait_ms);
-        let mut event = case.event.clone();
-        event.ts = clock.now_ms() - case.late_ms.unwrap_or(0);
-        event.late = case.late_ms.is_some();
-        let label = format!("case {n} ({})", label(&event));
-        match runtime.decide_in(ast, hooks, name, &session, &event) {
+        let (label, decided) = match case.quiet_ms {
+            Some(quiet_ms) => {
+                if !hooks.on_quiet {
+                    return Err(fail(format!(
+                        "case {n}: a quiet case needs `fn {ON_QUIET}(ev)`"
+                    )));
+                }
+                clock.advance_ms(quiet_ms);
+                let ev = super::quiet::event(quiet_ms / 1000);
+                let said = runtime.say_in(ast, name, &session, ON_QUIET, (ev,));
+                let label = format!("case {n} (quiet {} s)", quiet_ms / 1000);
+                (
+                    label,
+                    said.map(|s| s.map_or(Decision::Ignore, Decision::Reply)),
+                )
+            }
+            None => {
+                clock.advance_ms(case.wait_ms);
+                let mut event = case.event.clone();
+                event.ts = clock.now_ms() - case.late_ms.unwrap_or(0);
+                event.late = case.late_ms.is_some();
+                let label = format!("case {n} ({})", label(&event));
+                (label, runtime.decide_in(ast, hooks, name, &session, &event))
+            }
+        };
+        match decided {
             Ok(decision) => {
                 if let Err(why) = case.check(&decision) {
                     failures.push(format!("{label}: {why}"));
@@ -150,6 +175,13 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
             FIELDS.join(", ")
         ));
     }
+    let quiet = map.contains_key("quiet");
+    if quiet && let Some(key) = map.keys().find(|k| !QUIET_FIELDS.contains(&k.as_str())) {
+        return Err(format!(
+            "a quiet case takes only {}, not `{key}`",
+            QUIET_FIELDS.join(", ")
+        ));
+    }
     let text = |key: &str| -> Result<Option<String>, String> {
         match map.get(key) {
             None => Ok(None),
@@ -170,10 +202,19 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
                 .map_err(|_| format!("`{key}` must be a number, got {}", runtime.type_name(v))),
         }
     };
+    let quiet_ms = match number("quiet")? {
+        Some(secs) if (0.0..=366.0 * 86_400.0).contains(&secs) => Some((secs * 1000.0) as i64),
+        Some(secs) => {
+            return Err(format!(
+                "`quiet` must be seconds from 0 to a year, got {secs}"
+            ));
+        }
+        None => None,
+    };
     let kind = text("kind")?.unwrap_or_else(|| "message".to_string());
     crate::event::check_kind(&kind)?;
     let say = text("say")?.unwrap_or_default();
-    if kind == "message" && say.trim().is_empty() {
+    if kind == "message" && say.trim().is_empty() && !quiet {
         return Err("a message case needs `say`, the text to send".to_string());
     }
     let expect = match text("expect")?.as_deref() {
@@ -188,6 +229,11 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
         }
         None => return Err("`expect` is missing: reply, ack, queue or ignore".to_string()),
     };
+    if quiet && !matches!(expect, "reply" | "ignore") {
+        return Err(format!(
+            "a quiet case expects reply or ignore (on_quiet posts a line or nothing), not {expect}"
+        ));
+    }
     let (contains, equals) = (text("contains")?, text("equals")?);
     if (contains.is_some() || equals.is_some()) && !matches!(expect, "reply" | "ack") {
         return Err(format!(
@@ -220,6 +266,7 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
         },
         wait_ms: (wait * 1000.0) as i64,
         late_ms: late.map(|secs| (secs * 1000.0) as i64),
+        quiet_ms,
         expect,
         contains,
         equals,
