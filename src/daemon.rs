@@ -44,6 +44,19 @@ pub async fn run_with(
     health: Arc<Health>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    // Nobody can send: the room is only ever quiet by the clock.
+    let (_, quiet_rx) = mpsc::unbounded_channel();
+    run_with_quiet(config, health, quiet_rx, shutdown).await
+}
+
+/// [`run_with`], and each `()` on `quiet_rx` makes the listener take its own room as quiet
+/// now: `on_quiet` runs at once (the sandbox's `/quiet`).
+pub async fn run_with_quiet(
+    config: Config,
+    health: Arc<Health>,
+    mut quiet_rx: mpsc::UnboundedReceiver<()>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     // Ours alone (0700), and refused if others could plant links where our files go.
     crate::files::prepare_state_dir(&config.state_dir)?;
     // Before anything touches the state: a second listener here would answer everything twice.
@@ -235,9 +248,11 @@ pub async fn run_with(
         handled: handled.clone(),
         reply_window: crate::config::secs(config.catchup.reply_window_secs),
         transcript,
+        quiet_after: config.script_limits.quiet_after(),
     };
-    // Timers and the periodic memory save run on the personality thread; this only wakes it,
-    // and gives memory back once a burst is over.
+    // Timers, dead air and the periodic memory save run on the personality thread; this only
+    // wakes it (and passes on the sandbox's `/quiet`), and gives memory back once a burst is
+    // over.
     let tick_task = {
         let (tick_tx, mut shutdown) = (raw_tx.clone(), shutdown_rx.clone());
         let synced = handled.clone();
@@ -254,6 +269,12 @@ pub async fn run_with(
                         tokio::task::spawn_blocking(move || handled.sync());
                         if after_burst.release_now() {
                             tokio::task::spawn_blocking(crate::malloc::release);
+                        }
+                    }
+                    // Closed (nobody can ask): the branch is off, the others still wait.
+                    Some(()) = quiet_rx.recv() => {
+                        if tick_tx.send(Inbound::Quiet).is_err() {
+                            return;
                         }
                     }
                     _ = shutdown.changed() => return,

@@ -1,8 +1,8 @@
 //! The personality stage, on its own OS thread: everything between a raw payload and an
 //! action. Normalize, drop what is not viewer chat (moderation, the agent's own echo, server
 //! repeats), ask the script, log the decision, hand it to `act`. The same thread says the
-//! script's `on_start` line and fires its timers on the daemon's tick, so all script calls
-//! happen in one place, one at a time; the runtime saves memory on a thread of its own, and
+//! script's `on_start` line, fires its timers and its `on_quiet` (dead air) on the daemon's
+//! tick, so all script calls happen in one place, one at a time; the runtime saves memory on a thread of its own, and
 //! this one only flushes it at the end. When more messages wait than `[backlog] personality`
 //! (a slow script under a flood), the oldest go to the queue without the script: nothing
 //! piles up in memory and nothing is lost.
@@ -16,8 +16,9 @@ use crate::act::Actions;
 use crate::catchup::{Handled, Origin, held_back};
 use crate::decisions::{DecisionLog, Record};
 use crate::event::{ChatEvent, Normalized, normalize, normalize_follow};
-use crate::health::{Health, now_ms};
-use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError};
+use crate::health::{Health, Status, now_ms};
+use crate::script::quiet::breaks_silence;
+use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError, Silence, hooks};
 use crate::source::Inbound;
 use crate::transcript::Transcript;
 
@@ -45,6 +46,8 @@ pub struct Decider {
     pub reply_window: std::time::Duration,
     /// Where every handled viewer message is written down, for the agent's context.
     pub transcript: Transcript,
+    /// How long the own room must be quiet before `on_quiet` runs; zero never.
+    pub quiet_after: std::time::Duration,
 }
 
 impl Decider {
@@ -53,6 +56,7 @@ impl Decider {
         let mut personality = self.current.borrow().clone();
         self.speak("on_start", self.runtime.start(&personality));
         let mut schedule = Schedule::new(&personality, self.runtime.now_ms());
+        let mut silence = Silence::new(self.quiet_after);
         while let Some(inbound) = raw_rx.blocking_recv() {
             let (normalized, arrived, origin) = match inbound {
                 Inbound::Message(raw, at) => (normalize(&raw, now_ms()), at, None),
@@ -69,13 +73,23 @@ impl Decider {
                     for (name, _) in schedule.take_due(self.runtime.now_ms()) {
                         self.speak(&name, self.runtime.fire_timer(&personality, &name));
                     }
+                    self.dead_air(&personality, &mut silence, false);
+                    continue;
+                }
+                Inbound::Quiet => {
+                    let latest = self.current.borrow().clone();
+                    self.dead_air(&latest, &mut silence, true);
                     continue;
                 }
                 Inbound::End => break,
             };
             let ask_script = raw_rx.len() < self.backlog;
+            let chat = matches!(&normalized, Normalized::Chat(e) if breaks_silence(e));
             if self.handle(normalized, arrived, origin, ask_script) {
                 schedule.chat_seen();
+                if chat {
+                    silence.chat_seen(self.runtime.now_ms());
+                }
             }
         }
         self.save_memory();
@@ -180,7 +194,28 @@ impl Decider {
         self.actions.apply(event, Decision::Queue, arrived);
     }
 
-    /// What `on_start` or a timer said: post it (under the send budget like any reply).
+    /// Dead air: once the listener has joined, call `on_quiet` when the room has been quiet
+    /// long enough (or at once when `now`, the sandbox's `/quiet`).
+    fn dead_air(&self, personality: &Personality, silence: &mut Silence, now: bool) {
+        let now_ms = self.runtime.now_ms();
+        // The health status turns connected once the room is joined: the clock starts there,
+        // so a listener that needed a while to connect does not count that as quiet.
+        if self.health.status() == Status::Connected {
+            silence.start(now_ms);
+        }
+        let quiet_secs = if now {
+            silence.hush(now_ms)
+        } else if silence.take_due(now_ms).is_some() {
+            silence.quiet_secs(now_ms)
+        } else {
+            return;
+        };
+        tracing::debug!(quiet_secs, "the room is quiet");
+        let said = self.runtime.quiet(personality, quiet_secs);
+        self.speak(hooks::ON_QUIET, said);
+    }
+
+    /// What `on_start`, a timer or `on_quiet` said: post it (under the send budget like any reply).
     fn speak(&self, hook: &str, said: Result<Option<String>, ScriptError>) {
         match said {
             Ok(Some(text)) => self.actions.say(text, hook),

@@ -59,6 +59,9 @@ pub enum Inbound {
     History(crate::event::ChatEvent, crate::catchup::Origin),
     /// Time passed: timers may be due (sent by the daemon every second).
     Tick,
+    /// Take the own room as quiet now: `on_quiet` runs at once, however long it has been quiet
+    /// (the sandbox's `/quiet`).
+    Quiet,
     /// Nothing more will come: the listener is shutting down. (A socket task the library has
     /// not yet wound down may still hold a sender, so the channel closing cannot mean this.)
     End,

@@ -25,6 +25,7 @@ mod private_files;
 mod queue_bounds;
 mod queue_disk_full;
 mod queue_protocol;
+mod quiet;
 mod resilience;
 mod sandbox;
 mod sandbox_command;
