@@ -92,3 +92,27 @@ fn late_lines_are_caught_up_from_the_history_after_the_socket_drops() {
         "2h is refused: {err}"
     );
 }
+
+#[test]
+fn quiet_makes_the_room_quiet_now_and_on_quiet_speaks() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let script = home.path().join("lively.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        fn on_message(msg) { ignore() }
+        fn on_quiet(ev) { `dead air after ${ev.quiet_secs} s` }
+        "#,
+    )
+    .expect("write script");
+    let output = piped_sandbox(home.path(), &script, "/help\n/quiet\n");
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        out.lines().any(|l| l.starts_with("bot: dead air after ")),
+        "on_quiet did not speak:\n{out}\n{err}"
+    );
+    assert!(err.contains("/quiet "), "listed in /help: {err}");
+    assert!(err.contains("the room counts as quiet now"), "{err}");
+}

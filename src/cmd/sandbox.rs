@@ -37,6 +37,8 @@ type a chat line to say it as a viewer; or:
   /follow [NAME]   follow the stream
   /late AGE text   say it AGE ago (90s, 5m; at most 10m) while the listener could not hear:
                    the socket drops, and the listener catches it up from the history
+  /quiet           take the room as quiet now: the personality's on_quiet runs at once
+                   (by itself it runs after 120 s without a viewer line)
   /help            this list
   /quit            leave (so do ctrl-d and ctrl-c)";
 
@@ -148,9 +150,15 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
     let decisions = config.decisions_path();
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(crate::daemon::run_with(config, health.clone(), async {
-        let _ = stop_rx.await;
-    }));
+    let (quiet_tx, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
+    let daemon = tokio::spawn(crate::daemon::run_with_quiet(
+        config,
+        health.clone(),
+        quiet_rx,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     let joined = tokio::select! {
         joined = wait(Duration::from_secs(10), || fake.room_size(ROOM) >= 1) => joined,
         () = leave.recv() => return stop(stop_tx, daemon).await,
@@ -176,6 +184,10 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
                         eprintln!("(said while the listener could not hear: the socket drops now, and the listener catches it up from the history when it is back)");
                         fake.add_history(ROOM, payload);
                         fake.disconnect_all().await;
+                    }
+                    Command::Quiet => {
+                        eprintln!("(the room counts as quiet now: on_quiet runs, if the personality has one)");
+                        let _ = quiet_tx.send(());
                     }
                     Command::Help => eprintln!("{HELP}"),
                     Command::Quit => break,
@@ -276,6 +288,8 @@ enum Command {
     Say(String, &'static str, Value),
     /// Said while the listener could not hear: into the history only, then a dropped socket.
     Late(Value),
+    /// Take the room as quiet now (`on_quiet`).
+    Quiet,
     Help,
     Quit,
     Nothing,
@@ -295,6 +309,7 @@ impl Viewer {
             ("", _) => return Command::Nothing,
             ("/help", _) => return Command::Help,
             ("/quit", _) => return Command::Quit,
+            ("/quiet", _) => return Command::Quiet,
             ("/as", rest) => match rest.trim().split_once(' ') {
                 Some((name, text)) if !text.trim().is_empty() => (name, text.trim()),
                 _ => return Command::Bad("usage: /as NAME text".into()),
