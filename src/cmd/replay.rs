@@ -3,7 +3,8 @@
 //!
 //! The transcript is JSON lines (`author`, `text`, optional `kind`, `ts`, `amount`, `late`:
 //! the seconds between saying it and the listener catching it up from the history; other
-//! fields are ignored, so `queue.jsonl` replays too). `now()`, cooldowns and timers follow the
+//! fields are ignored, so `queue.jsonl` replays too). `now()`, cooldowns, timers and dead air
+//! (`on_quiet`, after a gap longer than the default `[script] quiet_after_secs`) follow the
 //! lines' `ts`, or one second per line without one. State starts empty and stays in memory.
 
 use std::process::ExitCode;
@@ -14,8 +15,11 @@ use super::try_cmd::{load, outcome_human, outcome_json, with_reply_window};
 use crate::cli::ReplayArgs;
 use crate::config::ScriptConfig;
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
+use crate::script::quiet::breaks_silence;
 use crate::script::selftest::TEST_EPOCH_MS;
-use crate::script::{Clock, Runtime, Schedule, ScriptError, Session, SimClock, quote};
+use crate::script::{
+    Clock, Runtime, Schedule, ScriptError, Session, Silence, SimClock, hooks, quote,
+};
 use crate::visible;
 
 /// The seed of `pick` and `chance`, so a replay gives the same output every time.
@@ -59,6 +63,9 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     out.say("on_start", clock.now_ms(), &runtime.start(&p));
     let mut timers = Schedule::new(&p, start);
+    // The listener's quiet clock, started as if it joined at the first line.
+    let mut silence = Silence::new(ScriptConfig::default().quiet_after());
+    silence.start(start);
     let mut first = true;
     for (n, line) in lines {
         let (mut event, late_ms) = match line {
@@ -79,15 +86,34 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         let now = clock.now_ms();
         event.ts = now - late_ms;
         event.late = late_ms > 0;
-        for (name, due) in timers.take_due(now) {
-            // The timer speaks at the moment it came due, not at the message's.
+        let mut due: Vec<(i64, String)> = timers
+            .take_due(now)
+            .into_iter()
+            .map(|(name, due)| (due, name))
+            .collect();
+        due.extend(
+            silence
+                .take_due(now)
+                .map(|at| (at, hooks::ON_QUIET.to_string())),
+        );
+        due.sort();
+        for (due, name) in due {
+            // The hook speaks at the moment it came due, not at the message's.
             clock.set_ms(due);
-            out.say(&name, due, &runtime.fire_timer(&p, &name));
+            let said = if name == hooks::ON_QUIET {
+                runtime.quiet(&p, silence.quiet_secs(due))
+            } else {
+                runtime.fire_timer(&p, &name)
+            };
+            out.say(&name, due, &said);
             clock.set_ms(now);
         }
         let (result, note) = with_reply_window(runtime.decide(&p, &event), &event, now);
         out.decision(n, &event, now, &result, note);
         timers.chat_seen();
+        if breaks_silence(&event) {
+            silence.chat_seen(now);
+        }
     }
     Ok(if out.failed {
         ExitCode::from(1)

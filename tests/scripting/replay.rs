@@ -1,5 +1,5 @@
 //! `replay` through the real binary: cooldowns and `now()` on the transcript's clock, bad
-//! lines reported by number while the rest replays, and `on_start` and timers.
+//! lines reported by number while the rest replays, `on_start`, timers and dead air.
 
 use super::{bin, json_lines, run, script};
 
@@ -156,4 +156,69 @@ fn every_5m() { `last was ${recall("last")} at ${now()}` }
             ),
         ]
     );
+}
+
+#[test]
+fn replay_calls_on_quiet_when_a_gap_exceeds_the_quiet_period() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = r#"fn on_message(msg) { ignore() }
+fn on_quiet(ev) { `quiet ${ev.quiet_secs} s at ${now()}` }
+"#;
+    let path = script(dir.path(), "lively.rhai", source);
+    let t0: i64 = 1_750_000_000_000;
+    // The default period is 120 s. 0 → 60 s: no; 60 → 300 s: quiet from 60 s, so on_quiet at
+    // 180 s (once, though the gap is two periods long); a follow at 400 s is no chat, so the
+    // stretch from 300 s is spoken to at 420 s; 600 → 610 s: no.
+    let lines: Vec<String> = [
+        (0, "message"),
+        (60, "message"),
+        (300, "message"),
+        (400, "follow"),
+        (600, "message"),
+        (610, "message"),
+    ]
+    .iter()
+    .map(|(s, kind)| {
+        format!(
+            r#"{{"author":"a","text":"x","kind":"{kind}","ts":{}}}"#,
+            t0 + s * 1000
+        )
+    })
+    .collect();
+    let transcript = dir.path().join("chat.jsonl");
+    std::fs::write(&transcript, lines.join("\n")).expect("write");
+    let (code, out, err) = run(bin()
+        .arg("replay")
+        .arg("--json")
+        .arg("--script")
+        .arg(&path)
+        .arg(&transcript));
+    assert_eq!(code, 0, "{err}");
+    let rows = json_lines(&out);
+    let order: Vec<String> = rows
+        .iter()
+        .map(|r| match r["hook"].as_str() {
+            Some(hook) => format!("{hook} {}", r["say"].as_str().unwrap_or("")),
+            None => format!("line {}", r["line"]),
+        })
+        .collect();
+    let at = |s: i64| t0 + s * 1000;
+    assert_eq!(
+        order,
+        [
+            "line 1".to_string(),
+            "line 2".to_string(),
+            format!("on_quiet quiet 120 s at {}", at(180)),
+            "line 3".to_string(),
+            "line 4".to_string(),
+            format!("on_quiet quiet 120 s at {}", at(420)),
+            "line 5".to_string(),
+            "line 6".to_string(),
+        ]
+    );
+    let quiet = rows
+        .iter()
+        .find(|r| r["hook"] == "on_quiet")
+        .expect("on_quiet");
+    assert_eq!(quiet["ts"], at(180));
 }
