@@ -145,6 +145,7 @@ fn every_shipped_script_passes_check_with_its_own_tests() {
         "greeter.rhai",
         "commands.rhai",
         "quiet.rhai",
+        "lively.rhai",
     ] {
         assert!(
             names.iter().any(|n| n == wanted),
