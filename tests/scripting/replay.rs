@@ -1,7 +1,25 @@
 //! `replay` through the real binary: cooldowns and `now()` on the transcript's clock, bad
 //! lines reported by number while the rest replays, `on_start`, timers and dead air.
 
+use std::path::Path;
+
+use serde_json::Value;
+
 use super::{bin, json_lines, run, script};
+
+/// `replay --json --script SCRIPT` over `lines` (a transcript written to `dir`): its rows.
+fn replay_json(dir: &Path, script: &Path, lines: &[String]) -> Vec<Value> {
+    let transcript = dir.join("chat.jsonl");
+    std::fs::write(&transcript, lines.join("\n")).expect("write");
+    let (code, out, err) = run(bin()
+        .arg("replay")
+        .arg("--json")
+        .arg("--script")
+        .arg(script)
+        .arg(&transcript));
+    assert_eq!(code, 0, "{err}");
+    json_lines(&out)
+}
 
 const COOLDOWN: &str = r#"fn on_message(msg) {
     if cooldown("gm", 30) { reply(`gm at ${now()}`) } else { ignore() }
@@ -123,16 +141,7 @@ fn every_5m() { `last was ${recall("last")} at ${now()}` }
         .iter()
         .map(|(s, who)| format!(r#"{{"author":"{who}","text":"x","ts":{}}}"#, t0 + s * 1000))
         .collect();
-    let transcript = dir.path().join("chat.jsonl");
-    std::fs::write(&transcript, lines.join("\n")).expect("write");
-    let (code, out, err) = run(bin()
-        .arg("replay")
-        .arg("--json")
-        .arg("--script")
-        .arg(&path)
-        .arg(&transcript));
-    assert_eq!(code, 0, "{err}");
-    let said: Vec<(String, String)> = json_lines(&out)
+    let said: Vec<(String, String)> = replay_json(dir.path(), &path, &lines)
         .iter()
         .filter(|l| l["hook"].is_string())
         .map(|l| {
@@ -185,16 +194,7 @@ fn on_quiet(ev) { `quiet ${ev.quiet_secs} s at ${now()}` }
         )
     })
     .collect();
-    let transcript = dir.path().join("chat.jsonl");
-    std::fs::write(&transcript, lines.join("\n")).expect("write");
-    let (code, out, err) = run(bin()
-        .arg("replay")
-        .arg("--json")
-        .arg("--script")
-        .arg(&path)
-        .arg(&transcript));
-    assert_eq!(code, 0, "{err}");
-    let rows = json_lines(&out);
+    let rows = replay_json(dir.path(), &path, &lines);
     let order: Vec<String> = rows
         .iter()
         .map(|r| match r["hook"].as_str() {
