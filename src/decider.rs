@@ -2,10 +2,10 @@
 //! action. Normalize, drop what is not viewer chat (moderation, the agent's own echo, server
 //! repeats), ask the script, log the decision, hand it to `act`. The same thread says the
 //! script's `on_start` line, fires its timers and its `on_quiet` (dead air) on the daemon's
-//! tick, so all script calls happen in one place, one at a time; the runtime saves memory on a thread of its own, and
-//! this one only flushes it at the end. When more messages wait than `[backlog] personality`
-//! (a slow script under a flood), the oldest go to the queue without the script: nothing
-//! piles up in memory and nothing is lost.
+//! tick, so all script calls happen in one place, one at a time; the runtime saves memory on
+//! a thread of its own, and this one only flushes it at the end. When more messages wait than
+//! `[backlog] personality` (a slow script under a flood), the oldest go to the queue without
+//! the script: nothing piles up in memory and nothing is lost.
 
 use std::sync::Arc;
 
@@ -215,7 +215,8 @@ impl Decider {
         self.speak(hooks::ON_QUIET, said);
     }
 
-    /// What `on_start`, a timer or `on_quiet` said: post it (under the send budget like any reply).
+    /// What `on_start`, a timer or `on_quiet` said: post it (under the send budget like any
+    /// reply).
     fn speak(&self, hook: &str, said: Result<Option<String>, ScriptError>) {
         match said {
             Ok(Some(text)) => self.actions.say(text, hook),

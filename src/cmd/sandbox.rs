@@ -186,7 +186,9 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
                         fake.disconnect_all().await;
                     }
                     Command::Quiet => {
-                        eprintln!("(the room counts as quiet now: on_quiet runs, if the personality has one)");
+                        eprintln!(
+                            "(the room counts as quiet now: on_quiet runs, if the personality has one)"
+                        );
                         let _ = quiet_tx.send(());
                     }
                     Command::Help => eprintln!("{HELP}"),
