@@ -32,6 +32,7 @@
 //! - [`log_format`]: log lines that a viewer's newline or escape sequence cannot forge.
 //! - [`logging`]: logs on stderr, readable or JSON, for both binaries.
 //! - [`transcript`]: the chat as the listener saw it, for the agent's context.
+//! - [`platform`]: the HTTP client and bearer header every request to retake.tv uses.
 //! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
 
@@ -53,6 +54,7 @@ pub mod logging;
 pub mod malloc;
 pub mod mcp;
 pub mod metrics;
+pub mod platform;
 pub mod rotating;
 pub mod script;
 pub mod source;

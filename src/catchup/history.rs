@@ -56,19 +56,9 @@ pub enum HistoryError {
 impl History {
     /// The endpoint for the configured API generation, room and token.
     pub fn new(config: &Config) -> Result<Self, String> {
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", config.creds.access_token.expose()))
-                .map_err(
-                    |_| "the access token contains characters not allowed in an HTTP header",
-                )?;
-        auth.set_sensitive(true);
+        let auth = crate::platform::bearer(&config.creds.access_token)?;
         let timeout = crate::config::secs(config.catchup.request_timeout_secs);
-        let client = config
-            .tls
-            .http(reqwest::Client::builder())
-            .user_agent(concat!("retake-chat/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
+        let client = crate::platform::client(config, timeout)
             .build()
             .map_err(|e| with_causes(&e))?;
         let path = match config.api {

@@ -121,23 +121,12 @@ impl Sender {
     /// A sender for the configured API generation and credentials; one request may take
     /// `[send] request_timeout_secs`.
     pub fn new(config: &Config) -> Result<Self, SendError> {
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", config.creds.access_token.expose()))
-                .map_err(|_| {
-                    SendError::Setup(
-                        "the access token contains characters not allowed in an HTTP header".into(),
-                    )
-                })?;
-        auth.set_sensitive(true);
+        let auth = crate::platform::bearer(&config.creds.access_token)
+            .map_err(|why| SendError::Setup(why.into()))?;
         let request_timeout = crate::config::secs(config.send.request_timeout_secs);
-        let client = config
-            .tls
-            .http(reqwest::Client::builder())
-            .user_agent(concat!("retake-chat/", env!("CARGO_PKG_VERSION")))
-            // A connection not made in time is a connect error, retried since nothing was
-            // sent; only a request already on its way can end as "unknown".
-            .connect_timeout(request_timeout / 2)
-            .redirect(reqwest::redirect::Policy::none())
+        // A connection not made in time is a connect error, retried since nothing was sent;
+        // only a request already on its way can end as "unknown".
+        let client = crate::platform::client(config, request_timeout / 2)
             .tcp_nodelay(true)
             .build()
             .map_err(|e| SendError::Setup(with_causes(&e)))?;
