@@ -419,12 +419,18 @@ impl Client {
         let mut builder = self.builder.write().await;
         let payload = payload.into();
 
-        // Patched for retake-chat (PATCHED.md point 5): a copy only when `on_any` needs one;
-        // upstream deep-copied every event's payload for a handler that is usually not there.
+        // Patched for retake-chat (PATCHED.md point 5): a copy only when both an `on` handler
+        // and `on_any` need the payload; upstream deep-copied every event's payload for a
+        // handler that is usually not there. With `on_any` alone, it gets the original.
         let wants_any = matches!(event, Event::Message | Event::Custom(_)) && builder.on_any.is_some();
-        let for_any = wants_any.then(|| payload.clone());
+        let (for_own, for_any) = match (builder.on.contains_key(event), wants_any) {
+            (true, true) => (Some(payload.clone()), Some(payload)),
+            (true, false) => (Some(payload), None),
+            (false, true) => (None, Some(payload)),
+            (false, false) => (None, None),
+        };
 
-        if let Some(callback) = builder.on.get_mut(event) {
+        if let (Some(payload), Some(callback)) = (for_own, builder.on.get_mut(event)) {
             callback(payload, self.clone()).await;
         }
 
