@@ -2,11 +2,13 @@
 //! server (socketioxide) plus both generations' HTTP send and history endpoints, recording
 //! everything. This file owns the handle (`FakeRetake`): start, outages, emit, inspect.
 //! `socket` answers Socket.IO events, `http` the sends, `history` the chat history (its
-//! endpoints and the handle's history methods), `listener` the TCP accept/kill side.
+//! endpoints and the handle's history methods), `listener` the TCP accept/kill side, `live`
+//! the live-room payloads (tips, trades, going live, pins) to emit into their rooms.
 
 mod history;
 mod http;
 mod listener;
+mod live;
 mod payload;
 mod socket;
 #[cfg(test)]
@@ -15,6 +17,7 @@ mod tests;
 mod tests_history;
 
 pub use history::{HistoryRead, HistoryShape};
+pub use live::{chat_tip, newtrade, pinned, session_room, session_started, tip_received};
 pub use payload::{v1_message, v2_message};
 
 use std::collections::{HashMap, HashSet, VecDeque};
