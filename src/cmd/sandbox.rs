@@ -258,6 +258,8 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
             user_db_id: ROOM.into(),
             agent_name: BOT.into(),
             secret_fields: Vec::new(),
+            token_address: String::new(),
+            token_ticker: String::new(),
         },
         // v2 so that tips and follows exist.
         api: ApiVersion::V2,

@@ -53,9 +53,14 @@ pub struct Credentials {
     /// The file's other string fields whose names look secret ([`looks_secret`]), by name:
     /// never posted to the chat (the outbound guard), never printed.
     pub secret_fields: Vec<(String, Secret)>,
+    /// The agent's own token (v2: its `newtrade` events come in the room
+    /// `trades_<token_address>`); empty when the file has none. Not a secret.
+    pub token_address: String,
+    /// The token's ticker, for `ev.ticker` when a trade payload carries none; may be empty.
+    pub token_ticker: String,
 }
 
-/// A credentials file is three short strings; anything this big is the wrong file.
+/// A credentials file is a few short strings; anything this big is the wrong file.
 const MAX_CREDS_BYTES: u64 = 64 * 1024;
 
 /// Read the credentials file (if needed), letting the three environment variables override it.
@@ -108,6 +113,8 @@ pub fn load_credentials(path: &Path, env: &Env) -> Result<Credentials, ConfigErr
         access_token: Secret::new(token),
         user_db_id,
         agent_name,
+        token_address: optional_field(&json, path, "token_address"),
+        token_ticker: optional_field(&json, path, "token_ticker"),
     })
 }
 
@@ -173,6 +180,34 @@ fn words(name: &str) -> Vec<String> {
         words.push(word);
     }
     words
+}
+
+/// Longest `token_address` or `token_ticker` used; a longer one is not a token's.
+const MAX_OPTIONAL_CHARS: usize = 128;
+
+/// An optional field of the file, trimmed: empty when missing, `null` or blank (the platform
+/// writes `""` for an agent without a token). Anything else that is not a short string on one
+/// line is said once, by name, and left out: the listener runs without it.
+fn optional_field(json: &Value, path: &Path, field: &str) -> String {
+    let value = match json.get(field) {
+        None | Some(Value::Null) => return String::new(),
+        Some(Value::String(s)) => s.trim(),
+        Some(_) => {
+            tracing::warn!(
+                "credentials file {}: field `{field}` is not a string; left out",
+                path.display()
+            );
+            return String::new();
+        }
+    };
+    if value.chars().count() > MAX_OPTIONAL_CHARS || value.chars().any(char::is_whitespace) {
+        tracing::warn!(
+            "credentials file {}: field `{field}` is not a token's (more than {MAX_OPTIONAL_CHARS} characters, or spaces in it); left out",
+            path.display()
+        );
+        return String::new();
+    }
+    value.to_string()
 }
 
 #[cfg(unix)]
@@ -247,6 +282,20 @@ mod tests {
             format!("{fields:?}").contains("[redacted]")
                 && !format!("{fields:?}").contains("0xabc")
         );
+    }
+
+    #[test]
+    fn the_token_fields_are_optional_and_trimmed() {
+        let path = Path::new("creds.json");
+        let json = serde_json::json!({
+            "token_address": " 0xT0ken ", "token_ticker": "", "x": 5, "n": null,
+            "long": "a".repeat(200), "spaced": "a b",
+        });
+        assert_eq!(optional_field(&json, path, "token_address"), "0xT0ken");
+        for field in ["token_ticker", "missing", "x", "n", "long", "spaced"] {
+            assert_eq!(optional_field(&json, path, field), "", "{field}");
+        }
+        assert_eq!(optional_field(&Value::Null, path, "token_address"), "");
     }
 
     #[test]

@@ -262,6 +262,8 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
             user_db_id: ROOM.into(),
             agent_name: AGENT.into(),
             secret_fields: Vec::new(),
+            token_address: String::new(),
+            token_ticker: String::new(),
         },
         api,
         chat_url: fake.url(),
