@@ -638,6 +638,7 @@ fn measure_script() -> Result<f64> {
         ts: 1_700_000_000_000,
         amount: None,
         late: false,
+        ..ChatEvent::default()
     };
     let events = [
         event("m1", "gm"),

@@ -334,7 +334,7 @@ pub struct TryArgs {
     #[arg(long, value_name = "NAME", default_value = "viewer")]
     pub author: String,
     /// The kind of event.
-    #[arg(long, default_value = "message", value_parser = ["message", "tip", "trade", "follow"])]
+    #[arg(long, default_value = "message", value_parser = ["message", "tip", "trade", "follow", "live", "pinned"])]
     pub kind: String,
     /// The tip or trade amount.
     #[arg(long, value_name = "N")]

@@ -23,6 +23,7 @@ use crate::config::{ApiVersion, Config, ScriptChoice};
 use crate::decider::Decider;
 use crate::decisions::{self, DecisionLog};
 use crate::health::{self, Health, Status};
+use crate::live::Live;
 use crate::script::{self, Clock, Personality, Runtime, Session, reload};
 use crate::source::{self, Backoff, Inbound, SourceConfig};
 use crate::state_lock::StateLock;
@@ -125,8 +126,14 @@ pub async fn run_with_quiet(
             });
         })
     };
+    // The live session's room (v2): the personality thread learns it, the source joins it.
+    let (session_tx, learned_rooms) = watch::channel(Vec::new());
+    let live = Live::new(
+        &config.creds,
+        (config.api == ApiVersion::V2).then_some(session_tx),
+    );
     let mut source_task = tokio::spawn(source::run(
-        source_config(&config),
+        source_config(&config, learned_rooms),
         raw_tx.clone(),
         health.clone(),
         on_link,
@@ -249,6 +256,7 @@ pub async fn run_with_quiet(
         reply_window: crate::config::secs(config.catchup.reply_window_secs),
         transcript,
         quiet_after: config.script_limits.quiet_after(),
+        live,
     };
     // Timers, dead air and the periodic memory save run on the personality thread; this only
     // wakes it (and passes on the sandbox's `/quiet`), and gives memory back once a burst is
@@ -429,16 +437,21 @@ fn load_first(runtime: &Runtime, choice: &ScriptChoice) -> anyhow::Result<Person
     }
 }
 
-fn source_config(config: &Config) -> SourceConfig {
+fn source_config(config: &Config, learned_rooms: watch::Receiver<Vec<String>>) -> SourceConfig {
     SourceConfig {
         url: config.chat_url.clone(),
         rooms: match config.api {
             ApiVersion::V1 => vec![config.creds.user_db_id.clone()],
-            ApiVersion::V2 => vec![
-                config.creds.user_db_id.clone(),
-                format!("live_{}", config.creds.user_db_id),
-            ],
+            ApiVersion::V2 => {
+                let mut rooms = vec![
+                    config.creds.user_db_id.clone(),
+                    format!("live_{}", config.creds.user_db_id),
+                ];
+                rooms.extend(crate::live::token_room(&config.creds));
+                rooms
+            }
         },
+        learned_rooms,
         connect_timeout: crate::config::secs(config.connection.connect_timeout_secs),
         backoff: Backoff {
             initial: Duration::from_millis(config.connection.backoff_initial_ms.max(1)),

@@ -5,7 +5,9 @@
 //! tick, so all script calls happen in one place, one at a time; the runtime saves memory on
 //! a thread of its own, and this one only flushes it at the end. When more messages wait than
 //! `[backlog] personality` (a slow script under a flood), the oldest go to the queue without
-//! the script: nothing piles up in memory and nothing is lost.
+//! the script: nothing piles up in memory and nothing is lost. Live-room events (tips, trades,
+//! going live, pins, follows) take the same path, with `live`'s checks: their own repeat
+//! check, one `on_tip` per tip, and the live session's room learned from the payloads.
 
 use std::sync::Arc;
 
@@ -15,8 +17,9 @@ use tokio::time::Instant;
 use crate::act::Actions;
 use crate::catchup::{Handled, Origin, held_back};
 use crate::decisions::{DecisionLog, Record};
-use crate::event::{ChatEvent, Normalized, normalize, normalize_follow};
+use crate::event::{ChatEvent, Normalized, Via, normalize, normalize_follow};
 use crate::health::{Health, Status, now_ms};
+use crate::live::Live;
 use crate::script::quiet::breaks_silence;
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError, Silence, hooks};
 use crate::source::Inbound;
@@ -48,6 +51,8 @@ pub struct Decider {
     pub transcript: Transcript,
     /// How long the own room must be quiet before `on_quiet` runs; zero never.
     pub quiet_after: std::time::Duration,
+    /// The live-room events' state: first payloads logged, repeats, tip pairs, the session.
+    pub live: Live,
 }
 
 impl Decider {
@@ -59,8 +64,22 @@ impl Decider {
         let mut silence = Silence::new(self.quiet_after);
         while let Some(inbound) = raw_rx.blocking_recv() {
             let (normalized, arrived, origin) = match inbound {
-                Inbound::Message(raw, at) => (normalize(&raw, now_ms()), at, None),
-                Inbound::Follow(raw, at) => (normalize_follow(&raw, now_ms()), at, None),
+                Inbound::Message(raw, at) => {
+                    self.live.learn_session(&raw);
+                    (normalize(&raw, now_ms()), at, None)
+                }
+                Inbound::Follow(raw, at) => {
+                    self.live.first_of("user_followed", &raw);
+                    (normalize_follow(&raw, now_ms()), at, None)
+                }
+                Inbound::Live(kind, raw, at) => {
+                    (self.live.normalize(kind, &raw, now_ms()), at, None)
+                }
+                Inbound::Unknown(name, raw) => {
+                    self.live.first_of(&name, &raw);
+                    self.health.unknown_event(&name);
+                    continue;
+                }
                 Inbound::History(event, origin) => {
                     (Normalized::Chat(event), Instant::now(), Some(origin))
                 }
@@ -120,15 +139,27 @@ impl Decider {
                 return false;
             }
         };
-        if event.is_own(&self.agent_name, &self.user_db_id) {
+        // Going live, a pin and a token trade are not someone talking: the agent's own are
+        // news too (its session, its pin, its buy).
+        let from_someone = matches!(event.via, Via::Chat | Via::TipReceived | Via::UserFollowed);
+        if from_someone && event.is_own(&self.agent_name, &self.user_db_id) {
             counters.own.inc();
             return false;
         }
-        if !self.handled.first_time(&event) {
+        let first_time = match event.via {
+            Via::Chat => self.handled.first_time(&event),
+            _ => self.live.first_time(&event),
+        };
+        if !first_time {
             if origin.is_none() {
                 counters.duplicates.inc();
                 tracing::debug!(id = %event.id, author = %event.author, "repeated message skipped");
             }
+            return false;
+        }
+        if event.kind == "tip" && !self.live.first_copy(&event, arrived) {
+            counters.tip_duplicates.inc();
+            tracing::debug!(id = %event.id, author = %event.author, via = event.via.name(), "second copy of a tip skipped");
             return false;
         }
         match origin {

@@ -36,10 +36,68 @@ pub struct ChatEvent {
     pub amount: Option<f64>,
     /// Said while the listener could not hear it, and read from the chat history afterwards.
     pub late: bool,
+    /// The platform event it came as: a chat `message`, or one of the live-room events.
+    pub via: Via,
+    /// What tips, trades, sessions and pins carry besides the above; `None` for plain chat
+    /// (boxed: a chat message pays one pointer for it, not every field).
+    pub details: Option<Box<Details>>,
+}
+
+/// Which platform event an event arrived as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Via {
+    /// A chat `message` (live or read from the history): messages, and tips and trades said
+    /// in the chat.
+    #[default]
+    Chat,
+    /// `tip_received` in v2's `live_<id>` room.
+    TipReceived,
+    /// `user_followed` in v2's `live_<id>` room.
+    UserFollowed,
+    /// `session_started` in v2's `live_<id>` room.
+    SessionStarted,
+    /// `newtrade` in v2's `trades_<token_address>` room.
+    NewTrade,
+    /// `pinned` in v2's `<streamer_id>/<session_id>` room.
+    Pinned,
+}
+
+impl Via {
+    /// The platform's name for the event (`message` for chat), as scripts see it in `ev.event`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Chat => "message",
+            Via::TipReceived => "tip_received",
+            Via::UserFollowed => "user_followed",
+            Via::SessionStarted => "session_started",
+            Via::NewTrade => "newtrade",
+            Via::Pinned => "pinned",
+        }
+    }
+}
+
+/// The fields of tips, trades, live sessions and pins; empty or `None` when the payload has
+/// none. The live-room payloads are undocumented: `live` says which keys are read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Details {
+    /// The transaction of a tip or trade.
+    pub tx_hash: String,
+    /// A trade's value in US dollars (`newtrade`'s `usdAmount`).
+    pub usd: Option<f64>,
+    /// A trade's direction: `buy` or `sell`.
+    pub action: String,
+    /// The traded token's ticker.
+    pub ticker: String,
+    /// `newtrade`'s `address`, as the platform sends it.
+    pub address: String,
+    /// A live session's id (its title is the event's `text`).
+    pub session_id: String,
+    /// A pin: `true` pinned, `false` unpinned.
+    pub pinned: Option<bool>,
 }
 
 /// Every `kind` a viewer event can have.
-pub const KINDS: [&str; 4] = ["message", "tip", "trade", "follow"];
+pub const KINDS: [&str; 6] = ["message", "tip", "trade", "follow", "live", "pinned"];
 
 /// Check a `kind` given by hand (a transcript, a script's test case), naming the choices.
 pub fn check_kind(kind: &str) -> Result<(), String> {
@@ -47,7 +105,7 @@ pub fn check_kind(kind: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`kind` must be message, tip, trade or follow, got `{kind}`"
+            "`kind` must be message, tip, trade, follow, live or pinned, got `{kind}`"
         ))
     }
 }
@@ -118,6 +176,7 @@ pub fn normalize(raw: &Value, now_ms: i64) -> Normalized {
         return Normalized::Malformed("message has no text");
     }
     event.amount = amount(obj);
+    event.details = chat_details(obj);
     // An empty id (missing, null, "", or not a string or number) would make every such
     // message a "repeat" of the first; give it one of its own instead.
     let id = string_field(obj.get("_id").or_else(|| obj.get("id")), MAX_FIELD_CHARS);
@@ -146,6 +205,7 @@ pub fn normalize_follow(raw: &Value, now_ms: i64) -> Normalized {
     let nested = |key: &str| string_field(user.and_then(|u| u.get(key)), MAX_FIELD_CHARS);
     let mut event = ChatEvent {
         kind: "follow".to_string(),
+        via: Via::UserFollowed,
         author: first(&[
             "follower_username",
             "sender_username",
@@ -171,7 +231,7 @@ pub fn normalize_follow(raw: &Value, now_ms: i64) -> Normalized {
 }
 
 /// A string field as text: strings as they are, numbers and booleans printed, anything else empty.
-fn string_field(value: Option<&Value>, max_chars: usize) -> String {
+pub(crate) fn string_field(value: Option<&Value>, max_chars: usize) -> String {
     let text = match value {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -182,7 +242,7 @@ fn string_field(value: Option<&Value>, max_chars: usize) -> String {
 }
 
 /// Cut `text` to at most `max_chars` characters, on a character boundary.
-fn cap_chars(mut text: String, max_chars: usize) -> String {
+pub(crate) fn cap_chars(mut text: String, max_chars: usize) -> String {
     if let Some((cut, _)) = text.char_indices().nth(max_chars) {
         text.truncate(cut);
     }
@@ -190,12 +250,28 @@ fn cap_chars(mut text: String, max_chars: usize) -> String {
 }
 
 /// Epoch milliseconds from an RFC 3339 string (v1), a numeric string or a number (v2).
-fn timestamp(value: Option<&Value>) -> Option<i64> {
+pub(crate) fn timestamp(value: Option<&Value>) -> Option<i64> {
     match value? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Value::String(s) => s.trim().parse::<i64>().ok().or_else(|| parse_rfc3339_ms(s)),
         _ => None,
     }
+}
+
+/// A chat tip's or trade's `tx_hash`, and a trade's direction (`trade_data.type`); `None`
+/// when it has neither.
+fn chat_details(obj: &serde_json::Map<String, Value>) -> Option<Box<Details>> {
+    let data = obj.get("tip_data").or_else(|| obj.get("trade_data"))?;
+    let details = Details {
+        tx_hash: string_field(data.get("tx_hash"), MAX_FIELD_CHARS),
+        action: match data.get("type").and_then(Value::as_str) {
+            Some(t) if t.eq_ignore_ascii_case("buy") => "buy".to_string(),
+            Some(t) if t.eq_ignore_ascii_case("sell") => "sell".to_string(),
+            _ => String::new(),
+        },
+        ..Details::default()
+    };
+    (details != Details::default()).then(|| Box::new(details))
 }
 
 /// Tip amount from `tip_data.amount` or `trade_data.amount`, as a number or numeric string.
@@ -211,7 +287,7 @@ fn amount(obj: &serde_json::Map<String, Value>) -> Option<f64> {
 /// v2 payloads carry no id: derive one that the server's repeats share but distinct messages don't.
 /// Without a timestamp two identical lines from one sender could be different messages, so the
 /// id is made unique instead (deduplication then cannot apply, but nothing is dropped).
-fn synthetic_id(event: &ChatEvent, has_timestamp: bool) -> String {
+pub(crate) fn synthetic_id(event: &ChatEvent, has_timestamp: bool) -> String {
     if !has_timestamp {
         return format!("gen-{}", uuid::Uuid::new_v4().simple());
     }
@@ -393,6 +469,25 @@ mod tests {
             "tip_data": {"amount": "2.5", "receiver_id": "x"}}));
         assert_eq!(e.kind, "tip");
         assert_eq!(e.amount, Some(2.5));
+        assert_eq!((e.via, e.details), (Via::Chat, None));
+        let e = chat(json!({"type": "tip", "text": "", "sender_username": "bob",
+            "tip_data": {"amount": 1, "tx_hash": "0xfeed"}}));
+        assert_eq!(e.details.map(|d| d.tx_hash), Some("0xfeed".to_string()));
+    }
+
+    #[test]
+    fn trades_said_in_chat_carry_their_direction() {
+        let e = chat(
+            json!({"type": "trade", "text": "", "sender_username": "bob",
+            "trade_data": {"amount": 3, "type": "SELL", "tx_hash": 7}}),
+        );
+        let details = e.details.expect("details");
+        assert_eq!(
+            (details.action.as_str(), details.tx_hash.as_str()),
+            ("sell", "7")
+        );
+        let e = chat(json!({"type": "trade", "text": "", "trade_data": {"type": ["buy"]}}));
+        assert_eq!(e.details, None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! change. Nothing here ever holds the access token. [`verdict`] judges a snapshot healthy or
 //! not, for `retake-chat status` and `/healthz` alike.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -81,6 +82,11 @@ pub struct Counters {
     pub duplicates: Counter,
     /// Payloads of a shape we do not understand, skipped.
     pub malformed: Counter,
+    /// Socket.IO events nobody here handles (by name in health.json's `unknownEventNames`).
+    pub unknown_events: Counter,
+    /// Tips dropped as the second copy of one already handled (a tip comes both as a chat
+    /// `message` of type `tip` and as `tip_received`).
+    pub tip_duplicates: Counter,
     /// Personality calls that failed, overran a budget or returned nonsense.
     pub script_errors: Counter,
     /// HTTP send attempts that failed (each retry counts).
@@ -232,6 +238,7 @@ struct State {
     queue_error: Option<String>,
     feed: Feed,
     history_error: Option<String>,
+    unknown_events: BTreeMap<String, u64>,
 }
 
 /// Shared health of the running listener.
@@ -291,7 +298,13 @@ pub struct Snapshot<'a> {
     pub source: Feed,
     /// Why the chat history cannot be read right now; `None` once a read succeeds.
     pub history_error: Option<String>,
+    /// Events nobody here handles, by name (the first [`MAX_UNKNOWN_NAMES`]; the rest
+    /// under `(other)`).
+    pub unknown_event_names: BTreeMap<String, u64>,
 }
+
+/// Most distinct unknown event names counted by name.
+pub const MAX_UNKNOWN_NAMES: usize = 16;
 
 impl Default for Health {
     fn default() -> Self {
@@ -321,6 +334,7 @@ impl Health {
                 queue_error: None,
                 feed: Feed::None,
                 history_error: None,
+                unknown_events: BTreeMap::new(),
             }),
             changed: Notify::new(),
         }
@@ -432,6 +446,19 @@ impl Health {
         }
     }
 
+    /// An event called `name` came that nobody here handles (not a state change: counted).
+    pub fn unknown_event(&self, name: &str) {
+        self.counters.unknown_events.inc();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let names = &mut state.unknown_events;
+        let key = if names.contains_key(name) || names.len() < MAX_UNKNOWN_NAMES {
+            name
+        } else {
+            "(other)"
+        };
+        *names.entry(key.to_string()).or_default() += 1;
+    }
+
     /// The HTTP endpoint is listening on `addr` (written to health.json so tools can find it).
     pub fn set_metrics_addr(&self, addr: SocketAddr) {
         self.update(|s| s.metrics_addr = Some(addr.to_string()));
@@ -469,6 +496,7 @@ impl Health {
             queue_error: state.queue_error.clone(),
             source: state.feed,
             history_error: state.history_error.clone(),
+            unknown_event_names: state.unknown_events.clone(),
         };
         serde_json::to_string_pretty(&snapshot).unwrap_or_default()
     }

@@ -17,6 +17,8 @@
 //!   every join, polling while the socket is out of reach, one decision per message id.
 //! - [`state_lock`]: one listener per state directory (`listener.lock`).
 //! - [`event`]: raw payloads of both API generations normalized into `ChatEvent`.
+//! - [`live`]: v2's live-room events (tips, trades, going live, pins): parsed, tips
+//!   deduplicated against their chat copy, the session's room learned.
 //! - [`script`]: the Rhai personality: sandboxed engine, hot reload, `decide`.
 //! - [`act`]: what a decision does: send a reply, append to the queue, wake the agent.
 //! - [`health`]: counters and state, written to `health.json`; the healthy-or-not verdict.
@@ -49,6 +51,7 @@ pub mod event;
 pub mod fake;
 pub mod files;
 pub mod health;
+pub mod live;
 pub mod log_format;
 pub mod logging;
 pub mod malloc;

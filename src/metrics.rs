@@ -223,6 +223,8 @@ fn counter_help(name: &str) -> String {
         "own" => "The agent's own echoed messages skipped.",
         "duplicates" => "Repeated message ids skipped.",
         "malformed" => "Payloads of an unknown shape skipped.",
+        "unknownEvents" => "Socket.IO events nobody handles, counted and skipped.",
+        "tipDuplicates" => "Second copies of a tip (chat message and tip_received) dropped.",
         "scriptErrors" => "Personality calls that failed, overran a budget or returned nonsense.",
         "sendErrors" => "HTTP send attempts that failed (each retry counts).",
         "sendDropped" => "Replies and acknowledgements that never reached the chat.",

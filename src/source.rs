@@ -6,9 +6,11 @@
 //! attempt, so there is never more than one socket. It owns liveness too ([`liveness`]): a
 //! session ends on a close, an error, or a silence past the server's ping deadline, whatever
 //! the library reports. Callbacks only forward into channels: they run inline in the task that
-//! answers the server's pings. Normalizing is left to `event`.
+//! answers the server's pings. Normalizing is left to `event` and `live`. Besides the rooms it
+//! is configured with, it joins the rooms learned while running (the live session's).
 
 mod backoff;
+mod inbound;
 pub mod liveness;
 
 use std::sync::Arc;
@@ -33,8 +35,12 @@ pub struct SourceConfig {
     /// Socket.IO server address, e.g. `https://chat.retake.tv/`.
     pub url: String,
     /// The rooms to join on every connect: the streamer's user id (chat, tips, trades), and
-    /// for the v2 API also `live_<id>` (follows).
+    /// for the v2 API also `live_<id>` (tips, follows, going live) and, when the agent has a
+    /// token, `trades_<token_address>` (its trades).
     pub rooms: Vec<String>,
+    /// Rooms learned while running (v2: the live session's `<streamer_id>/<session_id>`,
+    /// where pins come): joined as they change, and on every connect.
+    pub learned_rooms: watch::Receiver<Vec<String>>,
     /// Give up one connection attempt after this long.
     pub connect_timeout: Duration,
     /// Delays between attempts.
@@ -54,6 +60,11 @@ pub enum Inbound {
     /// The first argument of a `user_followed` event (v2's `live_<id>` room), unparsed, and
     /// when it was read.
     Follow(Value, Instant),
+    /// The first argument of another live-room event (`tip_received`, `newtrade`,
+    /// `session_started`, `pinned`), unparsed, and when it was read.
+    Live(crate::live::Kind, Value, Instant),
+    /// An event nobody here handles: its name (capped) and first argument, to be counted.
+    Unknown(String, Value),
     /// A message read from the chat history (already normalized): missed while the socket
     /// could not hear it, or polled while it is out of reach.
     History(crate::event::ChatEvent, crate::catchup::Origin),
@@ -231,13 +242,17 @@ async fn serve(
         }
     }
     on_link(true);
-    for room in &config.rooms {
+    let mut learned_rx = config.learned_rooms.clone();
+    let mut learned = learned_rx.borrow_and_update().clone();
+    for room in config.rooms.iter().chain(&learned) {
         if let Err(e) = join(client, room).await {
             on_link(false);
             return Outcome::Failed(e);
         }
     }
-    tracing::info!(rooms = ?config.rooms, "connected to {url} and joined the room");
+    // v1 has nothing to learn: its sender is gone, and `changed` would fail at once.
+    let mut learning = learned_rx.has_changed().is_ok();
+    tracing::info!(rooms = ?config.rooms, ?learned, "connected to {url} and joined the room");
     health.set_status(Status::Connected);
     let joined = Instant::now();
     let lost = |loss| Outcome::Lost {
@@ -259,6 +274,30 @@ async fn serve(
                 None => return lost(Loss::ServerClosed),
             },
             silence = activity.silent_for(deadline) => return lost(Loss::PingTimeout(silence)),
+            changed = learned_rx.changed(), if learning => match changed {
+                Ok(()) => {
+                    let now = learned_rx.borrow_and_update().clone();
+                    rejoin(client, &learned, &now).await;
+                    learned = now;
+                }
+                Err(_) => learning = false,
+            },
+        }
+    }
+}
+
+/// Leave the learned rooms that are gone and join the new ones. A failed emit means the
+/// transport is failing, which the session notices by itself; the next connect joins again.
+async fn rejoin(client: &Client, was: &[String], now: &[String]) {
+    for room in was.iter().filter(|r| !now.contains(r)) {
+        if let Err(e) = client.emit("leaveRoom", json!({ "roomId": room })).await {
+            tracing::debug!(room, "cannot leave room: {}", with_causes(&e));
+        }
+    }
+    for room in now.iter().filter(|r| !was.contains(r)) {
+        match join(client, room).await {
+            Ok(()) => tracing::debug!(room, "joined"),
+            Err(e) => tracing::debug!(room, "{e}"),
         }
     }
 }
@@ -290,7 +329,6 @@ fn client_builder(
     activity: Activity,
 ) -> ClientBuilder {
     let (connect_tx, close_tx, error_tx) = (signal_tx.clone(), signal_tx.clone(), signal_tx);
-    let message_tx = raw_tx.clone();
     let mut builder = ClientBuilder::new(with_query(&config.url));
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.clone());
@@ -299,14 +337,14 @@ fn client_builder(
         .transport_type(TransportType::Websocket)
         .reconnect(false)
         .on_transport_packet(move || activity.seen())
-        .on(Event::Message, move |payload, _| {
+        // One handler for every event, so those nobody expects are counted too; with no
+        // handler of its own an event's payload is moved here, not copied.
+        .on_any(move |event, payload, _| {
             // Unbounded so a burst never blocks the ping task nor loses a message; the
             // personality thread drains it in microseconds per message.
-            let _ = message_tx.send(Inbound::Message(first_value(payload), Instant::now()));
-            async {}.boxed()
-        })
-        .on("user_followed", move |payload, _| {
-            let _ = raw_tx.send(Inbound::Follow(first_value(payload), Instant::now()));
+            if let Some(inbound) = inbound::of(&event, payload) {
+                let _ = raw_tx.send(inbound);
+            }
             async {}.boxed()
         })
         .on(Event::Connect, move |_, _| {
@@ -343,16 +381,6 @@ fn with_query(url: &str) -> String {
         "{url}{separator}Client-ID={}&Client-Type=streamer",
         uuid::Uuid::new_v4()
     )
-}
-
-/// The first argument of an event; anything else is passed on as `null` (and counted malformed).
-fn first_value(payload: Payload) -> Value {
-    match payload {
-        Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
-        #[allow(deprecated)]
-        Payload::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        _ => Value::Null,
-    }
 }
 
 fn describe(payload: &Payload) -> String {

@@ -38,6 +38,7 @@ fn item(n: usize) -> QueueItem {
         ts: 1_769_994_070_263 + n as i64,
         amount: None,
         late: false,
+        ..ChatEvent::default()
     };
     QueueItem::from_event(&event, "room-1", 1_769_994_070_300 + n as i64)
 }

@@ -119,8 +119,8 @@ impl ChatTools {
 
     #[tool(
         description = "Take queued chat messages for you to answer. Each item has `id`, `author`, \
-            `text`, `ts` (epoch ms), `room`, `kind` (message, tip, trade), `amount` for tips and \
-            trades, `late` when it was said during an outage, `attempts` above 1 when it was \
+            `text`, `ts` (epoch ms), `room`, `kind` (message, tip, trade, follow, live, pinned), \
+            `amount` for tips and trades, `late` when it was said during an outage, `attempts` above 1 when it was \
             handed out before, and `context`: the chat lines said before it (viewers and your \
             own answers, oldest first). The items are leased to you for `lease_secs`; answer \
             each with chat_reply (ack its id) or skip it with chat_ack. Returns {items: []} when \
@@ -247,7 +247,7 @@ impl ChatTools {
 
     #[tool(
         description = "The recent chat as the listener saw it: viewers' messages (with `id`, and \
-            `kind`/`amount` for tips, trades and follows) and what you and the bot posted \
+            `kind`/`amount` for tips, trades, follows, going live and pins) and what you and the bot posted \
             (`bot: true`), each with `author` and `ts` (epoch ms), oldest first. For older \
             lines, pass the returned `next_before` as `before`.",
         input_schema = schema(json!({"limit": HISTORY_LIMIT.property(), "before": HISTORY_BEFORE.property()}), &[]),

@@ -1,6 +1,7 @@
 //! Which hooks a script defines, checked at load: `on_message(msg)` (required), the optional
-//! `on_tip(ev)`, `on_trade(ev)`, `on_follow(ev)`, `on_start()`, `on_quiet(ev)`, `tests()` and
-//! timers (`every_30s`, `every_5m`, `every_1h`, ...).
+//! `on_tip(ev)`, `on_trade(ev)`, `on_follow(ev)`, `on_live(ev)`, `on_pinned(ev)`, `on_start()`,
+//! `on_quiet(ev)`, `tests()` and timers (`every_30s`, `every_5m`, `every_1h`, ...), and which
+//! hook an event goes to.
 //!
 //! A hook with the wrong number of parameters, or a timer with a bad name or period, is a
 //! load error pointing at its `fn` line. Calling them is `mod.rs`'s job.
@@ -14,10 +15,12 @@ use super::{Location, ScriptError};
 /// The hook every personality must define.
 pub const ON_MESSAGE: &str = "on_message";
 /// Hooks taking one event map, by the event kind routed to them.
-pub const EVENT_HOOKS: [(&str, &str); 3] = [
+pub const EVENT_HOOKS: [(&str, &str); 5] = [
     ("tip", "on_tip"),
     ("trade", "on_trade"),
     ("follow", "on_follow"),
+    ("live", "on_live"),
+    ("pinned", "on_pinned"),
 ];
 /// Called once when the listener starts.
 pub const ON_START: &str = "on_start";
@@ -44,8 +47,9 @@ pub struct Timer {
 /// The hooks a script defines besides `on_message`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hooks {
-    /// `on_tip`, `on_trade`, `on_follow`, in that order: whether each is defined.
-    pub events: [bool; 3],
+    /// `on_tip`, `on_trade`, `on_follow`, `on_live`, `on_pinned`, in that order: whether
+    /// each is defined.
+    pub events: [bool; EVENT_HOOKS.len()],
     /// `fn on_start()` is defined.
     pub on_start: bool,
     /// `fn on_quiet(ev)` is defined.
@@ -57,15 +61,25 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    /// The hook an event of `kind` goes to: its own hook when defined, else `on_message` for
-    /// tips and trades, and nothing for follows (so a follow never gets an "On it!").
+    /// The hook an event of `kind` said in the chat goes to: its own hook when defined,
+    /// else `on_message` for tips and trades, and nothing for follows, going live and pins
+    /// (so they never get an "On it!").
     pub fn for_kind(&self, kind: &str) -> Option<&'static str> {
+        self.route(kind, true)
+    }
+
+    /// [`for_kind`](Self::for_kind) for an event that came as chat (`in_chat`) or as a
+    /// live-room event. Only a trade said in the chat falls back to `on_message`: a token's
+    /// `newtrade`s are no viewer talking, and without `on_trade` they are ignored. A tip falls
+    /// back either way, since its two copies are one tip.
+    pub fn route(&self, kind: &str, in_chat: bool) -> Option<&'static str> {
         for (i, (k, hook)) in EVENT_HOOKS.iter().enumerate() {
             if *k == kind {
                 return match (self.events[i], *k) {
                     (true, _) => Some(hook),
-                    (false, "follow") => None,
-                    (false, _) => Some(ON_MESSAGE),
+                    (false, "tip") => Some(ON_MESSAGE),
+                    (false, "trade") if in_chat => Some(ON_MESSAGE),
+                    (false, _) => None,
                 };
             }
         }
@@ -249,10 +263,18 @@ mod tests {
         assert_eq!(hooks.for_kind("message"), Some(ON_MESSAGE));
         assert_eq!(hooks.for_kind("tip"), Some(ON_MESSAGE));
         assert_eq!(hooks.for_kind("follow"), None);
-        hooks.events = [true, false, true];
+        assert_eq!(hooks.for_kind("live"), None);
+        assert_eq!(hooks.for_kind("pinned"), None);
+        assert_eq!(hooks.route("tip", false), Some(ON_MESSAGE));
+        assert_eq!(hooks.route("trade", false), None);
+        hooks.events = [true, false, true, false, true];
         assert_eq!(hooks.for_kind("tip"), Some("on_tip"));
         assert_eq!(hooks.for_kind("trade"), Some(ON_MESSAGE));
         assert_eq!(hooks.for_kind("follow"), Some("on_follow"));
+        assert_eq!(hooks.for_kind("live"), None);
+        assert_eq!(hooks.route("pinned", false), Some("on_pinned"));
+        hooks.events[1] = true;
+        assert_eq!(hooks.route("trade", false), Some("on_trade"));
     }
 
     #[test]

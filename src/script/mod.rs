@@ -222,8 +222,9 @@ impl Runtime {
     }
 
     /// Ask `personality` what to do with `event`: call the hook for its kind (`on_tip`,
-    /// `on_trade`, `on_follow` when defined, else `on_message`; a follow without `on_follow`
-    /// is ignored) under the operation and time budgets. The top level is not run again.
+    /// `on_trade`, `on_follow`, `on_live`, `on_pinned` when defined, else `on_message` for
+    /// tips and trades said in chat; anything else without its hook is ignored) under the
+    /// operation and time budgets. The top level is not run again.
     pub fn decide(&self, p: &Personality, event: &ChatEvent) -> Result<Decision, ScriptError> {
         let decided = self.decide_in(&p.ast, &p.hooks, &p.name, &self.session, event);
         self.changed();
@@ -318,7 +319,7 @@ impl Runtime {
         session: &Shared,
         event: &ChatEvent,
     ) -> Result<Decision, ScriptError> {
-        let Some(hook) = hooks.for_kind(&event.kind) else {
+        let Some(hook) = hooks.route(&event.kind, event.via == crate::event::Via::Chat) else {
             return Ok(Decision::Ignore);
         };
         let msg = {

@@ -1,12 +1,13 @@
 //! The `msg` map a hook receives for one event.
 //!
 //! Built once per event, so it is kept cheap: the extra fields (`count`, `first_time`,
-//! `command`, `args`, `room`) cost a counter lookup and, for non-commands, no parsing at all.
+//! `command`, `args`, `room`, `event`) cost a counter lookup and, for non-commands, no parsing
+//! at all; tips, trades, live sessions and pins add their own few (`add_details`).
 //! Which hook receives it is `hooks.rs`'s business.
 
 use rhai::{Array, Dynamic, ImmutableString, Map};
 
-use crate::event::ChatEvent;
+use crate::event::{ChatEvent, Details};
 
 /// Most `args` a command gets; words past it are dropped.
 const MAX_ARGS: usize = 64;
@@ -42,7 +43,42 @@ pub(super) fn message(
         "age_secs".into(),
         Dynamic::from_int(age_secs(event.ts, now_ms)),
     );
+    map.insert("event".into(), event.via.name().into());
+    if event.kind != "message" {
+        // Empty strings allocate nothing: a tip said in chat without a hash costs no more.
+        let none = Details::default();
+        add_details(&mut map, event, event.details.as_deref().unwrap_or(&none));
+    }
     Dynamic::from_map(map)
+}
+
+/// The fields of a tip, trade, live session or pin, by `kind`, `""` or `()` where the event
+/// has none (a plain message and a follow have none of these).
+fn add_details(map: &mut Map, event: &ChatEvent, details: &Details) {
+    let text = |s: &str| Dynamic::from(ImmutableString::from(s));
+    match event.kind.as_str() {
+        "tip" => {
+            map.insert("tx_hash".into(), text(&details.tx_hash));
+        }
+        "trade" => {
+            let usd = details.usd.map_or(Dynamic::UNIT, Dynamic::from_float);
+            map.insert("usd".into(), usd);
+            map.insert("action".into(), text(&details.action));
+            map.insert("ticker".into(), text(&details.ticker));
+            map.insert("address".into(), text(&details.address));
+            map.insert("tx_hash".into(), text(&details.tx_hash));
+        }
+        "live" => {
+            map.insert("session_id".into(), text(&details.session_id));
+            map.insert("title".into(), text(&event.text));
+        }
+        "pinned" => {
+            // A pin unless it says otherwise (a self-test's or `try`'s pin says nothing).
+            let pinned = details.pinned.unwrap_or(true);
+            map.insert("pinned".into(), Dynamic::from_bool(pinned));
+        }
+        _ => {}
+    }
 }
 
 /// Whole seconds from `ts` to `now_ms`; never negative (the platform's clock may run ahead).

@@ -15,6 +15,7 @@ fn event(author: &str, text: &str) -> ChatEvent {
         ts: 1_738_419_600_000,
         amount: None,
         late: false,
+        ..ChatEvent::default()
     }
 }
 

@@ -107,7 +107,7 @@ fn replay_reports_bad_lines_and_replays_the_rest() {
     );
     assert!(
         err.contains(&format!(
-            "{name}:5: `kind` must be message, tip, trade or follow, got `nope`"
+            "{name}:5: `kind` must be message, tip, trade, follow, live or pinned, got `nope`"
         )),
         "{err}"
     );
