@@ -4,6 +4,7 @@
 //! tried (and hot-reloaded) without going live and without touching live state.
 //!
 //! The user types viewer lines; what happens is printed as it happens (`sandbox/screen.rs`).
+//! Tips, going live, trades and pins come as the platform's live-room events (`sandbox/live.rs`).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -20,7 +21,9 @@ use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Se
 use crate::fake::{FakeOptions, FakeRetake};
 use crate::health::{Health, now_ms};
 
+mod live;
 mod screen;
+use live::{TICKER, TOKEN_ADDRESS};
 use screen::Screen;
 
 const ROOM: &str = "sandbox";
@@ -33,7 +36,6 @@ const SETTLE: Duration = Duration::from_millis(300);
 const HELP: &str = "\
 type a chat line to say it as a viewer; or:
   /as NAME text    say it as someone else
-  /tip AMOUNT      tip the stream (and /tip AMOUNT text to add a message)
   /follow [NAME]   follow the stream
   /late AGE text   say it AGE ago (90s, 5m; at most 10m) while the listener could not hear:
                    the socket drops, and the listener catches it up from the history
@@ -135,7 +137,7 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
         }
     }
     if interactive {
-        eprintln!("{HELP}");
+        eprintln!("{HELP}\n{}", live::HELP);
     }
     let config = sandbox_config(&fake, script, state_dir);
     // As if the listener last heard the chat an hour ago, so what `/late` says (at most an
@@ -177,8 +179,20 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
         tokio::select! {
             line = lines.next_line() => match line {
                 Ok(Some(line)) => match viewer.command(&line) {
-                    Command::Say(room, event, payload) => {
-                        fake.emit(&room, event, payload).await;
+                    Command::Say(events) => {
+                        for (room, event, payload) in events {
+                            fake.emit(&room, event, payload).await;
+                        }
+                    }
+                    Command::Pin((room, event, payload)) => {
+                        // Pins come in the live session's room, which the listener joins once
+                        // a chat line (or /live) has named the session.
+                        if viewer.named_session && wait(Duration::from_secs(5), || fake.room_size(&room) >= 1).await {
+                            fake.emit(&room, event, payload).await;
+                        } else {
+                            viewer.said -= 1;
+                            eprintln!("(not pinned: pins come in the live session's room, which the listener joins once it has heard of the session; say something or /live first)");
+                        }
                     }
                     Command::Late(payload) => {
                         eprintln!("(said while the listener could not hear: the socket drops now, and the listener catches it up from the history when it is back)");
@@ -191,7 +205,7 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
                         );
                         let _ = quiet_tx.send(());
                     }
-                    Command::Help => eprintln!("{HELP}"),
+                    Command::Help => eprintln!("{HELP}\n{}", live::HELP),
                     Command::Quit => break,
                     Command::Nothing => {}
                     Command::Bad(why) => eprintln!("{why} (/help lists the commands)"),
@@ -212,7 +226,8 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
 
 /// Let everything typed be decided and acted on, and its outcome printed.
 async fn settle(screen: &mut Screen, fake: &FakeRetake, health: &Health, said: u64) {
-    let decided = |h: &Health| h.counters.messages_in.get() + h.counters.malformed.get();
+    let c = &health.counters;
+    let decided = |_: &Health| c.messages_in.get() + c.malformed.get() + c.tip_duplicates.get();
     wait(Duration::from_secs(10), || {
         screen.update(fake, health);
         decided(health) >= said
@@ -258,10 +273,10 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
             user_db_id: ROOM.into(),
             agent_name: BOT.into(),
             secret_fields: Vec::new(),
-            token_address: String::new(),
-            token_ticker: String::new(),
+            token_address: TOKEN_ADDRESS.into(),
+            token_ticker: TICKER.into(),
         },
-        // v2 so that tips and follows exist.
+        // v2 so that tips, follows and the other live-room events exist.
         api: ApiVersion::V2,
         chat_url: fake.url(),
         api_url: fake.url(),
@@ -289,7 +304,10 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
 
 /// What one typed line asks for.
 enum Command {
-    Say(String, &'static str, Value),
+    /// Emit these events, in order.
+    Say(Vec<live::Emit>),
+    /// Emit this pin, once the listener is in the session's room.
+    Pin(live::Emit),
     /// Said while the listener could not hear: into the history only, then a dropped socket.
     Late(Value),
     /// Take the room as quiet now (`on_quiet`).
@@ -300,10 +318,12 @@ enum Command {
     Bad(String),
 }
 
-/// The viewer the user plays, and how many events they caused.
+/// The viewer the user plays, how many events they caused, and whether one of them named
+/// the live session (a chat line or `/live`).
 #[derive(Default)]
 struct Viewer {
     said: u64,
+    named_session: bool,
 }
 
 impl Viewer {
@@ -318,19 +338,20 @@ impl Viewer {
                 Some((name, text)) if !text.trim().is_empty() => (name, text.trim()),
                 _ => return Command::Bad("usage: /as NAME text".into()),
             },
-            ("/tip", rest) => {
-                let (amount, text) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
-                let Ok(amount) = amount.parse::<f64>() else {
-                    return Command::Bad("usage: /tip AMOUNT [text]".into());
+            (word @ ("/tip" | "/live" | "/trade" | "/pin"), rest) => {
+                return match live::command(word, rest, ROOM) {
+                    Some(Ok(live::Line::Emit(events))) => Command::Say(
+                        events
+                            .into_iter()
+                            .map(|(room, name, payload)| self.stamp(&room, name, payload))
+                            .collect(),
+                    ),
+                    Some(Ok(live::Line::Pin((room, name, payload)))) => {
+                        Command::Pin(self.stamp(&room, name, payload))
+                    }
+                    Some(Err(usage)) => Command::Bad(usage),
+                    None => Command::Nothing,
                 };
-                return self.event(
-                    ROOM,
-                    "message",
-                    json!({
-                        "type": "tip", "sender_username": "viewer", "sender_user_id": "viewer",
-                        "text": text, "tip_data": { "amount": amount },
-                    }),
-                );
             }
             ("/follow", name) => {
                 let name = if name.trim().is_empty() {
@@ -355,16 +376,14 @@ impl Viewer {
                             .into(),
                     );
                 };
-                let Command::Say(_, _, mut payload) = self.event(
+                let (_, _, mut payload) = self.stamp(
                     ROOM,
                     "message",
                     json!({
                         "type": "message", "sender_username": "viewer", "sender_user_id": "viewer",
                         "text": text.trim(),
                     }),
-                ) else {
-                    return Command::Nothing;
-                };
+                );
                 let said = now_ms().saturating_sub(i64::try_from(age * 1000).unwrap_or(i64::MAX));
                 payload["timestamp"] = json!(said.to_string());
                 return Command::Late(payload);
@@ -380,11 +399,21 @@ impl Viewer {
     }
 
     /// An event with a fresh id and the current time.
-    fn event(&mut self, room: &str, name: &'static str, mut payload: Value) -> Command {
+    fn event(&mut self, room: &str, name: &'static str, payload: Value) -> Command {
+        Command::Say(vec![self.stamp(room, name, payload)])
+    }
+
+    /// `payload` with a fresh id, the current time and the streamer (and, for chat, the live
+    /// session, as the platform's v2 messages name it), counted as said.
+    fn stamp(&mut self, room: &str, name: &'static str, mut payload: Value) -> live::Emit {
         self.said += 1;
         payload["id"] = json!(format!("sandbox-{}", self.said));
         payload["timestamp"] = json!(now_ms().to_string());
         payload["streamer_id"] = json!(ROOM);
-        Command::Say(room.to_string(), name, payload)
+        if name == "message" {
+            payload["session_id"] = json!(live::SESSION);
+        }
+        self.named_session |= matches!(name, "message" | "session_started");
+        (room.to_string(), name, payload)
     }
 }
