@@ -18,6 +18,7 @@ mod interop;
 mod interop_mcp;
 mod interop_server;
 mod listener;
+mod live_events;
 mod mcp;
 mod operations;
 mod outages;

@@ -7,6 +7,19 @@ use std::process::{Output, Stdio};
 
 use crate::support::bin;
 
+/// `script` written to a fresh home and run by a piped sandbox with `input`, which must end
+/// well: its stdout lines and its stderr.
+fn session(script: &str, input: &str) -> (Vec<String>, String) {
+    let home = tempfile::tempdir().expect("tempdir");
+    let path = home.path().join("bot.rhai");
+    std::fs::write(&path, script).expect("write script");
+    let output = piped_sandbox(home.path(), &path, input);
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let out = String::from_utf8_lossy(&output.stdout);
+    (out.lines().map(String::from).collect(), err)
+}
+
 /// `sandbox --script SCRIPT` with `home` as HOME and working directory, `input` piped in;
 /// its output once it has ended by itself after the input.
 pub fn piped_sandbox(home: &Path, script: &Path, input: &str) -> Output {
@@ -115,4 +128,42 @@ fn quiet_makes_the_room_quiet_now_and_on_quiet_speaks() {
     );
     assert!(err.contains("/quiet "), "listed in /help: {err}");
     assert!(err.contains("the room counts as quiet now"), "{err}");
+}
+
+#[test]
+fn live_room_events_reach_their_hooks_and_a_tip_is_thanked_once() {
+    let (lines, err) = session(
+        r#"
+        fn on_message(msg) { if msg.lower == "gm" { reply(`gm ${msg.author}!`) } }
+        fn on_tip(ev) { reply(`thanks for ${ev.amount}, ${ev.author} (${ev.event})`) }
+        fn on_live(ev) { reply(`live: ${ev.title}`) }
+        fn on_trade(ev) { reply(`${ev.action} $${ev.usd} of ${ev.ticker}`) }
+        fn on_pinned(ev) { queue() }
+        fn on_follow(ev) { ignore() }
+        "#,
+        "/pin too early\ngm\n/tip 5\n/live Building\n/trade buy 25\n/pin read the docs\n/follow amy\n/trade hold 3\n",
+    );
+    for expected in [
+        "bot: gm viewer!",
+        "bot: thanks for 5.0, viewer (message)",
+        "bot: live: Building",
+        "bot: buy $25.0 of SBX",
+        "queued for the agent, who would be woken: viewer (pinned): read the docs",
+        "ignored: amy (follow): ",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == expected),
+            "missing {expected:?} in {lines:#?}"
+        );
+    }
+    let thanks = lines.iter().filter(|l| l.contains("thanks for")).count();
+    assert_eq!(
+        thanks, 1,
+        "the tip came both ways and was thanked once: {lines:#?}"
+    );
+    assert!(
+        err.contains("(not pinned: pins come in the live session's room"),
+        "{err}"
+    );
+    assert!(err.contains("usage: /trade buy|sell USD"), "{err}");
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{V1_HISTORY, get, ids};
 use crate::interop::BASE_CONFIG;
-use crate::support::{DEADLINE, ROOM, TOKEN, listener, read_json, start_fake, wait_until};
+use crate::support::{DEADLINE, ROOM, TOKEN, read_json, start_fake, wait_until};
 
 /// The real listener with the reference server as all of retake.tv, in generation `api`: a
 /// viewer's `gm` and a probe are each answered once through the server's send endpoint with
@@ -21,14 +21,8 @@ async fn listener_answers_through_the_reference_server(api: &str, test: &str) {
     let fake = start_fake().await;
     std::fs::write(dir.path().join("config.toml"), BASE_CONFIG).expect("write config");
     let started = Instant::now();
-    let log = std::fs::File::create(dir.path().join("listener.log")).expect("listener log");
-    let mut listener = listener(&fake, dir.path())
-        .env("RETAKE_CHAT_URL", server.url())
-        .env("RETAKE_API_URL", server.url())
-        .env("RETAKE_API", api)
-        .env("RETAKE_CHAT_CONFIG", dir.path().join("config.toml"))
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
+    let mut listener = server
+        .listener(&fake, dir.path(), api)
         .spawn()
         .expect("the listener starts");
     let logs = || std::fs::read_to_string(dir.path().join("listener.log")).unwrap_or_default();

@@ -20,7 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
 
-use retake_chat::fake::{v1_message, v2_message};
+use retake_chat::fake::{FakeRetake, v1_message, v2_message};
 
 use super::{AGENT, DEADLINE, ROOM};
 
@@ -240,6 +240,22 @@ impl RefServer {
         format!("http://127.0.0.1:{}/", self.port)
     }
 
+    /// The real listener (as [`listener`](super::listener) makes it in `dir`) with this server
+    /// as all of retake.tv, in API generation `api`, with `dir/config.toml`, its stderr in
+    /// `dir/listener.log` and its stdout dropped. Not started yet.
+    pub fn listener(&self, fake: &FakeRetake, dir: &Path, api: &str) -> Command {
+        let log = File::create(dir.join("listener.log")).expect("listener log");
+        let mut command = super::listener(fake, dir);
+        command
+            .env("RETAKE_CHAT_URL", self.url())
+            .env("RETAKE_API_URL", self.url())
+            .env("RETAKE_API", api)
+            .env("RETAKE_CHAT_CONFIG", dir.join("config.toml"))
+            .stdout(Stdio::null())
+            .stderr(log);
+        command
+    }
+
     /// Send one command and wait for its answer; panics on an error.
     async fn command(&mut self, mut request: Value) -> Value {
         let id = self.next_id;
@@ -289,6 +305,12 @@ impl RefServer {
     /// deliver it (while [`close`](Self::close)d it is only kept).
     pub async fn emit_message(&mut self, room: &str, payload: Value) -> bool {
         let request = json!({"cmd": "emit", "room": room, "event": "message", "payload": payload});
+        self.command(request).await["delivered"] == true
+    }
+
+    /// Any `event` with `payload` into `room` (a `message` is kept in the history too).
+    pub async fn emit(&mut self, room: &str, event: &str, payload: Value) -> bool {
+        let request = json!({"cmd": "emit", "room": room, "event": event, "payload": payload});
         self.command(request).await["delivered"] == true
     }
 
