@@ -37,7 +37,8 @@ fn server_path() -> anyhow::Result<PathBuf> {
         return Ok(server);
     }
     anyhow::bail!(
-        "{} is not installed beside {}: `cargo install --path .` installs both binaries",
+        "{} is not installed beside {}: `cargo install --path .` installs both binaries (in a \
+         checkout, `cargo build --release --bins` builds both)",
         SERVER_BIN,
         exe.display()
     )
