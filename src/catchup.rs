@@ -116,6 +116,9 @@ struct State {
     refused: bool,
     /// A fresh state dir's first history page: said before the first start, never caught up.
     before_start: HashSet<String>,
+    /// When the socket last joined (epoch ms): what a catch-up finds said after it came on
+    /// the socket too, and is not late, whichever copy is handled.
+    joined_ms: i64,
 }
 
 impl CatchUp {
@@ -136,6 +139,7 @@ impl CatchUp {
             next_poll: now,
             refused: !self.settings.enabled,
             before_start: HashSet::new(),
+            joined_ms: i64::MAX,
         };
         if !state.refused {
             state.owed = match self.handled.newest() {
@@ -192,7 +196,9 @@ impl CatchUp {
 
     fn on_link(&self, state: &mut State, link: Link) {
         state.socket_up = link.up;
-        if !link.up {
+        if link.up {
+            state.joined_ms = now_ms();
+        } else {
             state.down_since = Instant::now();
         }
         if state.refused {
@@ -266,7 +272,9 @@ impl CatchUp {
             Ok(missed) => {
                 let count = missed.len();
                 for mut event in missed {
-                    event.late = origin == Origin::CatchUp;
+                    // Said after the join, it was heard live too: the history copy merely
+                    // came first (a slow socket), and "sorry I missed this" would be wrong.
+                    event.late = origin == Origin::CatchUp && event.ts < state.joined_ms;
                     let _ = self.raw_tx.send(Inbound::History(event, origin));
                 }
                 if count > 0 || origin == Origin::CatchUp {

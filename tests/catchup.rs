@@ -465,3 +465,43 @@ async fn what_the_first_history_read_sees_before_the_socket_is_answered() {
     h.wait_sent(2).await;
     assert_eq!(h.sent_texts(), ["gm ann! ☀️", "pong! 🏓"]);
 }
+
+/// A question said just after a rejoin may reach that rejoin's catch-up before the socket
+/// delivers it. It was said after the join and heard live too, so it is not "late": its
+/// acknowledgement is the plain "On it!", not "Sorry I missed this".
+#[tokio::test]
+async fn a_question_the_catch_up_gets_before_the_socket_is_not_apologised_for() {
+    let h = Harness::start().await;
+    h.say("m0", "bo", "gm").await;
+    expect("the gm answered", || sent(&h, "gm bo! ☀️") == 1).await;
+    // The next catch-up's page is computed after 300 ms: whatever is said meanwhile is on it.
+    h.fake.set_history_delay(Duration::from_millis(300));
+    let reads = h.fake.history_read_count();
+    let joins = h.fake.joins().get(ROOM).copied().unwrap_or(0);
+    h.fake.disconnect_all().await;
+    expect("rejoined", || {
+        h.fake.joins().get(ROOM).copied().unwrap_or(0) > joins
+    })
+    .await;
+    h.fake
+        .add_history(ROOM, said("early-q", "ann", "what are you building?", 0));
+    expect("the catch-up read is answered", || {
+        h.fake.history_read_count() > reads
+    })
+    .await;
+    h.emit(said("early-q", "ann", "what are you building?", 0))
+        .await;
+    expect("acknowledged", || {
+        h.sent_texts().iter().any(|t| t.contains("ann!"))
+    })
+    .await;
+    let acks: Vec<String> = h
+        .sent_texts()
+        .into_iter()
+        .filter(|t| t.contains("ann!"))
+        .collect();
+    assert_eq!(acks, ["On it ann! 💭"], "once, and no apology");
+    assert_eq!(queued(&h, "early-q"), 1);
+    let item = h.queue().into_iter().find(|i| i.id == "early-q");
+    assert!(item.is_some_and(|i| !i.late), "heard live too: not late");
+}
