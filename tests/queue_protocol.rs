@@ -241,3 +241,23 @@ async fn kill_9_mid_burst_loses_no_acknowledged_line() {
     assert!(after.len() >= items.len(), "queue kept across restart");
     child.start_kill().expect("kill");
 }
+
+/// A state directory no listener has used is a mistake to name, not an empty queue forever.
+#[test]
+fn queue_commands_on_a_state_dir_no_listener_used_say_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("never-ran");
+    for args in [&["take"][..], &["list"], &["ack", "q1"]] {
+        let (code, items, err) = queue_cmd(&missing, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(items.is_empty());
+        assert!(
+            err.contains(&format!(
+                "error: there is no state directory at {} (no listener has run with it;",
+                missing.display()
+            )),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!missing.exists(), "nothing was created in its place");
+}

@@ -22,11 +22,17 @@ pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     let dir = local.state_dir;
     let queue = Queue::with_config(dir.join("queue.jsonl"), &local.queue);
     let now = now_ms();
-    // Writing (take, ack) in a directory others control could go through their links.
-    match &args.action {
-        QueueAction::List { .. } => crate::files::check_state_dir(&dir)?,
-        _ => crate::files::prepare_state_dir(&dir)?,
+    // A directory no listener has used is a wrong --state-dir far more often than an empty
+    // queue: say so, rather than "nothing" forever.
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "there is no state directory at {} (no listener has run with it; start \
+             `retake-chat`, or give the listener's --state-dir or RETAKE_STATE_DIR)",
+            dir.display()
+        );
     }
+    // Writing (take, ack) in a directory others control could go through their links.
+    crate::files::check_state_dir(&dir)?;
     match &args.action {
         QueueAction::List { all } => {
             let (items, problems) = queue.read_all()?;
