@@ -135,7 +135,8 @@ pub struct RunArgs {
     /// Credentials, sending address, state directory and config file.
     #[command(flatten)]
     pub account: AccountArgs,
-    /// Give up after this many consecutive failed connection attempts [default: never].
+    /// Give up when the first connection attempt and then N reconnects in a row have failed
+    /// [default: never].
     #[arg(long, value_name = "N")]
     pub max_reconnects: Option<u32>,
     /// Serve /healthz and /metrics (Prometheus) over HTTP here, e.g. 127.0.0.1:9187

@@ -81,8 +81,10 @@ pub enum Inbound {
 /// Why the source stopped for good.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "gave up connecting to {url} after {attempts} attempt{}: {last_error}",
-    if *attempts == 1 { "" } else { "s" }
+    "gave up connecting to {url} after {attempts} attempt{} (the first and {} reconnect{}): {last_error}",
+    if *attempts == 1 { "" } else { "s" },
+    attempts.saturating_sub(1),
+    if *attempts == 2 { "" } else { "s" }
 )]
 pub struct GaveUp {
     url: String,

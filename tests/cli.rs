@@ -133,7 +133,7 @@ fn max_reconnects_gives_up_with_the_reason() {
     assert_eq!(code, 2);
     assert!(
         err.contains(
-            "error: gave up connecting to http://127.0.0.1:9/ after 3 attempts: cannot connect"
+            "error: gave up connecting to http://127.0.0.1:9/ after 3 attempts (the first and 2 reconnects): cannot connect"
         ),
         "{err}"
     );
