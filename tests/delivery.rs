@@ -296,3 +296,23 @@ async fn reply_strips_control_and_bidi_characters() {
         "line one line two ]52;c;cHduZWQ= desrever"
     );
 }
+
+/// An agent whose model returned nothing must not drop the viewer's question: an empty or
+/// blank text posts nothing, acknowledges nothing and exits 2 with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_reply_posts_nothing_and_acknowledges_nothing() {
+    let fake = start_fake().await;
+    let (dir, config) = agent_dir("");
+    for text in ["", "   ", "\n\t"] {
+        let (code, err) = reply(&fake, dir.path(), &config, text).await;
+        assert_eq!(code, 2, "{text:?}: {err}");
+        assert!(
+            err.contains(
+                "error: nothing to send: the text is empty once line breaks and control characters are removed"
+            ),
+            "{text:?}: {err}"
+        );
+    }
+    assert_eq!(fake.sent_count(), 0, "nothing posted");
+    assert_eq!(queued_ids(dir.path()), ["q1"], "q1 still waits");
+}
