@@ -328,7 +328,7 @@ pub struct StatusArgs {
 /// Arguments of `try`.
 #[derive(Debug, Args)]
 pub struct TryArgs {
-    /// The personality script [default: the built-in one].
+    /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
     #[arg(long, value_name = "PATH")]
     pub script: Option<PathBuf>,
     /// Who sends the messages.
@@ -356,7 +356,7 @@ pub struct TryArgs {
 /// Arguments of `replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The personality script [default: the built-in one].
+    /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
     #[arg(long, value_name = "PATH")]
     pub script: Option<PathBuf>,
     /// Print one JSON object per decision on stdout instead.
@@ -369,8 +369,8 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Scripts to check.
-    #[arg(required = true, value_name = "PATH")]
+    /// Scripts to check [default: ./scripts/personality.rhai].
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
 

@@ -301,3 +301,45 @@ async fn a_reload_whose_tests_fail_keeps_the_last_good_script() {
     h.wait_sent(2).await;
     assert_eq!(h.sent_texts(), ["good ann", "good bo"]);
 }
+
+/// `try`, `replay` and `check` without a script use the one `run` and `sandbox` would,
+/// `./scripts/personality.rhai`, and `try` and `replay` say which on stderr.
+#[test]
+fn try_replay_and_check_default_to_the_local_personality_and_say_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("scripts")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("scripts/personality.rhai"),
+        "fn on_message(msg) { reply(`edited: ${msg.text}`) }\n",
+    )
+    .expect("write");
+    let (code, out, err) = run(bin().current_dir(dir.path()).args(["try", "gm"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("edited: gm"), "{out}");
+    assert!(
+        err.contains("scripts/personality.rhai (--script PATH for another)"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("chat.jsonl"),
+        "{\"author\": \"amy\", \"text\": \"hi\"}\n",
+    )
+    .expect("write");
+    let (code, out, err) = run(bin().current_dir(dir.path()).args(["replay", "chat.jsonl"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("edited: hi"), "{out}");
+    let (code, out, err) = run(bin().current_dir(dir.path()).arg("check"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("scripts/personality.rhai"), "{out}");
+    // Elsewhere: the built-in copy, said so; `check` has nothing to check.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) = run(bin().current_dir(empty.path()).args(["try", "gm"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("personality: the built-in copy"), "{err}");
+    let (code, _, err) = run(bin().current_dir(empty.path()).arg("check"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error: no script given and no ./scripts/personality.rhai here"),
+        "{err}"
+    );
+}

@@ -1,8 +1,10 @@
-//! `retake-chat check PATH...`: load each script exactly as the listener would (header, hooks,
-//! top level, self-tests) and report problems as `PATH:LINE:COL: message`, the source line and
-//! a caret; on success print what the script says about itself. Runs nothing with effects.
+//! `retake-chat check [PATH...]` (without one, `./scripts/personality.rhai`): load each script
+//! exactly as the listener would (header, hooks, top level, self-tests) and report problems as
+//! `PATH:LINE:COL: message`, the source line and a caret; on success print what the script
+//! says about itself. Runs nothing with effects.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::CheckArgs;
@@ -15,7 +17,19 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(ScriptConfig::default().to_limits());
     let mut problems = false;
     let mut unreadable = false;
-    for path in &args.paths {
+    let default = [Path::new("scripts").join("personality.rhai")];
+    let paths: &[PathBuf] = if args.paths.is_empty() {
+        // The one `run` would use; without it there is nothing to check.
+        if !default[0].is_file() {
+            anyhow::bail!(
+                "no script given and no ./scripts/personality.rhai here: name the scripts to check, e.g. retake-chat check my.rhai"
+            );
+        }
+        &default
+    } else {
+        &args.paths
+    };
+    for path in paths {
         let (name, source) = match reload::read(path) {
             Ok(read) => read,
             Err(error @ ScriptError::Io { .. }) => {

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use crate::cli::TryArgs;
+use crate::config::ScriptChoice;
 use crate::config::{CatchupConfig, ScriptConfig};
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
 use crate::script::{
@@ -71,10 +72,30 @@ pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Compile the script at `path` (the built-in personality without one) with `runtime`. On
-/// failure the diagnostic is printed and the exit code returned: 2 unreadable, 1 broken.
+/// Compile the script at `path` with `runtime`; without one, the script `run` and `sandbox`
+/// would use (`./scripts/personality.rhai` if it exists, else the built-in copy), named on
+/// stderr so nobody tries one script while editing another. On failure the diagnostic is
+/// printed and the exit code returned: 2 unreadable, 1 broken.
 pub fn load(runtime: &Runtime, path: Option<&Path>) -> Result<Personality, ExitCode> {
-    let (name, source) = match path {
+    let chosen = match path {
+        Some(path) => Some(path.to_path_buf()),
+        None => match crate::config::script_choice(None, &crate::config::Env::from_process()) {
+            ScriptChoice::File(path) => {
+                eprintln!(
+                    "personality: {} (--script PATH for another)",
+                    path.display()
+                );
+                Some(path)
+            }
+            ScriptChoice::Embedded => {
+                eprintln!(
+                    "personality: the built-in copy (no --script given and no ./scripts/personality.rhai)"
+                );
+                None
+            }
+        },
+    };
+    let (name, source) = match chosen.as_deref() {
         None => ("<embedded>".to_string(), EMBEDDED_PERSONALITY.to_string()),
         Some(path) => match reload::read(path) {
             Ok(read) => read,
