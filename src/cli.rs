@@ -68,8 +68,9 @@ pub enum Command {
     /// Show what the personality would do with each TEXT, without connecting or queueing.
     ///
     /// One decision per TEXT, through the same engine, limits and self-tests as the listener;
-    /// state (counts, cooldowns, memory) lives only in this run. Without --script, the
-    /// built-in personality. Exit 1 when the script fails to load or on a TEXT.
+    /// state (counts, cooldowns, memory) lives only in this run. Without --script, the one
+    /// `run` would use (./scripts/personality.rhai, else the built-in copy), named on stderr.
+    /// Exit 1 when the script fails to load or on a TEXT.
     ///
     /// Example: retake-chat try --script examples/greeter.rhai --author alice gm "!help"
     Try(TryArgs),
