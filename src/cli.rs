@@ -144,6 +144,10 @@ pub struct RunArgs {
     /// [env: RETAKE_METRICS_ADDR] [default: off].
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Listen to another streamer's chat too (an id or a name; repeatable; beside the config
+    /// file's `rooms`). Replies go to the room a message came from.
+    #[arg(long = "room", value_name = "ID|NAME")]
+    pub rooms: Vec<String>,
 }
 
 impl RunArgs {
@@ -154,6 +158,7 @@ impl RunArgs {
             chat_url: self.chat_url.clone(),
             max_reconnects: self.max_reconnects,
             metrics_addr: self.metrics_addr,
+            rooms: self.rooms.clone(),
             ..self.account.overrides()
         }
     }
@@ -233,6 +238,10 @@ pub struct ReplyArgs {
     /// Queue item to acknowledge once the message is sent (repeatable).
     #[arg(long = "ack", value_name = "ID")]
     pub ack: Vec<String>,
+    /// Post in another streamer's room (an id, or a name the listener's `--room` resolved)
+    /// [default: the room the --ack items were said in, else your own].
+    #[arg(long, value_name = "ID|NAME")]
+    pub room: Option<String>,
     /// The message; longer than 500 characters is split at a word into at most two.
     #[arg(required = true, value_name = "TEXT")]
     pub text: String,

@@ -24,6 +24,7 @@ use crate::decider::Decider;
 use crate::decisions::{self, DecisionLog};
 use crate::health::{self, Health, Status};
 use crate::live::Live;
+use crate::rooms::Rooms;
 use crate::script::{self, Clock, Personality, Runtime, Session, reload};
 use crate::source::{self, Backoff, Inbound, SourceConfig};
 use crate::state_lock::StateLock;
@@ -69,6 +70,8 @@ pub async fn run_with_quiet(
         config.handled_path(),
     ]);
     let handled = Arc::new(open_handled(&config)?);
+    // Before connecting: a room that does not resolve stops the start, naming it.
+    let rooms = Arc::new(crate::rooms::resolve(&config).await?);
     let queue = Queue::with_config(config.queue_path(), &config.queue);
     if queue.repair()? {
         tracing::warn!(
@@ -133,12 +136,13 @@ pub async fn run_with_quiet(
         (config.api == ApiVersion::V2).then_some(session_tx),
     );
     let mut source_task = tokio::spawn(source::run(
-        source_config(&config, learned_rooms),
+        source_config(&config, &rooms, learned_rooms),
         raw_tx.clone(),
         health.clone(),
         on_link,
         shutdown_rx.clone(),
     ));
+    let room_sockets = room_sockets(&config, &rooms, &raw_tx, &shutdown_rx);
     // Built while the source connects: an HTTP client loads the TLS root certificates, which
     // takes longer (50-90 ms) than connecting and joining.
     let sender = match Sender::new(&config) {
@@ -257,6 +261,7 @@ pub async fn run_with_quiet(
         transcript,
         quiet_after: config.script_limits.quiet_after(),
         live,
+        rooms,
     };
     // Timers, dead air and the periodic memory save run on the personality thread; this only
     // wakes it (and passes on the sandbox's `/quiet`), and gives memory back once a burst is
@@ -311,6 +316,7 @@ pub async fn run_with_quiet(
     let _ = tokio::time::timeout_at(deadline, decider_done_rx).await;
     let tasks = [queue_task, reply_task, wake_task, tick_task, catchup_task]
         .into_iter()
+        .chain(room_sockets)
         .chain(decisions_task)
         .chain(transcript_task)
         .chain(metrics_task);
@@ -437,18 +443,25 @@ fn load_first(runtime: &Runtime, choice: &ScriptChoice) -> anyhow::Result<Person
     }
 }
 
-fn source_config(config: &Config, learned_rooms: watch::Receiver<Vec<String>>) -> SourceConfig {
+/// The own room's socket: v2's also hears the other streamers' rooms, whose payloads name
+/// their room (`streamer_id`).
+fn source_config(
+    config: &Config,
+    rooms: &Rooms,
+    learned_rooms: watch::Receiver<Vec<String>>,
+) -> SourceConfig {
     SourceConfig {
         url: config.chat_url.clone(),
         rooms: match config.api {
             ApiVersion::V1 => vec![config.creds.user_db_id.clone()],
             ApiVersion::V2 => {
-                let mut rooms = vec![
+                let mut joined = vec![
                     config.creds.user_db_id.clone(),
                     format!("live_{}", config.creds.user_db_id),
                 ];
-                rooms.extend(crate::live::token_room(&config.creds));
-                rooms
+                joined.extend(crate::live::token_room(&config.creds));
+                joined.extend(rooms.others().iter().map(|r| r.id.clone()));
+                joined
             }
         },
         learned_rooms,
@@ -459,7 +472,45 @@ fn source_config(config: &Config, learned_rooms: watch::Receiver<Vec<String>>) -
         },
         max_reconnects: config.max_reconnects,
         tls: config.tls.socket_config(),
+        tag: None,
     }
+}
+
+/// v1's payloads name no room, so each other streamer's room gets a socket of its own, whose
+/// messages it tags with the room; they reconnect like the own one, forever, and report to a
+/// health of their own (the listener's health is the own room's).
+fn room_sockets(
+    config: &Config,
+    rooms: &Rooms,
+    raw_tx: &mpsc::UnboundedSender<Inbound>,
+    shutdown_rx: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    if config.api != ApiVersion::V1 {
+        return Vec::new();
+    }
+    rooms
+        .others()
+        .iter()
+        .map(|room| {
+            let (_, nothing_learned) = watch::channel(Vec::new());
+            let source = SourceConfig {
+                rooms: vec![room.id.clone()],
+                tag: Some(room.id.as_str().into()),
+                max_reconnects: None,
+                ..source_config(config, rooms, nothing_learned)
+            };
+            let run = source::run(
+                source,
+                raw_tx.clone(),
+                Arc::new(Health::new()),
+                Box::new(|_| {}),
+                shutdown_rx.clone(),
+            );
+            tokio::spawn(async move {
+                let _ = run.await;
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::decisions::{DecisionLog, Record};
 use crate::event::{ChatEvent, Normalized, Via, normalize, normalize_follow};
 use crate::health::{Health, Status, now_ms};
 use crate::live::Live;
+use crate::rooms::Rooms;
 use crate::script::quiet::breaks_silence;
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError, Silence, hooks};
 use crate::source::Inbound;
@@ -53,6 +54,8 @@ pub struct Decider {
     pub quiet_after: std::time::Duration,
     /// The live-room events' state: first payloads logged, repeats, tip pairs, the session.
     pub live: Live,
+    /// The rooms heard: the own room and the other streamers' (`--room`).
+    pub rooms: Arc<Rooms>,
 }
 
 impl Decider {
@@ -64,9 +67,10 @@ impl Decider {
         let mut silence = Silence::new(self.quiet_after);
         while let Some(inbound) = raw_rx.blocking_recv() {
             let (normalized, arrived, origin) = match inbound {
-                Inbound::Message(raw, at) => {
+                Inbound::Message(raw, at, socket_room) => {
                     self.live.learn_session(&raw);
-                    (normalize(&raw, now_ms()), at, None)
+                    let normalized = normalize(&raw, now_ms());
+                    (self.place(normalized, socket_room), at, None)
                 }
                 Inbound::Follow(raw, at) => {
                     self.live.first_of("user_followed", &raw);
@@ -81,7 +85,8 @@ impl Decider {
                     continue;
                 }
                 Inbound::History(event, origin) => {
-                    (Normalized::Chat(event), Instant::now(), Some(origin))
+                    let normalized = self.place(Normalized::Chat(event), None);
+                    (normalized, Instant::now(), Some(origin))
                 }
                 Inbound::Tick => {
                     let latest = self.current.borrow().clone();
@@ -112,6 +117,24 @@ impl Decider {
             }
         }
         self.save_memory();
+    }
+
+    /// Which room a chat event was said in: the room its payload names (v2's `streamer_id`),
+    /// else the room of the socket it came on, kept only when it is one of the other rooms
+    /// joined; anything else is the own room's (an id the platform spells differently must
+    /// not send replies elsewhere).
+    fn place(&self, normalized: Normalized, socket_room: Option<Arc<str>>) -> Normalized {
+        let Normalized::Chat(mut event) = normalized else {
+            return normalized;
+        };
+        let id = match (&event.room, &socket_room) {
+            (Some(room), _) => room.id.as_str(),
+            (None, Some(room)) => room,
+            (None, None) => "",
+        };
+        let joined = self.rooms.others().iter().find(|r| r.id == id);
+        event.room = joined.map(|room| Box::new(room.clone()));
+        Normalized::Chat(event)
     }
 
     /// One normalized payload that arrived at `arrived` (from the history when `origin`):

@@ -36,6 +36,11 @@ pub struct ChatEvent {
     pub amount: Option<f64>,
     /// Said while the listener could not hear it, and read from the chat history afterwards.
     pub late: bool,
+    /// The room it was said in, when that is not the own room: another streamer's (`--room`),
+    /// with the name it was given by. `None` for the own room. The normalizer takes v2's
+    /// `streamer_id`; the personality stage keeps it only when it names a room the listener
+    /// joined (boxed: the own room's messages pay one pointer for it).
+    pub room: Option<Box<crate::rooms::Room>>,
     /// The platform event it came as: a chat `message`, or one of the live-room events.
     pub via: Via,
     /// What tips, trades, sessions and pins carry besides the above; `None` for plain chat
@@ -127,6 +132,11 @@ impl ChatEvent {
         self.text.trim().to_lowercase()
     }
 
+    /// The other streamer's room it was said in; empty for the own room.
+    pub fn room_id(&self) -> &str {
+        self.room.as_ref().map_or("", |room| &room.id)
+    }
+
     /// True when the agent itself sent this (the platform echoes the agent's messages back).
     pub fn is_own(&self, agent_name: &str, user_db_id: &str) -> bool {
         (!agent_name.is_empty() && self.author == agent_name)
@@ -177,6 +187,8 @@ pub fn normalize(raw: &Value, now_ms: i64) -> Normalized {
     }
     event.amount = amount(obj);
     event.details = chat_details(obj);
+    let room = string_field(obj.get("streamer_id"), MAX_FIELD_CHARS);
+    event.room = (!room.is_empty()).then(|| Box::new(crate::rooms::Room::id(room)));
     // An empty id (missing, null, "", or not a string or number) would make every such
     // message a "repeat" of the first; give it one of its own instead.
     let id = string_field(obj.get("_id").or_else(|| obj.get("id")), MAX_FIELD_CHARS);
@@ -440,6 +452,10 @@ mod tests {
         assert_eq!(a.author_id, "u9");
         assert!(a.id.starts_with("v2-"));
         assert_eq!(a.id, b.id);
+        // The room is the payload's; whether it is one the listener joined is decided later.
+        assert_eq!(a.room_id(), "st");
+        let v1 = chat(json!({"_id": "c1", "text": "gm", "author": {"fusername": "v"}}));
+        assert_eq!(v1.room_id(), "", "v1 names no room");
     }
 
     #[test]

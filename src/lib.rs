@@ -15,6 +15,7 @@
 //!   error, ping silence) and reconnected forever.
 //! - [`catchup`]: gap-free chat: missed messages read back from the platform's history after
 //!   every join, polling while the socket is out of reach, one decision per message id.
+//! - [`rooms`]: other streamers' rooms (`--room`): names resolved to ids, cached.
 //! - [`state_lock`]: one listener per state directory (`listener.lock`).
 //! - [`event`]: raw payloads of both API generations normalized into `ChatEvent`.
 //! - [`live`]: v2's live-room events (tips, trades, going live, pins): parsed, tips
@@ -58,6 +59,7 @@ pub mod malloc;
 pub mod mcp;
 pub mod metrics;
 pub mod platform;
+pub mod rooms;
 pub mod rotating;
 pub mod script;
 pub mod source;

@@ -47,6 +47,10 @@ pub struct SourceConfig {
     pub backoff: Backoff,
     /// Stop after this many consecutive failed attempts; `None` never gives up.
     pub max_reconnects: Option<u32>,
+    /// The one other streamer's room this socket hears, whose `message`s are tagged with it
+    /// (v1 names no room in its payloads, so each other room has a socket of its own); `None`
+    /// for the own room's socket.
+    pub tag: Option<Arc<str>>,
     /// TLS for `https://`/`wss://` when it is not the default (`SSL_CERT_FILE`).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
@@ -54,9 +58,10 @@ pub struct SourceConfig {
 /// What the source hands to the personality stage.
 #[derive(Debug)]
 pub enum Inbound {
-    /// The first argument of a `message` event, unparsed, and when it was read off the socket
-    /// (an instant reply's deadline counts from then).
-    Message(Value, Instant),
+    /// The first argument of a `message` event, unparsed, when it was read off the socket (an
+    /// instant reply's deadline counts from then), and the room of the socket it came on when
+    /// that socket hears one other room only (v1's payloads name no room).
+    Message(Value, Instant, Option<Arc<str>>),
     /// The first argument of a `user_followed` event (v2's `live_<id>` room), unparsed, and
     /// when it was read.
     Follow(Value, Instant),
@@ -331,6 +336,7 @@ fn client_builder(
     activity: Activity,
 ) -> ClientBuilder {
     let (connect_tx, close_tx, error_tx) = (signal_tx.clone(), signal_tx.clone(), signal_tx);
+    let tag = config.tag.clone();
     let mut builder = ClientBuilder::new(with_query(&config.url));
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.clone());
@@ -344,7 +350,7 @@ fn client_builder(
         .on_any(move |event, payload, _| {
             // Unbounded so a burst never blocks the ping task nor loses a message; the
             // personality thread drains it in microseconds per message.
-            if let Some(inbound) = inbound::of(&event, payload) {
+            if let Some(inbound) = inbound::of(&event, payload, &tag) {
                 let _ = raw_tx.send(inbound);
             }
             async {}.boxed()

@@ -259,7 +259,7 @@ async fn a_connection_closed_or_reset_before_any_answer_is_retried() {
         config.api_url = url;
         let sender = Sender::new(&config).expect("sender");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let delivered = sender.deliver("gm", deadline, &Health::new()).await;
+        let delivered = sender.deliver("", "gm", deadline, &Health::new()).await;
         assert_eq!(delivered, Ok(()), "reset: {reset}");
         assert_eq!(requests.load(Ordering::SeqCst), 3, "reset: {reset}");
     }
@@ -275,7 +275,7 @@ async fn a_request_with_no_answer_in_time_is_unknown_and_not_retried() {
     let sender = Sender::new(&config).expect("sender");
     // Time enough for several attempts: there must be only one.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let delivered = sender.deliver("gm", deadline, &Health::new()).await;
+    let delivered = sender.deliver("", "gm", deadline, &Health::new()).await;
     assert!(
         delivered.as_ref().is_err_and(|e| e.is_unknown()),
         "{delivered:?}"

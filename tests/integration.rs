@@ -28,6 +28,7 @@ mod queue_disk_full;
 mod queue_protocol;
 mod quiet;
 mod resilience;
+mod rooms;
 mod sandbox;
 mod sandbox_command;
 mod script_limits;

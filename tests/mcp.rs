@@ -166,6 +166,7 @@ pub fn question(id: &str, author: &str, text: &str, ts: i64) -> QueueItem {
         ts,
         kind: "message".into(),
         room: crate::support::ROOM.into(),
+        room_name: None,
         author_id: String::new(),
         wallet: String::new(),
         amount: None,

@@ -21,6 +21,7 @@ fn item(id: &str) -> QueueItem {
         ts: 1_769_994_070_263,
         kind: "message".into(),
         room: String::new(),
+        room_name: None,
         author_id: String::new(),
         wallet: String::new(),
         amount: None,

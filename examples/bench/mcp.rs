@@ -37,6 +37,7 @@ fn item(n: usize) -> QueueItem {
         ts: 1_769_994_070_263 + n as i64,
         kind: "message".into(),
         room: ROOM.into(),
+        room_name: None,
         author_id: String::new(),
         wallet: String::new(),
         amount: None,

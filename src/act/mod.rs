@@ -73,6 +73,7 @@ impl Actions {
                     purpose: Purpose::Reply,
                     deadline,
                     in_reply_to: event.id.clone(),
+                    room: event.room_id().to_string(),
                 });
             }
             Decision::Ack(text) => queue(Some(text)),
@@ -88,6 +89,7 @@ impl Actions {
             purpose: Purpose::Timer,
             deadline: Instant::now() + self.instant_deadline,
             in_reply_to: label.to_string(),
+            room: String::new(),
         });
     }
 }
@@ -161,6 +163,7 @@ pub async fn run_queue(
                     text,
                     purpose: Purpose::Ack,
                     deadline: pending.deadline,
+                    room: pending.item.room,
                     in_reply_to: pending.item.id,
                 });
             }

@@ -144,6 +144,7 @@ mod tests {
             purpose: Purpose::Reply,
             deadline: Instant::now(),
             in_reply_to: format!("m{n}"),
+            room: String::new(),
         }
     }
 

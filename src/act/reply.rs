@@ -43,6 +43,8 @@ pub struct Outgoing {
     pub deadline: Instant,
     /// The viewer message it answers, for logs.
     pub in_reply_to: String,
+    /// The room it goes to: another streamer's id (`--room`), or empty for the own room.
+    pub room: String,
 }
 
 /// How one message ended, as the server saw it.
@@ -128,7 +130,10 @@ pub async fn run(
                 continue;
             }
             recent.record(&text, now);
-            match sender.deliver(&text, out.deadline, &health).await {
+            match sender
+                .deliver(&out.room, &text, out.deadline, &health)
+                .await
+            {
                 Ok(()) => {
                     tracing::debug!(%id, "sent {text:?}");
                     count(counters, out.purpose, Outcome::Sent);

@@ -39,7 +39,12 @@ pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match runtime.block_on(agent::reply(&config, &args.text, &args.ack)) {
+    match runtime.block_on(agent::reply(
+        &config,
+        args.room.as_deref(),
+        &args.text,
+        &args.ack,
+    )) {
         Ok(replied) => {
             if let Some(error) = replied.transcript_error {
                 eprintln!("sent, but not written to the transcript: {error}");

@@ -281,6 +281,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         chat_url: fake.url(),
         api_url: fake.url(),
         state_dir: state_dir.to_path_buf(),
+        rooms: Vec::new(),
         script,
         script_limits: Default::default(),
         wake: Default::default(),

@@ -286,6 +286,9 @@ pub(super) struct FileConfig {
     pub(super) api: Option<ApiVersion>,
     pub(super) state_dir: Option<PathBuf>,
     pub(super) creds: Option<PathBuf>,
+    /// Other streamers' rooms to listen to: ids or names (`rooms = ["rival", "user_abc"]`).
+    #[serde(default)]
+    pub(super) rooms: Vec<String>,
     pub(super) script: Option<ScriptFileTable>,
     #[serde(default)]
     pub(super) wake: WakeConfig,

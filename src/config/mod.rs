@@ -86,6 +86,9 @@ pub struct Config {
     pub api_url: String,
     /// Where queue.jsonl and health.json live.
     pub state_dir: PathBuf,
+    /// Other streamers' rooms to listen to as well, as given (ids or names; `--room` and
+    /// `rooms = [...]`, flags first, each once): resolved to ids at start (`rooms.rs`).
+    pub rooms: Vec<String>,
     /// The personality.
     pub script: ScriptChoice,
     /// Script limits.
@@ -172,6 +175,8 @@ pub struct Overrides {
     pub max_reconnects: Option<u32>,
     /// `--metrics-addr`
     pub metrics_addr: Option<SocketAddr>,
+    /// `--room` (repeatable)
+    pub rooms: Vec<String>,
 }
 
 /// A snapshot of the environment variables this program reads.
@@ -311,12 +316,14 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
     };
     let script_table = file.script.unwrap_or_default();
     let script = script_choice(cli.script.clone().or(script_table.path), env);
+    let rooms = other_rooms(cli.rooms.iter().chain(&file.rooms))?;
     Ok(Config {
         creds: load_credentials(&creds_path, env)?,
         api,
         chat_url,
         api_url,
         state_dir,
+        rooms,
         script,
         script_limits: script_table.limits,
         wake: WakeConfig {
@@ -339,6 +346,35 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
             None => Tls::default(),
         },
     })
+}
+
+/// Longest room id or streamer name accepted (the platform's are far shorter).
+const MAX_ROOM_CHARS: usize = 128;
+
+/// The other rooms as given, trimmed, each once, in order; an empty one or one with
+/// characters no id or name has is refused with its value.
+fn other_rooms<'a>(given: impl Iterator<Item = &'a String>) -> Result<Vec<String>, ConfigError> {
+    let mut rooms: Vec<String> = Vec::new();
+    for room in given {
+        let room = room.trim();
+        let usable = !room.is_empty()
+            && room.chars().count() <= MAX_ROOM_CHARS
+            && room
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !usable {
+            return Err(ConfigError::Invalid {
+                name: "--room / rooms",
+                detail: format!(
+                    "expected a streamer's id or name (letters, digits, `_`, `-`, `.`), got {room:?}"
+                ),
+            });
+        }
+        if !rooms.iter().any(|r| r == room) {
+            rooms.push(room.to_string());
+        }
+    }
+    Ok(rooms)
 }
 
 /// The script given, else `./scripts/personality.rhai` if it exists, else the built-in copy.

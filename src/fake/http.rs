@@ -11,7 +11,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::header::{AUTHORIZATION, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
@@ -52,6 +52,7 @@ pub(super) fn router(state: HttpState) -> Router {
         .route(V2_SEND, post(send_v2))
         .route(V1_HISTORY, get(read_v1))
         .route(V2_HISTORY, get(read_v2))
+        .route("/api/v1/users/streamer/{name}", get(find_streamer))
         .with_state(state)
 }
 
@@ -141,6 +142,28 @@ async fn send(
     }
     keep_and_echo(generation, &state, &body).await;
     (StatusCode::OK, Json(json!({ "success": true }))).into_response()
+}
+
+/// The public streamer lookup: a name added with `add_streamer` (or an id added so) answers
+/// `{"streamer_id", "username"}`, anything else 404 as the platform does. Counted.
+async fn find_streamer(State(state): State<HttpState>, Path(name): Path<String>) -> Response {
+    state.shared.lookups.fetch_add(1, Ordering::SeqCst);
+    let found = lock(&state.shared.streamers)
+        .iter()
+        .find(|(username, id)| *username == name || *id == name)
+        .cloned();
+    match found {
+        Some((username, id)) => (
+            StatusCode::OK,
+            Json(json!({ "streamer_id": id, "username": username })),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "streamer not found" })),
+        )
+            .into_response(),
+    }
 }
 
 /// Keeps the agent's own message in the destination room's history (the platform does, echo

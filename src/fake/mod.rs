@@ -124,6 +124,10 @@ struct Shared {
     history_delay: Mutex<Duration>,
     /// While set, every `/socket.io` request is answered 503.
     socket_refused: AtomicBool,
+    /// The streamers the public lookup knows: `(username, streamer_id)`.
+    streamers: Mutex<Vec<(String, String)>>,
+    /// Lookups answered, found or not.
+    lookups: AtomicUsize,
 }
 
 /// A running fake retake.tv on `127.0.0.1`. Dropping it stops the server and cuts every
@@ -200,6 +204,17 @@ impl FakeRetake {
         if let Some(old) = lock(&self.server).replace(task) {
             old.abort();
         }
+    }
+
+    /// Let the public streamer lookup (`GET /api/v1/users/streamer/<name>`) find `username`
+    /// as the streamer `id`.
+    pub fn add_streamer(&self, username: &str, id: &str) {
+        lock(&self.shared.streamers).push((username.to_owned(), id.to_owned()));
+    }
+
+    /// How many streamer lookups were answered.
+    pub fn lookup_count(&self) -> usize {
+        self.shared.lookups.load(Ordering::SeqCst)
     }
 
     /// The bound address; the same across [`restart`](Self::restart).

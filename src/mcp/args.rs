@@ -89,6 +89,14 @@ impl Args {
         }
     }
 
+    /// A string that may be left out (or `null`).
+    pub fn optional_text(&self, name: &str) -> Result<Option<String>, String> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.text(name).map(Some),
+        }
+    }
+
     /// A list of non-empty strings (an id, or an array of them); empty when left out unless
     /// `required`.
     pub fn ids(&self, name: &str, required: bool) -> Result<Vec<String>, String> {

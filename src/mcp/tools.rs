@@ -158,24 +158,27 @@ impl ChatTools {
     #[tool(
         description = "Post a message in the chat as yourself, then acknowledge the items it \
             answers (`ack`: their ids), only once it is delivered. One line; over 500 characters \
-            it is split at a word into two messages. Returns what was sent. An error means \
-            nothing was acknowledged: read it before trying again (when the outcome is unknown, \
-            the message may already be in the chat).",
+            it is split at a word into two messages. It goes to the room the acknowledged items \
+            were said in (an item's `room`), else to `room`, else to your own stream's chat. \
+            Returns what was sent. An error means nothing was acknowledged: read it before \
+            trying again (when the outcome is unknown, the message may already be in the chat).",
         input_schema = schema(json!({
             "text": {"type": "string", "minLength": 1, "description": "What to say in the chat."},
-            "ack": {"type": "array", "items": {"type": "string"}, "description": "Ids of the items this message answers (from chat_take)."}
+            "ack": {"type": "array", "items": {"type": "string"}, "description": "Ids of the items this message answers (from chat_take)."},
+            "room": {"type": "string", "description": "Another streamer's room to post in (an item's `room`, or a name the listener was started with); default: the acknowledged items' room, else your own."}
         }), &["text"]),
         annotations(title = "Reply in the chat", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn chat_reply(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let result = async {
-            let args = Args::new("chat_reply", args, &["text", "ack"])?;
+            let args = Args::new("chat_reply", args, &["text", "ack", "room"])?;
             let text = args.text("text")?;
             let ack = args.ids("ack", false)?;
+            let room = args.optional_text("room")?;
             // Resolved for each reply: credentials written after the start are used.
             let config = config::resolve(&self.overrides, &self.env)
                 .map_err(|e| format!("chat_reply: cannot send: {e}"))?;
-            match agent::reply(&config, &text, &ack).await {
+            match agent::reply(&config, room.as_deref(), &text, &ack).await {
                 Ok(replied) => {
                     if let Some(error) = &replied.transcript_error {
                         tracing::warn!("sent, but not written to the transcript: {error}");

@@ -63,6 +63,23 @@ fn msg_has_counts_commands_and_room() {
 }
 
 #[test]
+fn msg_says_which_room_it_was_said_in() {
+    let (runtime, _) = simulated();
+    let p = compile(
+        &runtime,
+        r#"fn on_message(msg) { `${msg.room}|${msg.room_name}|${msg.own_room}|${type_of(msg.room_name)}` }"#,
+    );
+    assert_eq!(say(&runtime, &p, "a", "hi"), "r1||true|()");
+    let mut elsewhere = event("a", "hi");
+    elsewhere.room = Some(Box::new(crate::rooms::Room {
+        id: "u7".into(),
+        name: Some("rival".into()),
+    }));
+    let decided = runtime.decide(&p, &elsewhere).expect("decides");
+    assert_eq!(decided, Decision::Reply("u7|rival|false|string".into()));
+}
+
+#[test]
 fn cooldowns_and_now_follow_the_simulated_clock() {
     let (runtime, clock) = simulated();
     let p = compile(

@@ -1,7 +1,7 @@
 //! The `msg` map a hook receives for one event.
 //!
 //! Built once per event, so it is kept cheap: the extra fields (`count`, `first_time`,
-//! `command`, `args`, `room`, `event`) cost a counter lookup and, for non-commands, no parsing
+//! `command`, `args`, `room`, `room_name`, `own_room`, `event`) cost a counter lookup and, for non-commands, no parsing
 //! at all; tips, trades, live sessions and pins add their own few (`add_details`).
 //! Which hook receives it is `hooks.rs`'s business.
 
@@ -13,11 +13,12 @@ use crate::event::{ChatEvent, Details};
 const MAX_ARGS: usize = 64;
 
 /// The `msg` object map for `event`: `count` is this author's events so far including this
-/// one, `room` the streamer's room, `now_ms` the session's clock (for `age_secs`).
+/// one, `own_room` the session's room (the streamer's user id: `msg.room` unless the event
+/// was said in another streamer's room), `now_ms` the session's clock (for `age_secs`).
 pub(super) fn message(
     event: &ChatEvent,
     count: i64,
-    room: ImmutableString,
+    own_room: ImmutableString,
     now_ms: i64,
 ) -> Dynamic {
     let lower = event.lower();
@@ -37,7 +38,14 @@ pub(super) fn message(
     map.insert("first_time".into(), Dynamic::from_bool(count == 1));
     map.insert("command".into(), command);
     map.insert("args".into(), Dynamic::from_array(args));
+    let (room, room_name) = match event.room.as_deref() {
+        Some(other) => (other.id.as_str().into(), other.name.as_deref()),
+        None => (own_room, None),
+    };
     map.insert("room".into(), room.into());
+    let room_name = room_name.map_or(Dynamic::UNIT, |name| ImmutableString::from(name).into());
+    map.insert("room_name".into(), room_name);
+    map.insert("own_room".into(), Dynamic::from_bool(event.room.is_none()));
     map.insert("late".into(), Dynamic::from_bool(event.late));
     map.insert(
         "age_secs".into(),

@@ -11,9 +11,10 @@ use crate::event::ChatEvent;
 
 /// Whether `event` (a viewer's, already told apart from the bot's own) ends a quiet stretch:
 /// something said in the chat, a message, a tip or a trade. A follow is a notification, not
-/// chat, so it leaves the air as dead as it was.
+/// chat, so it leaves the air as dead as it was; so does anything said in another
+/// streamer's room (`--room`): dead air is the own stream's.
 pub fn breaks_silence(event: &ChatEvent) -> bool {
-    matches!(event.kind.as_str(), "message" | "tip" | "trade")
+    event.room.is_none() && matches!(event.kind.as_str(), "message" | "tip" | "trade")
 }
 
 /// The `ev` that `on_quiet` is called with: `quiet_secs`, how long the room has been quiet.
@@ -144,6 +145,12 @@ mod tests {
             assert!(breaks_silence(&event(kind)), "{kind}");
         }
         assert!(!breaks_silence(&event("follow")));
+        // Another streamer's chat is theirs: the own stream stays as quiet as it was.
+        let elsewhere = ChatEvent {
+            room: Some(Box::new(crate::rooms::Room::id("rival".into()))),
+            ..event("message")
+        };
+        assert!(!breaks_silence(&elsewhere));
     }
 
     fn runtime() -> crate::script::Runtime {

@@ -1,6 +1,9 @@
 //! What the socket's events become for the personality stage: a chat `message`, a follow,
 //! another live-room event, or an unknown event to count (the answers to our own joins are
 //! nothing). Runs in the socket's callback: it only looks at the name and moves the payload.
+//! A chat message is tagged with the socket's room when the socket hears one other room only.
+
+use std::sync::Arc;
 
 use rust_socketio::{Event, Payload};
 use serde_json::Value;
@@ -10,9 +13,12 @@ use super::Inbound;
 
 /// What an event is for the personality stage: chat, a live-room event, or unknown; `None`
 /// for the answers to our own joins.
-pub(super) fn of(event: &Event, payload: Payload) -> Option<Inbound> {
+pub(super) fn of(event: &Event, payload: Payload, room: &Option<Arc<str>>) -> Option<Inbound> {
     let name = match event {
-        Event::Message => return Some(Inbound::Message(first_value(payload), Instant::now())),
+        Event::Message => {
+            let (raw, at) = (first_value(payload), Instant::now());
+            return Some(Inbound::Message(raw, at, room.clone()));
+        }
         Event::Custom(name) => name.as_str(),
         _ => return None,
     };
@@ -46,13 +52,13 @@ mod tests {
     use serde_json::json;
 
     fn of_named(name: &str, payload: Value) -> Option<Inbound> {
-        of(&Event::from(name), Payload::Text(vec![payload]))
+        of(&Event::from(name), Payload::Text(vec![payload]), &None)
     }
 
     #[test]
     fn events_are_told_apart_by_name() {
         assert!(
-            matches!(of_named("message", json!({"text": "gm"})), Some(Inbound::Message(v, _)) if v["text"] == "gm")
+            matches!(of_named("message", json!({"text": "gm"})), Some(Inbound::Message(v, _, None)) if v["text"] == "gm")
         );
         assert!(matches!(
             of_named("user_followed", json!(1)),
@@ -70,14 +76,14 @@ mod tests {
             );
         }
         assert!(of_named("joinedRoom", json!({"roomId": "r"})).is_none());
-        assert!(of(&Event::Connect, Payload::Text(vec![])).is_none());
+        assert!(of(&Event::Connect, Payload::Text(vec![]), &None).is_none());
         let long = "x".repeat(500);
         match of_named(&long, Value::Null) {
             Some(Inbound::Unknown(name, Value::Null)) => assert_eq!(name.len(), 64),
             other => panic!("{other:?}"),
         }
         assert!(
-            matches!(of(&Event::from("rawtrade"), Payload::Text(vec![])), Some(Inbound::Unknown(n, Value::Null)) if n == "rawtrade")
+            matches!(of(&Event::from("rawtrade"), Payload::Text(vec![]), &None), Some(Inbound::Unknown(n, Value::Null)) if n == "rawtrade")
         );
     }
 }

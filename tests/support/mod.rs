@@ -269,6 +269,7 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         chat_url: fake.url(),
         api_url: fake.url(),
         state_dir: dir.join("state"),
+        rooms: Vec::new(),
         script,
         script_limits: ScriptConfig::default(),
         wake: WakeConfig {

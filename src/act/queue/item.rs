@@ -30,6 +30,9 @@ pub struct QueueItem {
     /// rooms were recorded.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub room: String,
+    /// The name the room was given by, when it is another streamer's given by name (`--room`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_name: Option<String>,
     /// The author's platform id, when known.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author_id: String,
@@ -63,10 +66,17 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl QueueItem {
-    /// The queue line for a viewer event said in `room`.
-    pub fn from_event(event: &ChatEvent, room: &str, queued_at: i64) -> Self {
+    /// The queue line for a viewer event; `own_room` is the room it was said in unless the
+    /// event names another streamer's.
+    pub fn from_event(event: &ChatEvent, own_room: &str, queued_at: i64) -> Self {
+        let room = if event.room_id().is_empty() {
+            own_room
+        } else {
+            event.room_id()
+        };
         Self {
             room: room.to_string(),
+            room_name: event.room.as_ref().and_then(|room| room.name.clone()),
             id: event.id.clone(),
             author: event.author.clone(),
             text: event.text.clone(),
@@ -207,6 +217,7 @@ pub(super) mod tests {
             ts: 1,
             kind: "message".into(),
             room: String::new(),
+            room_name: None,
             author_id: String::new(),
             wallet: String::new(),
             amount: None,

@@ -35,6 +35,9 @@ pub enum ReplyError {
         "nothing to send: the text is empty once line breaks and control characters are removed"
     )]
     Empty,
+    /// The room to answer in cannot be told (nothing was posted).
+    #[error("cannot send the reply: {0}")]
+    Room(String),
     /// The state directory cannot be used, so acknowledging would fail after sending.
     #[error("{0:#}")]
     State(anyhow::Error),
@@ -80,12 +83,24 @@ fn first_part(posted: usize) -> &'static str {
     }
 }
 
-/// Post `text` as the agent, then acknowledge `ack`. One request may take the whole
-/// `[send] agent_deadline_secs`: the agent would rather wait than not know.
-pub async fn reply(config: &Config, text: &str, ack: &[String]) -> Result<Replied, ReplyError> {
+/// Post `text` as the agent in `room` (another streamer's id or name as given to the
+/// listener; `None`: the room the items in `ack` were said in, else the own room), then
+/// acknowledge `ack`. One request may take the whole `[send] agent_deadline_secs`: the agent
+/// would rather wait than not know.
+pub async fn reply(
+    config: &Config,
+    room: Option<&str>,
+    text: &str,
+    ack: &[String],
+) -> Result<Replied, ReplyError> {
     if split(text).is_empty() {
         return Err(ReplyError::Empty);
     }
+    let room = match room {
+        Some(room) => room_id(config, room)?,
+        None => room_of(config, ack).await?,
+    };
+    let room = room.as_str();
     let deadline = config::secs(config.send.agent_deadline_secs);
     let sender = Sender::new(config)
         .map_err(ReplyError::Setup)?
@@ -103,7 +118,7 @@ pub async fn reply(config: &Config, text: &str, ack: &[String]) -> Result<Replie
     let mut failure = None;
     let mut posted = 0;
     for part in &parts {
-        match sender.deliver(part, deadline, &health).await {
+        match sender.deliver(room, part, deadline, &health).await {
             Ok(()) => posted += 1,
             Err(error) => {
                 failure = Some(error);
@@ -152,6 +167,64 @@ pub async fn reply(config: &Config, text: &str, ack: &[String]) -> Result<Replie
         not_in_queue,
         transcript_error,
     })
+}
+
+/// The id of `given` (an id, or a name an earlier `--room` resolved, from `rooms.json`);
+/// empty for the own room.
+fn room_id(config: &Config, given: &str) -> Result<String, ReplyError> {
+    let given = given.trim();
+    if given.is_empty() || given == config.creds.user_db_id {
+        return Ok(String::new());
+    }
+    let id = crate::rooms::cached_id(&config.state_dir, given).unwrap_or_else(|| given.to_string());
+    if id
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        Ok(id)
+    } else {
+        Err(ReplyError::Room(format!(
+            "--room: expected a streamer's id or name, got {given:?}"
+        )))
+    }
+}
+
+/// The room the queue items `ack` were said in (empty: the own room); items said in
+/// different rooms cannot share one answer.
+async fn room_of(config: &Config, ack: &[String]) -> Result<String, ReplyError> {
+    if ack.is_empty() || !config.queue_path().exists() {
+        return Ok(String::new());
+    }
+    let queue = Queue::with_config(config.queue_path(), &config.queue);
+    let (items, _) = blocking(move || queue.read_all().map_err(anyhow::Error::from))
+        .await
+        .map_err(ReplyError::State)?;
+    let own = &config.creds.user_db_id;
+    let mut rooms: Vec<&str> = items
+        .iter()
+        .filter(|item| ack.contains(&item.id))
+        .map(|item| {
+            if item.room == *own {
+                ""
+            } else {
+                item.room.as_str()
+            }
+        })
+        .collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    match rooms.as_slice() {
+        [] => Ok(String::new()),
+        [room] => Ok((*room).to_string()),
+        _ => Err(ReplyError::Room(format!(
+            "the items were said in different rooms ({}): answer each room in a reply of its own",
+            rooms
+                .iter()
+                .map(|r| if r.is_empty() { own.as_str() } else { r })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// Run file work off the async threads; a panic in it is an error, not a crash.

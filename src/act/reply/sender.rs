@@ -158,12 +158,14 @@ impl Sender {
         &self.guard
     }
 
-    /// One attempt to post `text`, given `timeout` for an answer.
-    pub async fn post(&self, text: &str, timeout: Duration) -> Result<(), SendError> {
+    /// One attempt to post `text` in `room` (another streamer's id; empty: the own room),
+    /// given `timeout` for an answer.
+    pub async fn post(&self, room: &str, text: &str, timeout: Duration) -> Result<(), SendError> {
         self.guard.check(text).map_err(SendError::Blocked)?;
+        let room = if room.is_empty() { &self.room } else { room };
         let body = match self.api {
-            ApiVersion::V1 => json!({ "userDbId": self.room, "message": text }),
-            ApiVersion::V2 => json!({ "message": text, "destination_user_id": self.room }),
+            ApiVersion::V1 => json!({ "userDbId": room, "message": text }),
+            ApiVersion::V2 => json!({ "message": text, "destination_user_id": room }),
         };
         let response = self
             .client
@@ -210,10 +212,12 @@ impl Sender {
         })
     }
 
-    /// Post `text`, retrying what cannot have reached the chat, until `deadline`. Each
-    /// request gets the request timeout or what is left of the deadline, whichever is less.
+    /// Post `text` in `room` (empty: the own room), retrying what cannot have reached the
+    /// chat, until `deadline`. Each request gets the request timeout or what is left of the
+    /// deadline, whichever is less.
     pub async fn deliver(
         &self,
+        room: &str,
         text: &str,
         deadline: Instant,
         health: &Health,
@@ -221,7 +225,7 @@ impl Sender {
         let mut pause = FIRST_RETRY_PAUSE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let error = match self.post(text, self.request_timeout.min(left)).await {
+            let error = match self.post(room, text, self.request_timeout.min(left)).await {
                 Ok(()) => return Ok(()),
                 Err(error) => error,
             };
