@@ -64,12 +64,16 @@ pub fn held_back(
     let age_ms = now_ms.saturating_sub(event.ts);
     let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
     match decision {
-        Decision::Reply(text) if event.late && age_ms > window_ms => Some(format!(
-            "late: said {} s ago, past the {} s reply window ([catchup] reply_window_secs), so the reply {} is not sent",
-            age_ms / 1000,
-            window.as_secs(),
-            crate::script::quote(text)
-        )),
+        Decision::Reply(text) | Decision::ReplyIn { text, .. }
+            if event.late && age_ms > window_ms =>
+        {
+            Some(format!(
+                "late: said {} s ago, past the {} s reply window ([catchup] reply_window_secs), so the reply {} is not sent",
+                age_ms / 1000,
+                window.as_secs(),
+                crate::script::quote(text)
+            ))
+        }
         _ => None,
     }
 }

@@ -202,8 +202,15 @@ impl Decider {
         let decided = self.runtime.decide(&personality, &event);
         let took = started.elapsed();
         let now = self.runtime.now_ms();
-        let (decision, failure) = match decided {
-            Ok(decision) => match held_back(&decision, &event, now, self.reply_window) {
+        let (decision, failure) = match decided.map(|decision| self.route(decision)) {
+            Ok(Err(why)) => {
+                // As for a failing script: the viewer's message goes to the agent.
+                counters.script_errors.inc();
+                tracing::warn!(id = %event.id, author = %event.author, "personality failed, queueing the message: {why}");
+                self.health.set_error(format!("script: {why}"));
+                (Decision::Queue, Some(why))
+            }
+            Ok(Ok(decision)) => match held_back(&decision, &event, now, self.reply_window) {
                 Some(why) => (Decision::Ignore, Some(why)),
                 None => (decision, None),
             },
@@ -220,6 +227,25 @@ impl Decider {
             .record(|| Record::new(&event, &decision, personality.version(), took, failure));
         self.actions.apply(&event, decision, arrived);
         true
+    }
+
+    /// A `reply_in` names its room by id or by the name it was given; the reply stage needs
+    /// the id (empty for the own room). A room the listener does not hear is refused: a shared
+    /// script must not post wherever it likes.
+    fn route(&self, decision: Decision) -> Result<Decision, String> {
+        let Decision::ReplyIn { room, text } = decision else {
+            return Ok(decision);
+        };
+        match self.rooms.find(&room) {
+            Some(id) => Ok(Decision::ReplyIn {
+                room: id.to_string(),
+                text,
+            }),
+            None => Err(format!(
+                "reply_in: {} is not a room the listener hears (the own room, or one given with --room)",
+                crate::script::quote(&room)
+            )),
+        }
     }
 
     /// The personality is too far behind: hand `event` to the agent without asking it, in

@@ -59,12 +59,8 @@ impl Record {
         took: Duration,
         error: Option<String>,
     ) -> Self {
-        let (name, text) = match decision {
-            Decision::Reply(text) => ("reply", Some(text.clone())),
-            Decision::Ack(text) => ("ack", Some(text.clone())),
-            Decision::Queue => ("queue", None),
-            Decision::Ignore => ("ignore", None),
-        };
+        let (name, text) = decision.parts();
+        let text = text.map(str::to_string);
         Self {
             ts: crate::health::now_ms(),
             id: event.id.clone(),

@@ -82,6 +82,18 @@ impl Rooms {
         id.is_empty() || id == self.own
     }
 
+    /// The room a script names (`reply_in`): the own room's id gives `""`, another room's id
+    /// or the name it was given by gives its id; `None` for a room the listener does not hear.
+    pub fn find(&self, given: &str) -> Option<&str> {
+        if given == self.own {
+            return Some("");
+        }
+        self.others
+            .iter()
+            .find(|r| r.id == given || r.name.as_deref() == Some(given))
+            .map(|r| r.id.as_str())
+    }
+
     /// The name of room `id`, when one is known (`None` for the own room).
     pub fn name_of(&self, id: &str) -> Option<&str> {
         self.others
@@ -312,5 +324,9 @@ mod tests {
         assert!(rooms.is_own("me") && rooms.is_own("") && !rooms.is_own("u1"));
         assert_eq!(rooms.name_of("u1"), Some("rival"));
         assert_eq!(rooms.name_of("me"), None);
+        assert_eq!(rooms.find("me"), Some(""));
+        assert_eq!(rooms.find("rival"), Some("u1"));
+        assert_eq!(rooms.find("u1"), Some("u1"));
+        assert_eq!(rooms.find("stranger"), None);
     }
 }

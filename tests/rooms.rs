@@ -167,3 +167,36 @@ async fn a_room_name_that_does_not_resolve_stops_the_start_naming_it() {
     );
     assert_eq!(fake.total_connections(), 0, "nothing was joined");
 }
+
+/// Cross-posts on command; greets with a fixed text, so the repeat check meets two rooms.
+const RAIDER: &str = r#"
+fn on_message(msg) {
+    if msg.lower == "!raid" { return reply_in("room-2", `raid from ${msg.author}!`); }
+    if msg.lower == "!nowhere" { return reply_in("stranger", "hello?"); }
+    if msg.lower == "gm" { return reply("gm!"); }
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_in_cross_posts_to_a_room_heard_and_never_elsewhere() {
+    let fake = FakeRetake::start(fake_options()).await.expect("fake");
+    let setup = Setup {
+        script: Some(RAIDER.to_string()),
+        tweak: |c| c.rooms = vec![RIVAL.into()],
+        ..Setup::default()
+    };
+    let h = Harness::start_with_fake(fake, setup).await;
+    let fake = &h.fake;
+    expect("joined the other room", || fake.room_size(RIVAL) == 1).await;
+    h.say("o1", "carol", "!raid").await;
+    assert_eq!(wait_texts(&h, RIVAL, 1).await, ["raid from carol!"]);
+    // A room the listener does not hear is refused, and the message goes to the agent.
+    h.say("o2", "dan", "!nowhere").await;
+    expect("queued", || h.queue().iter().any(|i| i.id == "o2")).await;
+    assert!(h.fake.sent().iter().all(|s| destination(s) != "stranger"));
+    // The same text in two rooms is two messages, not a repeat.
+    h.say("o3", "erin", "gm").await;
+    h.fake.emit_v1_message(RIVAL, "r1", "bob", "gm").await;
+    assert_eq!(wait_texts(&h, ROOM, 1).await, ["gm!"]);
+    assert_eq!(wait_texts(&h, RIVAL, 2).await[1], "gm!");
+}

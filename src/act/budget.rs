@@ -128,7 +128,8 @@ impl SendBudget {
 const MAX_RECENT: usize = 1024;
 
 /// The texts sent within [`REPEAT_WINDOW`] (at most [`MAX_RECENT`] of them), to drop exact
-/// repeats. Kept as hashes: a false match would need a 64-bit collision.
+/// repeats to the same room (the same `gm` in two streams is two messages). Kept as hashes of
+/// room and text: a false match would need a 64-bit collision.
 #[derive(Debug, Default)]
 pub struct RecentTexts {
     sent: VecDeque<(Instant, u64)>,
@@ -136,22 +137,22 @@ pub struct RecentTexts {
 }
 
 impl RecentTexts {
-    /// Whether `text` went out within the window.
-    pub fn contains(&mut self, text: &str, now: Instant) -> bool {
+    /// Whether `text` went out to `room` (empty: the own room) within the window.
+    pub fn contains(&mut self, room: &str, text: &str, now: Instant) -> bool {
         while let Some((at, _)) = self.sent.front()
             && now.saturating_duration_since(*at) >= REPEAT_WINDOW
         {
             self.forget_oldest();
         }
-        self.counts.contains_key(&hash(text))
+        self.counts.contains_key(&hash(room, text))
     }
 
-    /// Remember that `text` went out at `now`.
-    pub fn record(&mut self, text: &str, now: Instant) {
+    /// Remember that `text` went out to `room` at `now`.
+    pub fn record(&mut self, room: &str, text: &str, now: Instant) {
         if self.sent.len() >= MAX_RECENT {
             self.forget_oldest();
         }
-        let key = hash(text);
+        let key = hash(room, text);
         self.sent.push_back((now, key));
         *self.counts.entry(key).or_default() += 1;
     }
@@ -168,9 +169,9 @@ impl RecentTexts {
     }
 }
 
-fn hash(text: &str) -> u64 {
+fn hash(room: &str, text: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(text)
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((room, text))
 }
 
 /// What may go into a chat message, the one place every outgoing text passes (the
@@ -277,17 +278,24 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn repeats_are_remembered_for_30s() {
         let mut recent = RecentTexts::default();
-        recent.record("pong! 🏓", Instant::now());
-        assert!(recent.contains("pong! 🏓", Instant::now()));
-        assert!(!recent.contains("other", Instant::now()));
+        recent.record("", "pong! 🏓", Instant::now());
+        assert!(recent.contains("", "pong! 🏓", Instant::now()));
+        assert!(!recent.contains("", "other", Instant::now()));
+        assert!(
+            !recent.contains("rival", "pong! 🏓", Instant::now()),
+            "another room's chat is another chat"
+        );
         tokio::time::advance(REPEAT_WINDOW).await;
-        assert!(!recent.contains("pong! 🏓", Instant::now()));
+        assert!(!recent.contains("", "pong! 🏓", Instant::now()));
         // However fast texts go out, at most MAX_RECENT are kept: the oldest go first.
         for n in 0..=MAX_RECENT {
-            recent.record(&format!("t{n}"), Instant::now());
+            recent.record("", &format!("t{n}"), Instant::now());
         }
-        assert!(!recent.contains("t0", Instant::now()), "forgotten first");
-        assert!(recent.contains(&format!("t{MAX_RECENT}"), Instant::now()));
+        assert!(
+            !recent.contains("", "t0", Instant::now()),
+            "forgotten first"
+        );
+        assert!(recent.contains("", &format!("t{MAX_RECENT}"), Instant::now()));
         assert_eq!(recent.sent.len(), MAX_RECENT);
         assert_eq!(recent.counts.len(), MAX_RECENT);
     }

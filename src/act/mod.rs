@@ -35,6 +35,8 @@ pub struct Pending {
     pub ack: Option<String>,
     /// When the acknowledgement stops being worth sending.
     pub deadline: Instant,
+    /// Where the acknowledgement goes: another streamer's room, or empty for the own room.
+    pub room: String,
 }
 
 /// The senders a decision needs; cheap to use from any thread.
@@ -64,22 +66,28 @@ impl Actions {
                 item,
                 ack,
                 deadline,
+                room: event.room_id().to_string(),
             });
         };
         match decision {
-            Decision::Reply(text) => {
-                self.reply_tx.send(Outgoing {
-                    text,
-                    purpose: Purpose::Reply,
-                    deadline,
-                    in_reply_to: event.id.clone(),
-                    room: event.room_id().to_string(),
-                });
-            }
+            Decision::Reply(text) => self.reply_in(event, event.room_id(), text, deadline),
+            // The personality stage has made `room` the id of a room the listener hears.
+            Decision::ReplyIn { room, text } => self.reply_in(event, &room, text, deadline),
             Decision::Ack(text) => queue(Some(text)),
             Decision::Queue => queue(None),
             Decision::Ignore => self.health.counters.ignored.inc(),
         }
+    }
+
+    /// An instant reply to `event`, posted in `room` (empty: the own room).
+    fn reply_in(&self, event: &ChatEvent, room: &str, text: String, deadline: Instant) {
+        self.reply_tx.send(Outgoing {
+            text,
+            purpose: Purpose::Reply,
+            deadline,
+            in_reply_to: event.id.clone(),
+            room: room.to_string(),
+        });
     }
 
     /// Post a line the script said on its own (`on_start`, a timer), labelled for the logs.
@@ -163,7 +171,7 @@ pub async fn run_queue(
                     text,
                     purpose: Purpose::Ack,
                     deadline: pending.deadline,
-                    room: pending.item.room,
+                    room: pending.room,
                     in_reply_to: pending.item.id,
                 });
             }

@@ -75,6 +75,23 @@ fn count(counters: &Counters, purpose: Purpose, outcome: Outcome) {
     }
 }
 
+/// True the first time the platform refuses (4xx) a message for another streamer's room
+/// `room`: a wrong `--room` is said once, naming it, not once per message.
+fn first_refusal(
+    refused: &mut std::collections::HashSet<String>,
+    room: &str,
+    error: &SendError,
+) -> bool {
+    matches!(
+        error,
+        SendError::Status {
+            status: 400..=499,
+            ..
+        }
+    ) && !room.is_empty()
+        && refused.insert(room.to_string())
+}
+
 /// Send everything from `rx` in order, none that the sender's guard blocks (counted
 /// `blocked`: a blocked acknowledgement leaves its message queued), each within its deadline,
 /// under the send budget (`per_30s`/`burst`, 0 = unlimited, timer lines within
@@ -89,6 +106,8 @@ pub async fn run(
 ) {
     let mut budget = SendBudget::new(limits);
     let mut recent = RecentTexts::default();
+    // Other streamers' rooms the platform has refused a message for (said once each).
+    let mut refused_rooms = std::collections::HashSet::new();
     let counters = &health.counters;
     while let Some(out) = rx.recv().await {
         let id = &out.in_reply_to;
@@ -114,7 +133,7 @@ pub async fn run(
                 tracing::warn!(%id, "reply dropped: its deadline passed before it could be sent");
                 continue;
             }
-            if recent.contains(&text, now) {
+            if recent.contains(&out.room, &text, now) {
                 counters.repeats_suppressed.inc();
                 tracing::debug!(%id, "not sending {text:?} again within 30 s");
                 continue;
@@ -129,7 +148,7 @@ pub async fn run(
                 }
                 continue;
             }
-            recent.record(&text, now);
+            recent.record(&out.room, &text, now);
             match sender
                 .deliver(&out.room, &text, out.deadline, &health)
                 .await
@@ -148,8 +167,36 @@ pub async fn run(
                     count(counters, out.purpose, Outcome::Dropped);
                     health.set_error(format!("send: {error}"));
                     tracing::warn!(%id, "reply dropped: {error}");
+                    if first_refusal(&mut refused_rooms, &out.room, &error) {
+                        tracing::error!(room = %out.room, "the platform refuses messages for room {} ({error}): check --room / rooms (said once per room)", out.room);
+                    }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_room_is_said_once() {
+        let mut refused = std::collections::HashSet::new();
+        let status = |status| SendError::Status {
+            status,
+            retry_after: None,
+        };
+        assert!(first_refusal(&mut refused, "rival", &status(404)));
+        assert!(!first_refusal(&mut refused, "rival", &status(403)), "once");
+        assert!(first_refusal(&mut refused, "other", &status(400)));
+        assert!(
+            !first_refusal(&mut refused, "", &status(404)),
+            "the own room has its own errors"
+        );
+        assert!(
+            !first_refusal(&mut refused, "third", &status(500)),
+            "not a refusal"
+        );
     }
 }

@@ -145,13 +145,16 @@ pub fn outcome_human(result: &Result<Decision, ScriptError>) -> String {
 /// for a failing script, `error` (the decision is then `queue`, as in the listener).
 pub fn outcome_json(line: &mut Value, result: &Result<Decision, ScriptError>) {
     let (decision, say, error) = match result {
-        Ok(Decision::Reply(text)) => ("reply", Some(text.as_str()), None),
-        Ok(Decision::Ack(text)) => ("ack", Some(text.as_str()), None),
-        Ok(Decision::Queue) => ("queue", None, None),
-        Ok(Decision::Ignore) => ("ignore", None, None),
+        Ok(decision) => {
+            let (name, say) = decision.parts();
+            (name, say, None)
+        }
         Err(error) => ("queue", None, Some(error.to_string())),
     };
     line["decision"] = decision.into();
+    if let Ok(Decision::ReplyIn { room, .. }) = result {
+        line["room"] = room.as_str().into();
+    }
     if let Some(say) = say {
         line["say"] = say.into();
     }

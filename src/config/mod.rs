@@ -456,6 +456,20 @@ pub fn secs(value: u64) -> Duration {
 mod tests {
     use super::*;
 
+    #[test]
+    fn other_rooms_come_from_flags_then_the_file_each_once() {
+        let file = parse_file("rooms = [\"rival\", \" user_abc \"]\n").expect("parses");
+        let flags = ["user_abc".to_string(), "ally".to_string()];
+        let rooms = other_rooms(flags.iter().chain(&file.rooms)).expect("usable");
+        assert_eq!(rooms, ["user_abc", "ally", "rival"]);
+        let bad = ["ok".to_string(), "a/../b".to_string()];
+        let error = other_rooms(bad.iter()).expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "--room / rooms: expected a streamer's id or name (letters, digits, `_`, `-`, `.`), got \"a/../b\""
+        );
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_pairs(pairs.iter().copied(), Path::new("/nonexistent"))
     }

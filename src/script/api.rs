@@ -13,6 +13,14 @@ use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext};
 pub enum Decision {
     /// Send this text now; nothing else.
     Reply(String),
+    /// Send this text now in another room the listener hears (`reply_in(room, text)`: a
+    /// streamer's id or the name it was given by); nothing else.
+    ReplyIn {
+        /// The room as the script named it.
+        room: String,
+        /// What to say there.
+        text: String,
+    },
     /// Send this text now, queue the message for the agent and wake it.
     Ack(String),
     /// Queue the message for the agent and wake it, silently.
@@ -21,12 +29,27 @@ pub enum Decision {
     Ignore,
 }
 
+impl Decision {
+    /// Its name as scripts, `try`, the decision log and self-tests spell it (`reply`,
+    /// `reply_in`, `ack`, `queue`, `ignore`), and the text it says, if any.
+    pub fn parts(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Self::Reply(text) => ("reply", Some(text)),
+            Self::ReplyIn { text, .. } => ("reply_in", Some(text)),
+            Self::Ack(text) => ("ack", Some(text)),
+            Self::Queue => ("queue", None),
+            Self::Ignore => ("ignore", None),
+        }
+    }
+}
+
 impl fmt::Display for Decision {
-    /// `reply "text"`, `ack "text"`, `queue` or `ignore`: how `try`, `replay` and self-test
-    /// failures show a decision.
+    /// `reply "text"`, `reply_in "room" "text"`, `ack "text"`, `queue` or `ignore`: how
+    /// `try`, `replay` and self-test failures show a decision.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Reply(text) => write!(f, "reply {}", quote(text)),
+            Self::ReplyIn { room, text } => write!(f, "reply_in {} {}", quote(room), quote(text)),
             Self::Ack(text) => write!(f, "ack {}", quote(text)),
             Self::Queue => f.write_str("queue"),
             Self::Ignore => f.write_str("ignore"),
@@ -53,7 +76,8 @@ pub fn quote(text: &str) -> String {
 
 type ApiResult = Result<Decision, Box<EvalAltResult>>;
 
-/// Register the script API (`reply`, `ack`, `queue`, `ignore` and the `Decision` type).
+/// Register the script API (`reply`, `reply_in`, `ack`, `queue`, `ignore` and the `Decision`
+/// type).
 pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Decision>("Decision")
@@ -61,6 +85,14 @@ pub fn register(engine: &mut Engine) {
         .register_fn("reply", |ctx: NativeCallContext, text: Dynamic| {
             not_text(&ctx, "reply", &text)
         })
+        .register_fn("reply_in", reply_in)
+        .register_fn(
+            "reply_in",
+            |ctx: NativeCallContext, room: Dynamic, text: Dynamic| {
+                let found = if room.is_string() { &text } else { &room };
+                not_text(&ctx, "reply_in", found)
+            },
+        )
         .register_fn("ack", ack)
         .register_fn("ack", |ctx: NativeCallContext, text: Dynamic| {
             not_text(&ctx, "ack", &text)
@@ -78,6 +110,19 @@ pub fn register(engine: &mut Engine) {
 /// `text` must be a non-empty string; anything else stops the script with an error.
 pub fn reply(text: ImmutableString) -> ApiResult {
     non_empty("reply", text).map(Decision::Reply)
+}
+
+/// `reply_in(room, text)`: send `text` now in `room`, another streamer's room the listener
+/// hears (`--room`: its id, `msg.room`, or the name it was given by), or the own one; nothing
+/// else. A room the listener does not hear is an error there, and the message goes to the
+/// agent as for any failing script.
+pub fn reply_in(room: ImmutableString, text: ImmutableString) -> ApiResult {
+    let room = non_empty("reply_in", room)?;
+    let text = non_empty("reply_in", text)?;
+    Ok(Decision::ReplyIn {
+        room: room.trim().to_string(),
+        text,
+    })
 }
 
 /// `ack(text)`: send `text` to the chat now (an acknowledgement such as "On it!"), then queue

@@ -284,11 +284,11 @@ fn failing_self_tests_refuse_the_script() {
     for (tests, message) in [
         (
             "[#{ say: \"x\" }]",
-            "case 1: `expect` is missing: reply, ack, queue or ignore",
+            "case 1: `expect` is missing: reply, reply_in, ack, queue or ignore",
         ),
         (
             "[#{ say: \"x\", expect: \"rep\" }]",
-            "case 1: `expect` must be reply, ack, queue or ignore, got `rep`",
+            "case 1: `expect` must be reply, reply_in, ack, queue or ignore, got `rep`",
         ),
         (
             "[#{ sey: \"x\", expect: \"reply\" }]",
@@ -296,7 +296,7 @@ fn failing_self_tests_refuse_the_script() {
         ),
         (
             "[#{ say: \"x\", expect: \"queue\", contains: \"a\" }]",
-            "case 1: `contains` and `equals` only go with reply or ack, not queue",
+            "case 1: `contains` and `equals` only go with reply, reply_in or ack, not queue",
         ),
         (
             "42",

@@ -296,6 +296,7 @@ impl Runtime {
             Decision::Reply(text) => Ok(Some(text)),
             Decision::Ignore => Ok(None),
             Decision::Ack(_) => Err(bad("ack(text)".to_string())),
+            Decision::ReplyIn { .. } => Err(bad("reply_in(room, text)".to_string())),
             Decision::Queue => Err(bad("queue()".to_string())),
         }
     }

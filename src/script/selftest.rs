@@ -219,15 +219,18 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
     }
     let expect = match text("expect")?.as_deref() {
         Some("reply") => "reply",
+        Some("reply_in") => "reply_in",
         Some("ack") => "ack",
         Some("queue") => "queue",
         Some("ignore") => "ignore",
         Some(other) => {
             return Err(format!(
-                "`expect` must be reply, ack, queue or ignore, got `{other}`"
+                "`expect` must be reply, reply_in, ack, queue or ignore, got `{other}`"
             ));
         }
-        None => return Err("`expect` is missing: reply, ack, queue or ignore".to_string()),
+        None => {
+            return Err("`expect` is missing: reply, reply_in, ack, queue or ignore".to_string());
+        }
     };
     if quiet && !matches!(expect, "reply" | "ignore") {
         return Err(format!(
@@ -235,9 +238,9 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
         ));
     }
     let (contains, equals) = (text("contains")?, text("equals")?);
-    if (contains.is_some() || equals.is_some()) && !matches!(expect, "reply" | "ack") {
+    if (contains.is_some() || equals.is_some()) && !matches!(expect, "reply" | "reply_in" | "ack") {
         return Err(format!(
-            "`contains` and `equals` only go with reply or ack, not {expect}"
+            "`contains` and `equals` only go with reply, reply_in or ack, not {expect}"
         ));
     }
     let wait = number("wait")?.unwrap_or(1.0);
@@ -276,12 +279,7 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
 impl Case {
     /// `Err(what was wrong)` when `decision` is not what the case expects.
     fn check(&self, decision: &Decision) -> Result<(), String> {
-        let (kind, text) = match decision {
-            Decision::Reply(t) => ("reply", Some(t.as_str())),
-            Decision::Ack(t) => ("ack", Some(t.as_str())),
-            Decision::Queue => ("queue", None),
-            Decision::Ignore => ("ignore", None),
-        };
+        let (kind, text) = decision.parts();
         let text = text.unwrap_or_default();
         let mut want = self.expect.to_string();
         let mut ok = kind == self.expect;

@@ -106,6 +106,13 @@ fn return_conventions() {
         ("queue()", Decision::Queue),
         ("ignore()", Decision::Ignore),
         (
+            "reply_in(\" rival \", \"hi\")",
+            Decision::ReplyIn {
+                room: "rival".to_string(),
+                text: "hi".to_string(),
+            },
+        ),
+        (
             "if msg.lower == \"hi\" { return queue(); } ignore()",
             Decision::Queue,
         ),
@@ -190,6 +197,9 @@ fn api_rejects_non_strings_with_position() {
         ("  reply(42)", "reply"),
         ("  ack(#{a: 1})", "ack"),
         ("  reply(\"\")", "reply"),
+        ("  reply_in(7, \"hi\")", "reply_in"),
+        ("  reply_in(\"rival\", ())", "reply_in"),
+        ("  reply_in(\"\", \"hi\")", "reply_in"),
     ] {
         let err = run_body(&runtime, body).expect_err("fails");
         assert!(matches!(err, ScriptError::Runtime { .. }), "{err:?}");
