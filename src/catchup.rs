@@ -102,6 +102,11 @@ pub struct CatchUp {
     /// The agent's name and user id: its own messages are in the history too, and skipped.
     pub agent_name: String,
     pub user_db_id: String,
+    /// Another streamer's room (`--room`) that this task catches up, with `history` reading
+    /// it; `None` for the own room. Only the own room's task reports to health's `source` and
+    /// `historyError`, and a restart starts another room afresh from its newest page (its
+    /// backlog is theirs, not ours to answer); after every reconnect it is caught up the same.
+    pub room: Option<crate::rooms::Room>,
 }
 
 /// The task's state between events.
@@ -146,9 +151,9 @@ impl CatchUp {
             joined_ms: i64::MAX,
         };
         if !state.refused {
-            state.owed = match self.handled.newest() {
-                Some(mark) => Some(mark),
-                None => Some(self.baseline(&mut state).await),
+            state.owed = match (self.handled.newest(), &self.room) {
+                (Some(mark), None) => Some(mark),
+                _ => Some(self.baseline(&mut state).await),
             };
         }
         loop {
@@ -186,6 +191,9 @@ impl CatchUp {
                 tracing::debug!("no history to start from ({error}); starting from now");
             }
         }
+        if self.room.is_some() {
+            return newest;
+        }
         self.handled.baseline(newest.clone());
         tracing::info!(
             "fresh state dir: nothing said before now will be answered (from {})",
@@ -206,8 +214,7 @@ impl CatchUp {
             state.down_since = Instant::now();
         }
         if state.refused {
-            self.health
-                .set_feed(if link.up { Feed::Socket } else { Feed::None });
+            self.feed(if link.up { Feed::Socket } else { Feed::None });
             return;
         }
         // The oldest mark owed wins: an outage that ends during a catch-up still owes its start.
@@ -223,9 +230,9 @@ impl CatchUp {
             // The join may end a wait after a failed read: a new session, a fresh try.
             state.not_before = Instant::now();
             state.retry_pause = FIRST_RETRY;
-            self.health.set_feed(Feed::CatchingUp);
+            self.feed(Feed::CatchingUp);
         } else {
-            self.health.set_feed(Feed::None);
+            self.feed(Feed::None);
         }
     }
 
@@ -270,12 +277,15 @@ impl CatchUp {
             Origin::Poll
         };
         if !state.socket_up {
-            self.health.set_feed(Feed::Polling);
+            self.feed(Feed::Polling);
         }
         match self.missed(&since, &state.before_start).await {
             Ok(missed) => {
                 let count = missed.len();
                 for mut event in missed {
+                    if let Some(room) = &self.room {
+                        event.room = Some(Box::new(room.clone()));
+                    }
                     // Said after the join, it was heard live too: the history copy merely
                     // came first (a slow socket), and "sorry I missed this" would be wrong.
                     event.late = origin == Origin::CatchUp && event.ts < state.joined_ms;
@@ -293,37 +303,35 @@ impl CatchUp {
                 }
                 state.owed = None;
                 state.retry_pause = FIRST_RETRY;
-                self.health.set_history_error(None);
+                self.history_error(None);
             }
             Err(HistoryError::NotLive(status)) => {
                 tracing::debug!("history: not live ({status}); nothing to catch up");
                 state.owed = None;
-                self.health.set_history_error(None);
+                self.history_error(None);
             }
             Err(error @ HistoryError::Refused(_)) => {
                 tracing::error!(
                     "{error}; catching up is off until the listener restarts: check the access token"
                 );
                 self.health.counters.history_errors.inc();
-                self.health
-                    .set_history_error(Some(format!("{error}; catching up is off")));
+                self.history_error(Some(format!("{error}; catching up is off")));
                 state.refused = true;
                 state.owed = None;
             }
             Err(HistoryError::Retry(why)) => {
                 self.health.counters.history_errors.inc();
                 tracing::warn!("{why}; trying again in {}s", state.retry_pause.as_secs());
-                self.health.set_history_error(Some(why));
+                self.history_error(Some(why));
                 state.not_before = Instant::now() + state.retry_pause;
                 state.retry_pause = (state.retry_pause * 2).min(MAX_RETRY);
             }
         }
-        self.health
-            .set_feed(match (state.socket_up, state.refused) {
-                (true, _) => Feed::Socket,
-                (false, false) => Feed::Polling,
-                (false, true) => Feed::None,
-            });
+        self.feed(match (state.socket_up, state.refused) {
+            (true, _) => Feed::Socket,
+            (false, false) => Feed::Polling,
+            (false, true) => Feed::None,
+        });
     }
 
     /// The messages said since `since` not handled yet, oldest first: pages read back until
@@ -366,6 +374,21 @@ impl CatchUp {
         }
         missed.reverse();
         Ok(missed)
+    }
+
+    /// Where messages come from now, told to health by the own room's task only.
+    fn feed(&self, feed: Feed) {
+        if self.room.is_none() {
+            self.health.set_feed(feed);
+        }
+    }
+
+    /// The last history error (`None`: reads work), told to health by the own room's task
+    /// only; another room's is in the log.
+    fn history_error(&self, error: Option<String>) {
+        if self.room.is_none() {
+            self.health.set_history_error(error);
+        }
     }
 
     fn count_page(&self, page: &history::Page) {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use crate::act::queue::Queue;
 use crate::act::reply::Sender;
@@ -119,16 +120,19 @@ pub async fn run_with_quiet(
         crate::config::secs(config.health.interval_secs),
         shutdown_rx.clone(),
     ));
+    // Joins and losses, for catching up: the own room's, and each other room's.
     let (link_tx, link_rx) = mpsc::unbounded_channel();
-    let on_link: source::LinkHook = {
-        let handled = handled.clone();
-        Box::new(move |up| {
-            let _ = link_tx.send(Link {
-                up,
-                newest: handled.newest(),
-            });
-        })
-    };
+    let room_links: Vec<_> = rooms
+        .others()
+        .iter()
+        .map(|room| (room.clone(), mpsc::unbounded_channel::<Link>()))
+        .collect();
+    let mut own_socket_links = vec![link_tx];
+    if config.api == ApiVersion::V2 {
+        // One socket hears every room: its joins and losses are theirs too.
+        own_socket_links.extend(room_links.iter().map(|(_, (tx, _))| tx.clone()));
+    }
+    let on_link = link_hook(handled.clone(), own_socket_links);
     // The live session's room (v2): the personality thread learns it, the source joins it.
     let (session_tx, learned_rooms) = watch::channel(Vec::new());
     let live = Live::new(
@@ -142,7 +146,14 @@ pub async fn run_with_quiet(
         on_link,
         shutdown_rx.clone(),
     ));
-    let room_sockets = room_sockets(&config, &rooms, &raw_tx, &shutdown_rx);
+    let room_sockets = room_sockets(
+        &config,
+        &rooms,
+        &room_links,
+        &handled,
+        &raw_tx,
+        &shutdown_rx,
+    );
     // Built while the source connects: an HTTP client loads the TLS root certificates, which
     // takes longer (50-90 ms) than connecting and joining.
     let sender = match Sender::new(&config) {
@@ -163,18 +174,25 @@ pub async fn run_with_quiet(
             ));
         }
     };
-    let catchup_task = tokio::spawn(
-        CatchUp {
-            settings: config.catchup.clone(),
-            history,
-            handled: handled.clone(),
-            raw_tx: raw_tx.clone(),
-            health: health.clone(),
-            agent_name: config.creds.agent_name.clone(),
-            user_db_id: config.creds.user_db_id.clone(),
-        }
-        .run(link_rx, shutdown_rx.clone()),
-    );
+    let catch_up = |history, room| CatchUp {
+        settings: config.catchup.clone(),
+        history,
+        handled: handled.clone(),
+        raw_tx: raw_tx.clone(),
+        health: health.clone(),
+        agent_name: config.creds.agent_name.clone(),
+        user_db_id: config.creds.user_db_id.clone(),
+        room,
+    };
+    let room_catchups: Vec<_> = room_links
+        .into_iter()
+        .map(|(room, (_, links))| {
+            let span = tracing::info_span!("room", id = %room.id);
+            let task = catch_up(history.clone().for_room(&room.id), Some(room));
+            tokio::spawn(task.run(links, shutdown_rx.clone()).instrument(span))
+        })
+        .collect();
+    let catchup_task = tokio::spawn(catch_up(history, None).run(link_rx, shutdown_rx.clone()));
     if let ScriptChoice::File(path) = &config.script {
         let health = health.clone();
         let report = move |outcome| match outcome {
@@ -317,6 +335,7 @@ pub async fn run_with_quiet(
     let tasks = [queue_task, reply_task, wake_task, tick_task, catchup_task]
         .into_iter()
         .chain(room_sockets)
+        .chain(room_catchups)
         .chain(decisions_task)
         .chain(transcript_task)
         .chain(metrics_task);
@@ -476,22 +495,41 @@ fn source_config(
     }
 }
 
+/// Tell the catch-ups in `links` of a socket's joins and losses, with the newest message
+/// handled at that instant.
+fn link_hook(handled: Arc<Handled>, links: Vec<mpsc::UnboundedSender<Link>>) -> source::LinkHook {
+    Box::new(move |up| {
+        let newest = handled.newest();
+        for link in &links {
+            let _ = link.send(Link {
+                up,
+                newest: newest.clone(),
+            });
+        }
+    })
+}
+
+/// An other room's catch-up link: its sender and receiver.
+type RoomLink = (mpsc::UnboundedSender<Link>, mpsc::UnboundedReceiver<Link>);
+
 /// v1's payloads name no room, so each other streamer's room gets a socket of its own, whose
-/// messages it tags with the room; they reconnect like the own one, forever, and report to a
-/// health of their own (the listener's health is the own room's).
+/// messages it tags with the room and whose joins it tells the room's catch-up; they
+/// reconnect like the own one, forever, and report to a health of their own (the listener's
+/// health is the own room's).
 fn room_sockets(
     config: &Config,
     rooms: &Rooms,
+    links: &[(crate::rooms::Room, RoomLink)],
+    handled: &Arc<Handled>,
     raw_tx: &mpsc::UnboundedSender<Inbound>,
     shutdown_rx: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     if config.api != ApiVersion::V1 {
         return Vec::new();
     }
-    rooms
-        .others()
+    links
         .iter()
-        .map(|room| {
+        .map(|(room, (link, _))| {
             let (_, nothing_learned) = watch::channel(Vec::new());
             let source = SourceConfig {
                 rooms: vec![room.id.clone()],
@@ -503,12 +541,16 @@ fn room_sockets(
                 source,
                 raw_tx.clone(),
                 Arc::new(Health::new()),
-                Box::new(|_| {}),
+                link_hook(handled.clone(), vec![link.clone()]),
                 shutdown_rx.clone(),
             );
-            tokio::spawn(async move {
-                let _ = run.await;
-            })
+            let span = tracing::info_span!("room", id = %room.id);
+            tokio::spawn(
+                async move {
+                    let _ = run.await;
+                }
+                .instrument(span),
+            )
         })
         .collect()
 }

@@ -200,3 +200,51 @@ async fn reply_in_cross_posts_to_a_room_heard_and_never_elsewhere() {
     assert_eq!(wait_texts(&h, ROOM, 1).await, ["gm!"]);
     assert_eq!(wait_texts(&h, RIVAL, 2).await[1], "gm!");
 }
+
+/// A viewer message from bob in the other room, in `api`'s shape.
+async fn say_there(h: &Harness, api: ApiVersion, id: &str, text: &str) {
+    match api {
+        ApiVersion::V1 => h.fake.emit_v1_message(RIVAL, id, "bob", text).await,
+        ApiVersion::V2 => h.fake.emit_v2_message(RIVAL, "u-bob", "bob", text).await,
+    }
+}
+
+/// What another room said during an outage is caught up there after the reconnect, and
+/// answered in that room, once: v2 (one socket) and v1 (a socket per room).
+async fn other_room_outage_case(api: ApiVersion) {
+    let fake = FakeRetake::start(fake_options()).await.expect("fake");
+    // v2 looks every room up, ids too (the platform's lookup takes either).
+    fake.add_streamer("rival", RIVAL);
+    let h = start(api, fake, |c| c.rooms = vec![RIVAL.into()]).await;
+    say_there(&h, api, "r1", "gm").await;
+    assert_eq!(wait_texts(&h, RIVAL, 1).await.len(), 1);
+    h.fake.stop().await;
+    // Said while nobody can hear: only the platform's history has it.
+    say_there(&h, api, "r2", "what is rust?").await;
+    h.fake.restart().await.expect("restart");
+    let texts = wait_texts(&h, RIVAL, 2).await;
+    assert_eq!(
+        texts[1], "On it!",
+        "caught up and acknowledged in its room: {texts:?}"
+    );
+    expect("queued with its room", || {
+        h.queue()
+            .iter()
+            .any(|i| i.text == "what is rust?" && i.room == RIVAL && i.late)
+    })
+    .await;
+    // Nothing is answered twice, in either room, when both sockets are back.
+    h.say("o1", "carol", "gm").await;
+    assert_eq!(wait_texts(&h, ROOM, 1).await.len(), 1);
+    assert_eq!(texts_to(&h, RIVAL).len(), 2, "{:?}", texts_to(&h, RIVAL));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_another_rooms_outage_is_caught_up_there() {
+    other_room_outage_case(ApiVersion::V2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_another_rooms_outage_is_caught_up_there() {
+    other_room_outage_case(ApiVersion::V1).await;
+}

@@ -75,6 +75,12 @@ impl History {
         })
     }
 
+    /// The same endpoint for another streamer's room.
+    pub fn for_room(mut self, room: &str) -> Self {
+        self.room = room.to_string();
+        self
+    }
+
     /// How many messages a full page has.
     pub fn page_size(&self) -> usize {
         self.page_size as usize
