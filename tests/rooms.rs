@@ -11,11 +11,13 @@ use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
 
 use crate::support::{AGENT, Harness, ROOM, Setup, expect, test_config};
 
+mod interop;
+
 /// The other streamer's room.
-const RIVAL: &str = "room-2";
+pub(crate) const RIVAL: &str = "room-2";
 
 /// Greets with where it heard the greeting; hands everything else to the agent.
-const WHERE: &str = r#"
+pub(crate) const WHERE: &str = r#"
 fn on_message(msg) {
     if msg.lower == "gm" {
         return reply(`gm ${msg.author} in ${msg.room} (${msg.room_name}, own: ${msg.own_room})`);
@@ -33,7 +35,7 @@ fn fake_options() -> FakeOptions {
 }
 
 /// Where a send went: v1's `userDbId` or v2's `destination_user_id`.
-fn destination(sent: &SentRequest) -> &str {
+pub(crate) fn destination(sent: &SentRequest) -> &str {
     sent.body
         .get("userDbId")
         .or_else(|| sent.body.get("destination_user_id"))
