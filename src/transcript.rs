@@ -47,6 +47,9 @@ pub struct Line {
     /// The tip or trade amount, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<f64>,
+    /// Another streamer's room it was said in (`--room`); left out for the own room.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub room: String,
 }
 
 impl Line {
@@ -63,15 +66,17 @@ impl Line {
                 other => other.to_string(),
             },
             amount: event.amount,
+            room: event.room_id().to_string(),
         }
     }
 
-    /// What the bot, named `author`, posted just now.
-    pub fn said(author: &str, text: &str) -> Self {
+    /// What the bot, named `author`, posted just now in `room` (empty: the own room).
+    pub fn said(author: &str, room: &str, text: &str) -> Self {
         Self {
             ts: now_ms(),
             author: author.to_string(),
             text: text.to_string(),
+            room: room.to_string(),
             bot: true,
             ..Self::default()
         }
@@ -119,9 +124,9 @@ impl Transcript {
         self.feed.send(|| Line::heard(event));
     }
 
-    /// A text the platform accepted (2xx) from the bot.
-    pub fn said(&self, text: &str) {
-        self.feed.send(|| Line::said(&self.bot, text));
+    /// A text the platform accepted (2xx) from the bot, posted in `room` (empty: the own).
+    pub fn said(&self, room: &str, text: &str) {
+        self.feed.send(|| Line::said(&self.bot, room, text));
     }
 }
 
@@ -139,7 +144,7 @@ pub async fn run(rx: mpsc::Receiver<Line>, path: PathBuf, config: TranscriptConf
 /// transcript: one `write` on the `O_APPEND` file, so the listener's lines and ours never
 /// mix. Nothing is written when the transcript is off or the state directory does not exist
 /// (no listener has run there); rotation is the listener's.
-pub fn append_said(config: &Config, texts: &[String]) -> anyhow::Result<()> {
+pub fn append_said(config: &Config, room: &str, texts: &[String]) -> anyhow::Result<()> {
     if config.transcript.max_bytes == 0 || texts.is_empty() || !config.state_dir.is_dir() {
         return Ok(());
     }
@@ -152,7 +157,8 @@ pub fn append_said(config: &Config, texts: &[String]) -> anyhow::Result<()> {
         bytes.push(b'\n');
     }
     for text in texts {
-        serde_json::to_writer(&mut bytes, &Line::said(&config.creds.agent_name, text))?;
+        let line = Line::said(&config.creds.agent_name, room, text);
+        serde_json::to_writer(&mut bytes, &line)?;
         bytes.push(b'\n');
     }
     let context = || format!("cannot append to {}", path.display());

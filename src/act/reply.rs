@@ -156,7 +156,7 @@ pub async fn run(
                 Ok(()) => {
                     tracing::debug!(%id, "sent {text:?}");
                     count(counters, out.purpose, Outcome::Sent);
-                    transcript.said(&text);
+                    transcript.said(&out.room, &text);
                 }
                 Err(error) if error.is_unknown() => {
                     count(counters, out.purpose, Outcome::Unknown);

@@ -60,8 +60,10 @@ struct Search<'a> {
     /// `"id":"<id>"` as the line has it: most lines are ruled out without parsing them.
     needle: String,
     ts: i64,
-    /// Its line has gone by: the next lines are its context.
+    /// Its line has gone by: the next lines are its context (those said in its room).
     found: bool,
+    /// The room its line was said in (empty: the own room), once found.
+    room: String,
     /// A bot line from well before `ts` has gone by: the item's line is not further back.
     passed: bool,
     done: bool,
@@ -78,6 +80,7 @@ impl<'a> Search<'a> {
             needle: format!("\"id\":{}", serde_json::to_string(id).unwrap_or_default()),
             ts,
             found: false,
+            room: String::new(),
             passed: false,
             done: false,
             before: Vec::new(),
@@ -88,7 +91,9 @@ impl<'a> Search<'a> {
     /// Take in the next older line (`text`, parsed on demand by `line`).
     fn see(&mut self, text: &str, line: &mut Lazy, n: usize) {
         if self.found {
-            if let Some(line) = line.get(text) {
+            if let Some(line) = line.get(text)
+                && line.room == self.room
+            {
                 self.before.push(line.clone());
             }
             self.done = self.before.len() >= n;
@@ -96,9 +101,10 @@ impl<'a> Search<'a> {
         }
         if !self.id.is_empty()
             && text.contains(&self.needle)
-            && line.get(text).is_some_and(|l| l.id == self.id && !l.bot)
+            && let Some(own) = line.get(text).filter(|l| l.id == self.id && !l.bot)
         {
             self.found = true;
+            self.room = own.room.clone();
             return;
         }
         if self.fallback.len() < n

@@ -110,6 +110,28 @@ fn an_item_not_in_the_transcript_gets_the_lines_said_before_its_time() {
 }
 
 #[test]
+fn an_items_context_is_what_was_said_in_its_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere = |mut line: Line| {
+        line.room = "rival".into();
+        line
+    };
+    let lines = [
+        viewer(1_000, "m1", "alice", "gm"),
+        elsewhere(viewer(1_500, "r1", "bob", "gm over here")),
+        elsewhere(bot(1_510, "gm bob")),
+        viewer(2_000, "q1", "alice", "what is this stream?"),
+        elsewhere(viewer(2_500, "r2", "bob", "and you?")),
+    ];
+    write(dir.path(), "transcript.jsonl", &jsonl(&lines));
+    assert_eq!(texts(&context(dir.path(), "q1", 2_000, 5)), ["gm"]);
+    assert_eq!(
+        texts(&context(dir.path(), "r2", 2_500, 5)),
+        ["gm over here", "gm bob"]
+    );
+}
+
+#[test]
 fn bad_lines_are_skipped_and_a_missing_transcript_is_empty() {
     let dir = tempfile::tempdir().expect("tempdir");
     assert!(context(dir.path(), "q1", 3_000, 5).is_empty());

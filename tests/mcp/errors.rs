@@ -46,6 +46,11 @@ async fn bad_arguments_are_named_and_the_server_goes_on() {
             "chat_reply: `ack` must be an array of item ids (strings from chat_take), got [7]",
         ),
         (
+            "chat_reply",
+            json!({"text": "hi", "room": 5}),
+            "chat_reply: `room` must be a string, got 5",
+        ),
+        (
             "chat_ack",
             json!({"ids": []}),
             "chat_ack: `ids` needs at least one item id (from chat_take)",

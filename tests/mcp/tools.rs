@@ -135,13 +135,33 @@ async fn the_agent_waits_takes_with_context_replies_and_acknowledges() {
         Vec::<String>::new(),
         "acknowledged: {again}"
     );
+    // Another streamer's room, by `room`.
+    let before = harness.fake.sent_count();
+    client
+        .ok(
+            "chat_reply",
+            json!({"text": "gm next door", "room": "room-2"}),
+        )
+        .await;
+    let posted = harness.fake.sent_since(before);
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].body["userDbId"], "room-2", "{posted:?}");
 
     // The agent's answer is in the conversation for what comes next.
     let history = client.ok("chat_history", json!({"limit": 10})).await;
-    let last = history["lines"].as_array().and_then(|l| l.last()).cloned();
+    let lines = history["lines"].as_array().cloned().unwrap_or_default();
+    let tail: Vec<_> = lines
+        .iter()
+        .rev()
+        .take(2)
+        .map(|l| (&l["text"], &l["bot"], &l["room"]))
+        .collect();
     assert_eq!(
-        last.as_ref().map(|l| (&l["text"], &l["bot"])),
-        Some((&json!(answer), &json!(true))),
+        tail,
+        [
+            (&json!("gm next door"), &json!(true), &json!("room-2")),
+            (&json!(answer), &json!(true), &Value::Null),
+        ],
         "{history}"
     );
     let fake = &harness.fake;

@@ -129,8 +129,8 @@ pub async fn reply(
     // What reached the chat is in the conversation, even when its second part did not.
     let sent: Vec<String> = parts.into_iter().take(posted).collect();
     let transcript_error = {
-        let (config, sent) = (config.clone(), sent.clone());
-        blocking(move || crate::transcript::append_said(&config, &sent))
+        let (config, sent, room) = (config.clone(), sent.clone(), room.to_string());
+        blocking(move || crate::transcript::append_said(&config, &room, &sent))
             .await
             .err()
             .map(|e| format!("{e:#}"))
