@@ -27,6 +27,7 @@ mod queue_bounds;
 mod queue_disk_full;
 mod queue_protocol;
 mod quiet;
+mod reply_feedback;
 mod resilience;
 mod rooms;
 mod sandbox;

@@ -116,7 +116,10 @@ async fn reply_sends_then_acks_and_acks_nothing_on_failure() {
     let (code, _, err) = reply("q2", "This one fails.");
     assert_eq!(code, 2);
     assert!(
-        err.contains("cannot send the reply: server answered 400"),
+        err.contains(&format!(
+            "cannot send the reply: {} answered 400",
+            h.fake.v1_send_url()
+        )),
         "{err}"
     );
     assert_eq!(ids_of(&h), ["q2"]);

@@ -121,6 +121,7 @@ async fn v2_a_room_given_by_name_is_looked_up_once_and_answered_on_the_same_sock
         None,
         "a language",
         std::slice::from_ref(&item.id),
+        |_| {},
     )
     .await
     .expect("replied");
@@ -130,7 +131,7 @@ async fn v2_a_room_given_by_name_is_looked_up_once_and_answered_on_the_same_sock
         Some("a language")
     );
     // `reply --room rival` finds the name in rooms.json.
-    agent::reply(&h.config, Some("rival"), "hello rival", &[])
+    agent::reply(&h.config, Some("rival"), "hello rival", &[], |_| {})
         .await
         .expect("replied");
     assert_eq!(

@@ -223,23 +223,44 @@ fn is_bidi_control(c: char) -> bool {
 /// word boundary into at most two messages, the second cut with "…" if still too long.
 /// Nothing is left of a text that was only blanks and control characters.
 pub fn split(text: &str) -> Vec<String> {
+    fit(text).parts
+}
+
+/// A text as the chat messages it becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitted {
+    /// The messages, in order: none, one, or two.
+    pub parts: Vec<String>,
+    /// Characters of the cleaned text that are in no part (cut off the second): what the
+    /// chat never sees.
+    pub cut_chars: usize,
+}
+
+/// [`split`], also telling how much was cut off.
+pub fn fit(text: &str) -> Fitted {
     let cleaned = clean(text);
     let text = cleaned.trim();
+    let whole = |parts| Fitted {
+        parts,
+        cut_chars: 0,
+    };
     if text.is_empty() {
-        return Vec::new();
+        return whole(Vec::new());
     }
     if text.chars().count() <= MAX_MESSAGE_CHARS {
-        return vec![text.to_string()];
+        return whole(vec![text.to_string()]);
     }
     let (first, rest) = split_at_word(text, MAX_MESSAGE_CHARS);
     let rest = rest.trim_start();
-    let second = if rest.chars().count() <= MAX_MESSAGE_CHARS {
-        rest.to_string()
-    } else {
-        let (head, _) = split_at_word(rest, MAX_MESSAGE_CHARS - 1);
-        format!("{}…", head.trim_end())
-    };
-    vec![first.trim_end().to_string(), second]
+    if rest.chars().count() <= MAX_MESSAGE_CHARS {
+        return whole(vec![first.trim_end().to_string(), rest.to_string()]);
+    }
+    let (head, _) = split_at_word(rest, MAX_MESSAGE_CHARS - 1);
+    let head = head.trim_end();
+    Fitted {
+        parts: vec![first.trim_end().to_string(), format!("{head}…")],
+        cut_chars: rest.chars().count() - head.chars().count(),
+    }
 }
 
 /// Split `text` before character `max`, at the last whitespace if there is one in the second
@@ -366,5 +387,8 @@ mod tests {
         assert_eq!(parts[0].chars().count(), MAX_MESSAGE_CHARS);
         assert_eq!(parts[1].chars().count(), MAX_MESSAGE_CHARS);
         assert!(parts[1].ends_with('…'));
+        assert_eq!(fit(&huge).cut_chars, 2000 - 2 * MAX_MESSAGE_CHARS + 1);
+        assert_eq!(fit(&words).cut_chars, 0);
+        assert_eq!(fit("  short  ").cut_chars, 0);
     }
 }

@@ -9,7 +9,7 @@
 pub mod agent;
 mod sender;
 
-pub use sender::{SendError, Sender};
+pub use sender::{SendError, Sender, describe};
 
 use std::sync::Arc;
 

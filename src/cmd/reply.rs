@@ -7,8 +7,8 @@
 
 use std::process::ExitCode;
 
-use crate::act::reply::SendError;
 use crate::act::reply::agent::{self, ReplyError};
+use crate::act::reply::describe;
 use crate::cli::ReplyArgs;
 use crate::config::{self, Env};
 
@@ -26,8 +26,8 @@ pub const EXIT_UNKNOWN: u8 = 3;
 pub struct OutcomeUnknown {
     /// What was already delivered, when the text went out in two parts.
     sent: &'static str,
-    /// The send error, which says how long it waited.
-    error: SendError,
+    /// The send error, naming the address and how long it waited.
+    error: String,
     /// What became of the `--ack` ids, and what to do.
     next: String,
 }
@@ -39,13 +39,14 @@ pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match runtime.block_on(agent::reply(
-        &config,
-        args.room.as_deref(),
-        &args.text,
-        &args.ack,
-    )) {
+    // Said as it happens: the retries may take the whole deadline.
+    let progress = |line: String| eprintln!("{}", crate::visible::escape(&line));
+    let room = args.room.as_deref();
+    match runtime.block_on(agent::reply(&config, room, &args.text, &args.ack, progress)) {
         Ok(replied) => {
+            if let Some(note) = replied.fitted_note() {
+                eprintln!("{note}");
+            }
             if let Some(error) = replied.transcript_error {
                 eprintln!("sent, but not written to the transcript: {error}");
             }
@@ -57,13 +58,13 @@ pub fn reply(args: &ReplyArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(ReplyError::Unknown { posted, error }) => Err(OutcomeUnknown {
+        Err(ReplyError::Unknown { posted, error, url }) => Err(OutcomeUnknown {
             sent: if posted > 0 {
                 "its first part was posted, the second: "
             } else {
                 ""
             },
-            error,
+            error: describe(&error, &url),
             next: next_steps(&args.ack),
         }
         .into()),

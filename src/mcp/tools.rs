@@ -158,10 +158,12 @@ impl ChatTools {
     #[tool(
         description = "Post a message in the chat as yourself, then acknowledge the items it \
             answers (`ack`: their ids), only once it is delivered. One line; over 500 characters \
-            it is split at a word into two messages. It goes to the room the acknowledged items \
-            were said in (an item's `room`), else to `room`, else to your own stream's chat. \
-            Returns what was sent. An error means nothing was acknowledged: read it before \
-            trying again (when the outcome is unknown, the message may already be in the chat).",
+            it is split at a word into two messages (past 1000 cut: `cut_chars` says how many \
+            were not sent, `note` says how it went out). It goes to the room the acknowledged \
+            items were said in (an item's `room`), else to `room`, else to your own stream's \
+            chat. Returns what was sent. An error means nothing was acknowledged: read it \
+            before trying again (when the outcome is unknown, the message may already be in \
+            the chat).",
         input_schema = schema(json!({
             "text": {"type": "string", "minLength": 1, "description": "What to say in the chat."},
             "ack": {"type": "array", "items": {"type": "string"}, "description": "Ids of the items this message answers (from chat_take)."},
@@ -178,7 +180,9 @@ impl ChatTools {
             // Resolved for each reply: credentials written after the start are used.
             let config = config::resolve(&self.overrides, &self.env)
                 .map_err(|e| format!("chat_reply: cannot send: {e}"))?;
-            match agent::reply(&config, room.as_deref(), &text, &ack).await {
+            // The model waits for the result; the log says what the wait is.
+            let progress = |line: String| tracing::warn!("chat_reply: {line}");
+            match agent::reply(&config, room.as_deref(), &text, &ack, progress).await {
                 Ok(replied) => {
                     if let Some(error) = &replied.transcript_error {
                         tracing::warn!("sent, but not written to the transcript: {error}");
@@ -186,6 +190,8 @@ impl ChatTools {
                     Ok(json!({
                         "sent": replied.sent,
                         "split": replied.sent.len() > 1,
+                        "cut_chars": replied.cut_chars,
+                        "note": replied.fitted_note(),
                         "acked": replied.acked,
                         "not_in_queue": replied.not_in_queue,
                     }))

@@ -162,7 +162,10 @@ async fn replies_that_cannot_be_sent_acknowledge_nothing() {
         client
             .refused("chat_reply", json!({"text": "hello ann", "ack": ["r1"]}))
             .await,
-        "chat_reply: cannot send the reply: server answered 403. Nothing was acknowledged."
+        format!(
+            "chat_reply: cannot send the reply: {} answered 403. Nothing was acknowledged.",
+            fake.v1_send_url()
+        )
     );
     // The token itself, whoever wrote it and in any case: refused before any request.
     let sent = fake.sent_count();
@@ -185,7 +188,10 @@ async fn replies_that_cannot_be_sent_acknowledge_nothing() {
         .refused("chat_reply", json!({"text": "hello again", "ack": ["r1"]}))
         .await;
     assert!(
-        error.starts_with("chat_reply: the reply's outcome is unknown: no answer within 1 s"),
+        error.starts_with(&format!(
+            "chat_reply: the reply's outcome is unknown: no answer from {} within 1 s",
+            fake.v1_send_url()
+        )),
         "{error}"
     );
     assert!(

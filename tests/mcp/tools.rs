@@ -118,6 +118,8 @@ async fn the_agent_waits_takes_with_context_replies_and_acknowledges() {
         .await;
     assert_eq!(replied["sent"], json!([answer]), "{replied}");
     assert_eq!(replied["split"], false);
+    assert_eq!(replied["cut_chars"], 0);
+    assert_eq!(replied["note"], Value::Null);
     assert_eq!(replied["acked"], json!(["q1"]));
     let posted = harness.fake.sent_since(before);
     let ours: Vec<_> = posted
@@ -173,6 +175,18 @@ async fn the_agent_waits_takes_with_context_replies_and_acknowledges() {
     assert_eq!(status["healthy"], true, "{status}");
     assert_eq!(status["listener"]["running"], Value::Bool(true), "{status}");
     assert!(fake.is_running());
+
+    // Longer than two messages: the result says it was cut, and by how much.
+    let long = client
+        .ok("chat_reply", json!({"text": "é".repeat(1200)}))
+        .await;
+    assert_eq!(long["split"], true, "{long}");
+    assert_eq!(long["cut_chars"], 201, "{long}");
+    assert_eq!(
+        long["note"],
+        "sent as 2 messages, cut to the length limit: the last 201 characters were not sent \
+         (at most 1000 characters go out, in two messages)"
+    );
     client.close().await;
 }
 

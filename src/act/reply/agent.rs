@@ -5,13 +5,14 @@
 //! what was delivered written to the transcript, and the queue items acknowledged only once
 //! every part is in the chat.
 
-use crate::act::budget::split;
+use crate::act::budget::{MAX_MESSAGE_CHARS, fit, split};
 use crate::act::guard::Blocked;
 use crate::act::queue::{Queue, QueueError};
 use crate::config::{self, Config};
 use crate::health::Health;
 
-use super::{SendError, Sender};
+use super::sender::seconds;
+use super::{SendError, Sender, describe};
 
 /// A reply that reached the chat.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +25,27 @@ pub struct Replied {
     pub not_in_queue: Vec<String>,
     /// Delivered, but not written to the transcript (the next item's context lacks it).
     pub transcript_error: Option<String>,
+    /// Characters cut off the end to fit two messages: the chat never saw them.
+    pub cut_chars: usize,
+}
+
+impl Replied {
+    /// When the text did not go out as one message: how it went out, for the agent to know
+    /// (split in two, or cut to the length limit). `None` for a text sent whole.
+    pub fn fitted_note(&self) -> Option<String> {
+        match (self.sent.len(), self.cut_chars) {
+            (0 | 1, _) => None,
+            (n, 0) => Some(format!(
+                "sent as {n} messages: the text is longer than {MAX_MESSAGE_CHARS} characters, \
+                 so it was split at a word"
+            )),
+            (n, cut) => Some(format!(
+                "sent as {n} messages, cut to the length limit: the last {cut} characters were \
+                 not sent (at most {} characters go out, in two messages)",
+                2 * MAX_MESSAGE_CHARS
+            )),
+        }
+    }
 }
 
 /// Why a reply did not end in the chat with its items acknowledged. Nothing is acknowledged
@@ -49,20 +71,24 @@ pub enum ReplyError {
     #[error("cannot send the reply: refused to post a text that {0}")]
     Blocked(Blocked),
     /// Not delivered: `posted` of the parts reached the chat first.
-    #[error("cannot send the reply: {}{error}", first_part(*posted))]
+    #[error("cannot send the reply: {}{}", first_part(*posted), describe(error, url))]
     Failed {
         /// Parts delivered before the failure.
         posted: usize,
         /// Why the next part was not.
         error: SendError,
+        /// Where it was posted.
+        url: String,
     },
     /// A part went out and no answer came: it may be in the chat. Never posted again.
-    #[error("the reply's outcome is unknown: {}{error}", first_part(*posted))]
+    #[error("the reply's outcome is unknown: {}{}", first_part(*posted), describe(error, url))]
     Unknown {
         /// Parts delivered before it.
         posted: usize,
         /// The send error, which says how long it waited.
         error: SendError,
+        /// Where it was posted.
+        url: String,
     },
     /// Delivered, then the acknowledgement failed: the items come back when their lease
     /// ends, and the answer is already in the chat.
@@ -86,12 +112,15 @@ fn first_part(posted: usize) -> &'static str {
 /// Post `text` as the agent in `room` (another streamer's id or name as given to the
 /// listener; `None`: the room the items in `ack` were said in, else the own room), then
 /// acknowledge `ack`. One request may take the whole `[send] agent_deadline_secs`: the agent
-/// would rather wait than not know.
+/// would rather wait than not know. At the first failure that is retried, `progress` gets a
+/// sentence saying so ("cannot reach URL: ...; retrying for up to 59 s"), so the wait is
+/// never silent.
 pub async fn reply(
     config: &Config,
     room: Option<&str>,
     text: &str,
     ack: &[String],
+    progress: impl Fn(String),
 ) -> Result<Replied, ReplyError> {
     if split(text).is_empty() {
         return Err(ReplyError::Empty);
@@ -118,7 +147,17 @@ pub async fn reply(
     let mut failure = None;
     let mut posted = 0;
     for part in &parts {
-        match sender.deliver(room, part, deadline, &health).await {
+        let retrying = |error: &SendError, left| {
+            progress(format!(
+                "{}; retrying for up to {}",
+                describe(error, sender.url()),
+                seconds(left)
+            ))
+        };
+        match sender
+            .deliver_noting(room, part, deadline, &health, retrying)
+            .await
+        {
             Ok(()) => posted += 1,
             Err(error) => {
                 failure = Some(error);
@@ -136,10 +175,11 @@ pub async fn reply(
             .map(|e| format!("{e:#}"))
     };
     if let Some(error) = failure {
+        let url = sender.url().to_string();
         return Err(if error.is_unknown() {
-            ReplyError::Unknown { posted, error }
+            ReplyError::Unknown { posted, error, url }
         } else {
-            ReplyError::Failed { posted, error }
+            ReplyError::Failed { posted, error, url }
         });
     }
     let mut not_in_queue = Vec::new();
@@ -166,6 +206,7 @@ pub async fn reply(
         acked,
         not_in_queue,
         transcript_error,
+        cut_chars: fit(text).cut_chars,
     })
 }
 

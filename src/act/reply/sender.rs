@@ -88,7 +88,7 @@ impl SendError {
 }
 
 /// `2 s`, `1.5 s`: to the tenth, so a wait cut a microsecond short of 2 s still reads `2 s`.
-fn seconds(duration: Duration) -> String {
+pub(crate) fn seconds(duration: Duration) -> String {
     let tenths = (duration.as_secs_f64() * 10.0).round() as u64;
     if tenths.is_multiple_of(10) {
         format!("{} s", tenths / 10)
@@ -212,6 +212,11 @@ impl Sender {
         })
     }
 
+    /// The address messages are posted to (the API generation's path on the API host).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Post `text` in `room` (empty: the own room), retrying what cannot have reached the
     /// chat, until `deadline`. Each request gets the request timeout or what is left of the
     /// deadline, whichever is less.
@@ -222,6 +227,22 @@ impl Sender {
         deadline: Instant,
         health: &Health,
     ) -> Result<(), SendError> {
+        self.deliver_noting(room, text, deadline, health, |_, _| {})
+            .await
+    }
+
+    /// [`deliver`](Self::deliver), calling `on_retry` once, at the first failure that will be
+    /// retried, with that error and the time left: a caller someone waits on can say what is
+    /// going on instead of falling silent for the whole deadline.
+    pub async fn deliver_noting(
+        &self,
+        room: &str,
+        text: &str,
+        deadline: Instant,
+        health: &Health,
+        on_retry: impl FnOnce(&SendError, Duration),
+    ) -> Result<(), SendError> {
+        let mut on_retry = Some(on_retry);
         let mut pause = FIRST_RETRY_PAUSE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -243,10 +264,42 @@ impl Sender {
             if Instant::now() + wait >= deadline {
                 return Err(SendError::Deadline(Box::new(error)));
             }
+            if let Some(note) = on_retry.take() {
+                note(&error, deadline.saturating_duration_since(Instant::now()));
+            }
             tracing::debug!("send failed ({error}); retrying in {wait:?}");
             tokio::time::sleep(wait).await;
             pause = (pause * 2).min(MAX_RETRY_PAUSE);
         }
+    }
+}
+
+/// `error` as a sentence naming `url`, the address it happened at: "cannot reach URL: ...",
+/// "URL answered 503", and for a 404 the likely cause, the other API generation's path.
+pub fn describe(error: &SendError, url: &str) -> String {
+    match error {
+        SendError::Network(detail) => format!("cannot reach {url}: {detail}"),
+        SendError::Status { status: 404, .. } => format!(
+            "404 from {url}: is --api right? (v1 posts to /api/agent/chat/send, v2 to \
+             /api/v1/agent/stream/chat/send; --api-url sets the host)"
+        ),
+        SendError::Status { status: 401, .. } => format!(
+            "401 from {url}: the access token was rejected; check access_token in the \
+             credentials file or RETAKE_ACCESS_TOKEN"
+        ),
+        SendError::Status { status, .. } => format!("{url} answered {status}"),
+        SendError::Unknown { detail, waited } => format!(
+            "no answer from {url} within {} ({detail}): the message may or may not be in the chat",
+            seconds(*waited)
+        ),
+        SendError::Redirect { status, location } => {
+            format!("{url} answered {status} redirecting to {location}; redirects are not followed")
+        }
+        SendError::Deadline(last) => format!(
+            "{} (still failing when its deadline passed)",
+            describe(last, url)
+        ),
+        SendError::Setup(_) | SendError::Blocked(_) => error.to_string(),
     }
 }
 
