@@ -148,6 +148,11 @@ pub struct RunArgs {
     /// file's `rooms`). Replies go to the room a message came from.
     #[arg(long = "room", value_name = "ID|NAME")]
     pub rooms: Vec<String>,
+    /// Connect to the real chat and print each message's decision on stdout (author, text,
+    /// decision), but send nothing, queue nothing and wake no one; the state directory is
+    /// not touched (a temporary one is used). The safe first contact with the live chat.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 impl RunArgs {

@@ -232,7 +232,9 @@ pub async fn run_with_quiet(
             shutdown_rx.clone(),
         ))
     });
-    let (decision_log, decisions_task) = if config.decisions.max_bytes > 0 {
+    let (decision_log, decisions_task) = if config.dry_run {
+        (DecisionLog::printing(), None)
+    } else if config.decisions.max_bytes > 0 {
         let (log, records_rx) = DecisionLog::channel(health.clone());
         let task = tokio::spawn(decisions::run(
             records_rx,
@@ -264,6 +266,7 @@ pub async fn run_with_quiet(
         instant_deadline: crate::config::secs(config.send.instant_deadline_secs),
         health: health.clone(),
         room: config.creds.user_db_id.clone(),
+        dry_run: config.dry_run,
     };
     let decider = Decider {
         runtime,

@@ -77,26 +77,72 @@ impl Record {
     }
 }
 
+impl Record {
+    /// The record as one line for a person: `alice: gm  →  reply "gm alice!"`, with why the
+    /// decision is not the personality's own in parentheses and `[late]` for a message read
+    /// from the history. What `run --dry-run` prints.
+    pub fn line(&self) -> String {
+        let said = self
+            .text
+            .as_deref()
+            .map(|text| format!(" {}", crate::script::quote(text)))
+            .unwrap_or_default();
+        let why = self
+            .error
+            .as_deref()
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default();
+        let late = if self.late { " [late]" } else { "" };
+        let line = format!(
+            "{}: {}  →  {}{said}{why}{late}",
+            self.author, self.message, self.decision
+        );
+        // Viewers write the message: it is shown, never obeyed by the terminal.
+        crate::visible::escape(&line).into_owned()
+    }
+}
+
 /// The personality's end of the log; cheap to clone, never blocks.
 #[derive(Debug, Clone)]
-pub struct DecisionLog(Feed<Record>);
+pub struct DecisionLog {
+    feed: Feed<Record>,
+    /// Print each record on stdout instead ([`DecisionLog::printing`]).
+    print: bool,
+}
 
 impl DecisionLog {
     /// A log whose records go to the returned receiver (give it to [`run`]).
     pub fn channel(health: Arc<Health>) -> (Self, mpsc::Receiver<Record>) {
         let (feed, rx) = Feed::channel(health, |counters| &counters.decisions_dropped);
-        (Self(feed), rx)
+        (Self { feed, print: false }, rx)
     }
 
     /// A log that records nothing (`[decisions] max_bytes = 0`).
     pub fn disabled(_health: Arc<Health>) -> Self {
-        Self(Feed::disabled())
+        Self {
+            feed: Feed::disabled(),
+            print: false,
+        }
+    }
+
+    /// A log that prints each record as its [`Record::line`] on stdout and writes no file:
+    /// `run --dry-run`, where the decisions are the whole output. Printing may block the
+    /// personality thread on a stalled reader; a dry run has nothing else to keep up with.
+    pub fn printing() -> Self {
+        Self {
+            feed: Feed::disabled(),
+            print: true,
+        }
     }
 
     /// Hand one record to the writer; when it is too far behind, drop it and count it. The
     /// record is only built when the log is on: it copies the message, per event.
     pub fn record(&self, make: impl FnOnce() -> Record) {
-        self.0.send(make);
+        if self.print {
+            println!("{}", make().line());
+        } else {
+            self.feed.send(make);
+        }
     }
 }
 
@@ -132,5 +178,15 @@ mod tests {
             serde_json::to_string(&record).expect("json"),
             r#"{"ts":1,"id":"c_91","author":"alice","kind":"message","message":"gm","decision":"reply","text":"gm alice","error":null,"script_version":"0123456789abcdef","micros":12}"#
         );
+        assert_eq!(record.line(), "alice: gm  →  reply \"gm alice\"");
+        let late = Record {
+            decision: "ignore",
+            text: None,
+            error: Some("late".into()),
+            late: true,
+            message: "hi\u{1b}[2J".into(),
+            ..record
+        };
+        assert_eq!(late.line(), "alice: hi\\u{1b}[2J  →  ignore (late) [late]");
     }
 }

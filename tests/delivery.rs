@@ -199,6 +199,7 @@ async fn sixteen_timer_lines_do_not_starve_a_viewer() {
         instant_deadline: Duration::from_secs(5),
         health: health.clone(),
         room: crate::support::ROOM.into(),
+        dry_run: false,
     };
     for i in 1..=16 {
         actions.say(format!("timer line {i}"), &format!("every_{i}m"));

@@ -53,11 +53,18 @@ pub struct Actions {
     pub health: Arc<Health>,
     /// The room the events come from, written into each queued item.
     pub room: String,
+    /// `run --dry-run`: carry out nothing. Decisions are printed by the decision log; the
+    /// script's own lines are printed here. Nothing reaches the sender or the queue, so
+    /// nothing is posted, queued, acknowledged or woken.
+    pub dry_run: bool,
 }
 
 impl Actions {
     /// Carry out `decision` for `event`, whose message arrived at `arrived`. Never blocks.
     pub fn apply(&self, event: &ChatEvent, decision: Decision, arrived: Instant) {
+        if self.dry_run {
+            return;
+        }
         // From arrival, not from now: a reply decided late has less time left, not more.
         let deadline = arrived + self.instant_deadline;
         let queue = |ack: Option<String>| {
@@ -92,6 +99,11 @@ impl Actions {
 
     /// Post a line the script said on its own (`on_start`, a timer), labelled for the logs.
     pub fn say(&self, text: String, label: &str) {
+        if self.dry_run {
+            let line = format!("({label})  →  say {}", crate::script::quote(&text));
+            println!("{}", crate::visible::escape(&line));
+            return;
+        }
         self.reply_tx.send(Outgoing {
             text,
             purpose: Purpose::Timer,

@@ -297,6 +297,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         catchup: Default::default(),
         transcript: Default::default(),
         mcp: Default::default(),
+        dry_run: false,
     };
     // Nothing to wake here; the screen says when the agent would be.
     config.wake.command.clear();

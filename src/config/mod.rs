@@ -119,6 +119,9 @@ pub struct Config {
     pub mcp: McpConfig,
     /// How TLS peers are verified (`SSL_CERT_FILE` adds roots).
     pub tls: Tls,
+    /// `run --dry-run`: decide and print every message, carry out nothing (no post, no
+    /// queue, no wake). Never from a file or the environment: only the flag asks for it.
+    pub dry_run: bool,
 }
 
 impl Config {
@@ -345,6 +348,7 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
             Some(path) => Tls::with_extra_roots(Path::new(path))?,
             None => Tls::default(),
         },
+        dry_run: false,
     })
 }
 

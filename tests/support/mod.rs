@@ -302,6 +302,7 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         transcript: Default::default(),
         mcp: Default::default(),
         tls: Default::default(),
+        dry_run: false,
     }
 }
 
