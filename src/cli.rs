@@ -114,6 +114,46 @@ pub enum Command {
     ///
     /// Example: retake-chat status --json
     Status(StatusArgs),
+    /// Check the setup before going live: the settings and where each comes from, then each
+    /// thing `run` needs.
+    ///
+    /// Prints every effective setting with its source (flag, environment, config file,
+    /// default; the token never shown), then checks the credentials, the TLS roots, the wake
+    /// command, the state directory (writable, and who holds it) and the personality (it
+    /// loads and passes its tests); with --online, that the chat and API hosts answer. Each
+    /// failed check says what to do. Exit 0 all good, 1 a problem, 2 the settings cannot be
+    /// read.
+    ///
+    /// Example: retake-chat doctor --online
+    Doctor(DoctorArgs),
+}
+
+/// Arguments of `doctor`: the listener's settings, and whether to go on the network.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DoctorArgs {
+    /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
+    #[arg(long, value_name = "PATH")]
+    pub script: Option<PathBuf>,
+    /// Socket.IO chat server [env: RETAKE_CHAT_URL] [default: the API generation's].
+    #[arg(long, value_name = "URL")]
+    pub chat_url: Option<String>,
+    /// Credentials, sending address, state directory and config file.
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Also check that the chat and API hosts answer (one request each, with the token).
+    #[arg(long)]
+    pub online: bool,
+}
+
+impl DoctorArgs {
+    /// The flags as config overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            script: self.script.clone(),
+            chat_url: self.chat_url.clone(),
+            ..self.account.overrides()
+        }
+    }
 }
 
 /// Arguments of `sandbox`.

@@ -74,6 +74,11 @@ impl Tls {
         })
     }
 
+    /// The `SSL_CERT_FILE` in use and how many of its certificates were added, if any.
+    pub fn extra_roots(&self) -> Option<(&Path, usize)> {
+        self.custom.as_ref().map(|c| (c.file.as_path(), c.added))
+    }
+
     /// The configuration for the Socket.IO client, when it is not the default.
     pub fn socket_config(&self) -> Option<Arc<rustls::ClientConfig>> {
         self.custom.as_ref().map(|c| c.config.clone())

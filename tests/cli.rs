@@ -31,7 +31,9 @@ fn a_missing_credentials_file_is_named() {
         .arg(dir.path()));
     assert_eq!(code, 2);
     let expected = format!(
-        "error: cannot read credentials file {}: No such file or directory (os error 2)\n",
+        "error: no credentials file at {}: run `retake-chat init` to write one (or set \
+         RETAKE_ACCESS_TOKEN, RETAKE_USER_DB_ID and RETAKE_AGENT_NAME); `retake-chat sandbox` \
+         tries the bot without any\n",
         dir.path().join(".config/retake/credentials.json").display()
     );
     assert!(err.ends_with(&expected), "{err}");

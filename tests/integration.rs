@@ -10,6 +10,7 @@ mod catchup;
 mod cli;
 mod delivery;
 mod docs;
+mod doctor;
 mod dry_run;
 mod floods;
 mod guard;

@@ -1,6 +1,7 @@
 //! One file per subcommand; each returns the process exit code or an error (exit 2).
 
 pub mod check;
+pub mod doctor;
 pub mod mcp;
 pub mod queue;
 pub mod replay;
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Queue(args)) => queue::queue(&args),
         Some(Command::Reply(args)) => reply::reply(&args),
         Some(Command::Status(args)) => status::status(&args),
+        Some(Command::Doctor(args)) => doctor::doctor(&args),
         Some(Command::Mcp(args)) => mcp::launch(&args, cli.log_format, cli.log_level.as_deref()),
     }
 }

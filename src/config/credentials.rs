@@ -60,6 +60,20 @@ pub struct Credentials {
     pub token_ticker: String,
 }
 
+impl Credentials {
+    /// No credentials: every field empty (before they are read).
+    pub fn none() -> Self {
+        Self {
+            access_token: Secret::new(""),
+            user_db_id: String::new(),
+            agent_name: String::new(),
+            secret_fields: Vec::new(),
+            token_address: String::new(),
+            token_ticker: String::new(),
+        }
+    }
+}
+
 /// A credentials file is a few short strings; anything this big is the wrong file.
 const MAX_CREDS_BYTES: u64 = 64 * 1024;
 
@@ -79,12 +93,19 @@ pub fn load_credentials(path: &Path, env: &Env) -> Result<Credentials, ConfigErr
         Value::Null
     } else {
         // Capped and regular only: a FIFO or /dev/zero given by mistake is a sentence at once.
-        let (text, meta) =
-            crate::files::read_small(path, MAX_CREDS_BYTES).map_err(|cause| ConfigError::Read {
-                what: "credentials file",
-                path: path.to_path_buf(),
-                cause,
-            })?;
+        let (text, meta) = crate::files::read_small(path, MAX_CREDS_BYTES).map_err(|cause| {
+            if cause.kind() == std::io::ErrorKind::NotFound {
+                ConfigError::CredsMissing {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                ConfigError::Read {
+                    what: "credentials file",
+                    path: path.to_path_buf(),
+                    cause,
+                }
+            }
+        })?;
         warn_if_readable_by_others(path, &meta);
         serde_json::from_str::<Value>(&text).map_err(|e| ConfigError::CredsSyntax {
             path: path.to_path_buf(),

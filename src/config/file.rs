@@ -392,12 +392,15 @@ impl Default for McpConfig {
 /// Far more than every setting with a comment each; past it, it is not a config file.
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
-pub(super) fn load_file(cli: &Overrides, env: &Env) -> Result<FileConfig, ConfigError> {
-    let Some(path) = cli
-        .config
+/// The config file given (`--config`, else `RETAKE_CHAT_CONFIG`), if any.
+pub(super) fn config_path(cli: &Overrides, env: &Env) -> Option<PathBuf> {
+    cli.config
         .clone()
         .or_else(|| env.get("RETAKE_CHAT_CONFIG").map(PathBuf::from))
-    else {
+}
+
+pub(super) fn load_file(cli: &Overrides, env: &Env) -> Result<FileConfig, ConfigError> {
+    let Some(path) = config_path(cli, env) else {
         return Ok(FileConfig::default());
     };
     // Capped and regular only, like the credentials: never a hang on a FIFO.

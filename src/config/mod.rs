@@ -6,12 +6,14 @@
 
 mod credentials;
 mod file;
+mod sources;
 
 pub use credentials::{Credentials, Secret, load_credentials};
 pub use file::{
     BacklogConfig, CatchupConfig, ConnectionConfig, DecisionsConfig, HealthConfig, McpConfig,
     QueueConfig, ScriptConfig, SendConfig, TranscriptConfig, WakeConfig,
 };
+pub use sources::{Source, Sources, sources};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -210,6 +212,11 @@ impl Env {
         }
     }
 
+    /// `PATH`, where a wake command without a `/` is looked for.
+    pub fn path(&self) -> Option<&str> {
+        self.get("PATH")
+    }
+
     fn get(&self, key: &str) -> Option<&str> {
         self.vars
             .get(key)
@@ -239,8 +246,21 @@ pub enum ConfigError {
         /// Where the syntax broke (line and column), never the file's content.
         detail: String,
     },
+    /// There is no credentials file, and the environment does not supply all three fields.
+    #[error(
+        "no credentials file at {path}: run `retake-chat init` to write one (or set \
+         RETAKE_ACCESS_TOKEN, RETAKE_USER_DB_ID and RETAKE_AGENT_NAME); `retake-chat sandbox` \
+         tries the bot without any"
+    )]
+    CredsMissing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
     /// A credential is missing from the file and from the environment.
-    #[error("credentials file {path}: field `{field}` is missing or not a string (or set {env})")]
+    #[error(
+        "credentials file {path}: field `{field}` is missing or not a string (or set {env}); \
+         `retake-chat init --force` writes a complete one"
+    )]
     CredsField {
         /// The file.
         path: PathBuf,
@@ -282,6 +302,36 @@ fn layered<T: for<'a> From<&'a str>>(
 
 /// Resolve everything a listener needs: flags, then environment, then the config file, then defaults.
 pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
+    let Settings {
+        mut config,
+        creds_path,
+    } = resolve_settings(cli, env)?;
+    config.creds = load_credentials(&creds_path, env)?;
+    config.tls = load_tls(env)?;
+    Ok(config)
+}
+
+/// Everything [`resolve`] resolves but what is read from other files: the credentials
+/// (empty here; [`Settings::creds_path`] says where they are) and the TLS roots (the default
+/// here; [`load_tls`]). What `doctor` shows, and then checks one by one, when those cannot be read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The config, with empty credentials and default TLS.
+    pub config: Config,
+    /// Where the credentials file is (flag, environment, config file or default).
+    pub creds_path: PathBuf,
+}
+
+/// The TLS roots: Mozilla's, plus those of the PEM file `SSL_CERT_FILE` names.
+pub fn load_tls(env: &Env) -> Result<Tls, ConfigError> {
+    match env.get("SSL_CERT_FILE") {
+        Some(path) => Tls::with_extra_roots(Path::new(path)),
+        None => Ok(Tls::default()),
+    }
+}
+
+/// [`resolve`] without reading the credentials or the certificates (see [`Settings`]).
+pub fn resolve_settings(cli: &Overrides, env: &Env) -> Result<Settings, ConfigError> {
     let file = load_file(cli, env)?;
     let api = match (cli.api, env.get("RETAKE_API")) {
         (Some(api), _) => api,
@@ -320,8 +370,8 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
     let script_table = file.script.unwrap_or_default();
     let script = script_choice(cli.script.clone().or(script_table.path), env);
     let rooms = other_rooms(cli.rooms.iter().chain(&file.rooms))?;
-    Ok(Config {
-        creds: load_credentials(&creds_path, env)?,
+    let config = Config {
+        creds: Credentials::none(),
         api,
         chat_url,
         api_url,
@@ -344,12 +394,10 @@ pub fn resolve(cli: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         catchup: file.catchup,
         transcript: file.transcript,
         mcp: file.mcp,
-        tls: match env.get("SSL_CERT_FILE") {
-            Some(path) => Tls::with_extra_roots(Path::new(path))?,
-            None => Tls::default(),
-        },
+        tls: Tls::default(),
         dry_run: false,
-    })
+    };
+    Ok(Settings { config, creds_path })
 }
 
 /// Longest room id or streamer name accepted (the platform's are far shorter).
