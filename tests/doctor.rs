@@ -132,6 +132,7 @@ fn each_setting_names_its_source_and_the_token_is_never_shown() {
         assert!(out.contains(&format!("\n  {want}\n")), "{want}\n{out}");
     }
     assert!(line(&out, "ok    wake").contains("`sh` is /"), "{out}");
+    assert!(!err.contains("readable by other users"), "{err}");
     assert!(line(&out, "ok    credentials").ends_with(&format!("EnvAgent in room {ROOM}")));
     assert_eq!(
         out.lines().last(),
@@ -346,4 +347,27 @@ fn the_readme_example_is_what_doctor_prints() {
             "the README shows {shown:?}, doctor printed:\n{out}"
         );
     }
+}
+
+/// A credentials file other users can read holds the token for them too: a problem, with the
+/// chmod that fixes it.
+#[cfg(unix)]
+#[test]
+fn a_credentials_file_others_can_read_is_a_problem() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let creds = write_creds(dir.path());
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut cmd = doctor(dir.path(), &["--creds"]);
+    cmd.arg(&creds).env("PATH", "/nonexistent");
+    let (code, out, _) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}");
+    let path = creds.display();
+    assert!(
+        out.contains(&format!(
+            "  FAIL  credentials   {path} is readable by other users\n                      \
+             → chmod 600 {path}\n"
+        )),
+        "{out}"
+    );
 }

@@ -69,7 +69,7 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     let mut found = vec![
         Check {
             name: "credentials",
-            outcome: checks::credentials(&creds),
+            outcome: checks::credentials(&creds, &settings.creds_path),
         },
         Check {
             name: "tls roots",

@@ -10,10 +10,15 @@ use crate::config::{Config, ConfigError, Credentials, ScriptChoice, Tls, WakeCon
 use crate::script::{Clock, EMBEDDED_PERSONALITY, Runtime, Session, reload};
 use crate::state_lock::{self, Holder};
 
-/// The credentials as read: who the bot speaks as, or the reading error (which says what to
-/// do: `init`, `sandbox`, the variable to set).
-pub fn credentials(read: &Result<Credentials, ConfigError>) -> Outcome {
+/// The credentials as read from `path`: who the bot speaks as, or the reading error (which
+/// says what to do: `init`, `sandbox`, the variable to set). A file other users can read is a
+/// problem too: the token is in it.
+pub fn credentials(read: &Result<Credentials, ConfigError>, path: &Path) -> Outcome {
     match read {
+        Ok(_) if readable_by_others(path) => Outcome::fail(
+            format!("{} is readable by other users", path.display()),
+            format!("chmod 600 {}", path.display()),
+        ),
         Ok(creds) => Outcome::Ok(format!("{} in room {}", creds.agent_name, creds.user_db_id)),
         Err(error @ (ConfigError::CredsMissing { .. } | ConfigError::CredsField { .. })) => {
             Outcome::fail(error.to_string(), "")
@@ -81,6 +86,17 @@ pub fn wake(wake: &WakeConfig, path: Option<&str>) -> Outcome {
         Some(at) => Outcome::Ok(format!("`{program}` is {}", at.display())),
         None => Outcome::fail(format!("`{program}` is not on PATH"), next),
     }
+}
+
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> bool {
+    false
 }
 
 #[cfg(unix)]
