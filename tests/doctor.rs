@@ -258,6 +258,22 @@ async fn online_asks_the_chat_and_api_hosts() {
         fake.joins()
     );
 
+    // Not live (or the other API generation's path): the host answers, and both are said.
+    fake.fail_history_next([(404, r#"{"error":"not live"}"#.to_string())]);
+    let ask = online.clone();
+    let (chat, api) = (url.clone(), url.clone());
+    let (_, out, _) = tokio::task::spawn_blocking(move || ask(chat, api))
+        .await
+        .expect("doctor ran");
+    assert_eq!(
+        line(&out, "ok    api host"),
+        format!(
+            "  ok    api host      {url} answers (404 from the chat history: the stream is not \
+             live, or --api is wrong; v1 reads /api/agent/stream/comments, v2 \
+             /api/v1/agent/stream/comments)"
+        )
+    );
+
     fake.fail_history_next([(401, r#"{"error":"unauthorized"}"#.to_string())]);
     let ask = online.clone();
     let (chat, api) = (url.clone(), url.clone());

@@ -91,9 +91,10 @@ async fn api_host(config: &Config) -> Outcome {
             "{url} answers with the token (the chat history's newest page: {} messages)",
             page.len
         )),
+        // The platform's answer for a stream that is not live; a wrong --api gets the same.
         Err(HistoryError::NotLive(status)) => Outcome::Ok(format!(
-            "{url} answers with the token ({status}: the stream is not live, so it has no chat \
-             history yet)"
+            "{url} answers ({status} from the chat history: the stream is not live, or --api is \
+             wrong; v1 reads /api/agent/stream/comments, v2 /api/v1/agent/stream/comments)"
         )),
         Err(HistoryError::Refused(status)) => Outcome::fail(
             format!("{url} refused the access token ({status})"),
