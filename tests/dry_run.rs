@@ -116,3 +116,45 @@ async fn a_dry_run_prints_each_decision_and_sends_queues_and_wakes_nothing() {
     let left: Vec<_> = std::fs::read_dir(&tmp).expect("tmp").collect();
     assert!(left.is_empty(), "the temporary state is removed: {left:?}");
 }
+
+/// What the script says on its own (`on_start`, timers, `on_quiet`) is printed as what it
+/// would say, and not posted either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_prints_the_scripts_own_lines_and_posts_none() {
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("starter.rhai");
+    std::fs::write(
+        &script,
+        "fn on_start() { \"I'm live\" }\nfn on_message(msg) { ignore() }\n",
+    )
+    .expect("script");
+    let mut child = listener(&fake, dir.path())
+        .args(["run", "--dry-run", "--script"])
+        .arg(&script)
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the dry run starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(DEADLINE, lines.next_line())
+        .await
+        .expect("a line in time")
+        .expect("stdout readable");
+    assert_eq!(first.as_deref(), Some("(on_start)  →  say \"I'm live\""));
+    expect("the dry run joins the room", || fake.room_size(ROOM) == 1).await;
+    fake.emit_v1_message(ROOM, "s1", "alice", "gm").await;
+    let second = tokio::time::timeout(DEADLINE, lines.next_line())
+        .await
+        .expect("a line in time")
+        .expect("stdout readable");
+    assert_eq!(second.as_deref(), Some("alice: gm  →  ignore"));
+    terminate(&child);
+    let status = tokio::time::timeout(DEADLINE, child.wait())
+        .await
+        .expect("the dry run stops in time")
+        .expect("exit status");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(fake.sent_count(), 0, "nothing was posted");
+}
