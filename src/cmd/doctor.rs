@@ -196,6 +196,11 @@ fn settings_table(
         ScriptChoice::Embedded => "the built-in copy".to_string(),
     };
     line("personality", script, sources.script);
+    let rooms = match config.rooms.as_slice() {
+        [] => "your own only".to_string(),
+        rooms => format!("your own and {}", rooms.join(", ")),
+    };
+    line("rooms", rooms, sources.rooms);
     let wake = match (&config.wake.url, config.wake.command.as_slice()) {
         (Some(url), _) => format!("POST {url}"),
         (None, []) => "off".to_string(),

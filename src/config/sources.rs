@@ -61,6 +61,8 @@ pub struct Sources {
     pub wake: Source,
     /// `--metrics-addr` / `RETAKE_METRICS_ADDR` / `metrics_addr`.
     pub metrics_addr: Source,
+    /// `--room` / `rooms` (flags and file both count; the flag is named when given).
+    pub rooms: Source,
     /// `RETAKE_ACCESS_TOKEN` or the credentials file.
     pub access_token: Source,
     /// `RETAKE_USER_DB_ID` or the credentials file.
@@ -133,6 +135,11 @@ pub fn sources(cli: &Overrides, env: &Env) -> Result<Sources, ConfigError> {
             given(cli.metrics_addr.is_some(), "--metrics-addr"),
             Some("RETAKE_METRICS_ADDR"),
             file.metrics_addr.is_some(),
+        ),
+        rooms: pick(
+            given(!cli.rooms.is_empty(), "--room"),
+            None,
+            !file.rooms.is_empty(),
         ),
         access_token: from_env("RETAKE_ACCESS_TOKEN"),
         user_db_id: from_env("RETAKE_USER_DB_ID"),
