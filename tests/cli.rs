@@ -82,7 +82,10 @@ fn an_unreadable_script_is_named() {
 #[test]
 fn check_reports_position_and_exit_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/personality.rhai");
+    // The built-in personality, not the checkout's scripts/personality.rhai: that is the
+    // user's copy, and editing it must never fail a test.
+    let shipped = dir.path().join("personality.rhai");
+    std::fs::write(&shipped, retake_chat::script::EMBEDDED_PERSONALITY).expect("write");
     let (code, out, _) = run(bin().arg("check").arg(&shipped));
     assert_eq!(code, 0, "{out}");
     let broken = dir.path().join("broken.rhai");

@@ -44,8 +44,19 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
+/// A directory to run the docs' commands in: the checkout's `examples/`, and no
+/// `scripts/personality.rhai`, so a command without `--script` uses the built-in personality
+/// (the checkout's copy is the user's to edit, and their edits must not fail the docs).
+fn docs_cwd() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    std::os::unix::fs::symlink(examples, dir.path().join("examples")).expect("link examples");
+    dir
+}
+
 #[test]
 fn the_try_transcripts_in_the_scripting_docs_are_what_try_prints() {
+    let cwd = docs_cwd();
     let mut checked = 0;
     for (start, lines) in blocks(SCRIPTING, "text") {
         let mut lines = lines.into_iter().peekable();
@@ -58,7 +69,7 @@ fn the_try_transcripts_in_the_scripting_docs_are_what_try_prints() {
                 expected.push(out);
             }
             let (_, stdout, stderr) = run(bin()
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .current_dir(cwd.path())
                 .arg("try")
                 .args(words(command)));
             assert_eq!(

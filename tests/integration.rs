@@ -6,6 +6,7 @@
 
 mod support;
 
+mod builtin_personality;
 mod catchup;
 mod cli;
 mod delivery;

@@ -7,14 +7,16 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Harness, Setup, TOKEN, expect};
+use crate::support::{Harness, Setup, TOKEN, empty_cwd, expect};
 
 mod replay;
 
-/// The binary with a clean environment: nothing leaks in from the developer's.
+/// The binary with a clean environment (nothing leaks in from the developer's), in an empty
+/// directory (the checkout's `scripts/personality.rhai` is the user's to edit).
 pub fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_retake-chat"));
-    cmd.env_clear()
+    cmd.current_dir(empty_cwd())
+        .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());
@@ -126,13 +128,15 @@ fn check_refuses_a_newer_api_and_prints_the_header_of_good_scripts() {
 #[test]
 fn every_shipped_script_passes_check_with_its_own_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut paths = Vec::new();
-    for dir in ["scripts", "examples"] {
-        for entry in std::fs::read_dir(root.join(dir)).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.extension().is_some_and(|e| e == "rhai") {
-                paths.push(path);
-            }
+    // The built-in personality, not scripts/personality.rhai: that is the user's copy (CI
+    // checks it as committed), and a half-done edit of it must not fail `cargo test`.
+    let builtin = tempfile::tempdir().expect("tempdir");
+    let mut paths = vec![builtin.path().join("personality.rhai")];
+    std::fs::write(&paths[0], retake_chat::script::EMBEDDED_PERSONALITY).expect("write");
+    for entry in std::fs::read_dir(root.join("examples")).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rhai") {
+            paths.push(path);
         }
     }
     paths.sort();

@@ -47,11 +47,8 @@ async fn the_token_never_appears_in_any_output() {
     let fake = start_fake().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let script = dir.path().join("personality.rhai");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/personality.rhai"),
-        &script,
-    )
-    .expect("copy script");
+    // The built-in personality: the checkout's scripts/personality.rhai is the user's to edit.
+    std::fs::write(&script, retake_chat::script::EMBEDDED_PERSONALITY).expect("write script");
     let mut child = listener(&fake, dir.path())
         .env("RUST_LOG", "trace")
         .arg("--script")

@@ -109,8 +109,9 @@ async fn every_shell_block_of_the_skill_works_against_a_listener() {
     // HOME doubles as the checkout: the shipped personality, and the credentials where
     // retake.tv keeps them.
     std::fs::create_dir_all(home.join("scripts")).expect("mkdir scripts");
-    let personality = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/personality.rhai");
-    std::fs::copy(personality, home.join("scripts/personality.rhai")).expect("copy script");
+    // (The built-in copy: the checkout's own scripts/personality.rhai is the user's to edit.)
+    let personality = retake_chat::script::EMBEDDED_PERSONALITY;
+    std::fs::write(home.join("scripts/personality.rhai"), personality).expect("write script");
     let creds_dir = home.join(".config/retake");
     std::fs::create_dir_all(&creds_dir).expect("mkdir creds");
     write_creds(&creds_dir);

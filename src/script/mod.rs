@@ -54,8 +54,14 @@ pub(crate) fn held_bytes() -> isize {
     alloc::held()
 }
 
-/// The personality shipped with the binary: the seed listener's behaviour.
-pub const EMBEDDED_PERSONALITY: &str = include_str!("../../scripts/personality.rhai");
+/// The personality built into the binary: the seed listener's behaviour, used when no script
+/// is given and there is no `./scripts/personality.rhai`.
+///
+/// It lives under `src/` on purpose: `scripts/personality.rhai` is the user's copy, read at
+/// run time and edited while the listener runs, so it must never be compiled in (editing it
+/// would rebuild the binary, under fat LTO for a minute and more). The two start equal; CI
+/// (`.ci/run`) compares their committed versions, never the working copy a user edits.
+pub const EMBEDDED_PERSONALITY: &str = include_str!("builtin.rhai");
 
 /// Largest script source accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;

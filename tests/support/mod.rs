@@ -314,11 +314,22 @@ pub fn read_json(path: &Path) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// An empty directory for the binary to run in, instead of the checkout: there,
+/// `./scripts/personality.rhai` is the user's copy (what `run`, `try` and `replay` use
+/// without `--script`), and editing it must fail no test.
+pub fn empty_cwd() -> PathBuf {
+    let cwd = Path::new(env!("CARGO_TARGET_TMPDIR")).join("empty-cwd");
+    std::fs::create_dir_all(&cwd).expect("create the tests' working directory");
+    cwd
+}
+
 /// The real binary, with only the environment we set (no credentials or settings leak in
-/// from the developer's), logging everything so tests can search the output.
+/// from the developer's), logging everything so tests can search the output. It runs in
+/// [`empty_cwd`].
 pub fn bin() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_retake-chat"));
-    cmd.env_clear()
+    cmd.current_dir(empty_cwd())
+        .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "debug")
         .stdin(std::process::Stdio::null());
