@@ -142,6 +142,22 @@ fn pick_chance_and_matches() {
     assert_eq!(picks(), picks());
 }
 
+/// As docs/scripting.md says: `log(text)` writes to the log, `log(number)` is Rhai's base-10
+/// logarithm, for integers as for floats.
+#[test]
+fn log_of_a_number_is_the_base_10_logarithm_integers_included() {
+    let (runtime, _) = simulated();
+    let p = compile(
+        &runtime,
+        r#"fn on_message(msg) {
+            log("logged, returns nothing");
+            let a = log(100);
+            `${type_of(a)}|${a == 2.0}|${log(100.0) == 2.0}|${log(1) == 0.0}|${type_of(log("x"))}`
+        }"#,
+    );
+    assert_eq!(say(&runtime, &p, "a", "x"), "f64|true|true|true|()");
+}
+
 #[test]
 fn helpers_are_for_hooks_not_the_top_level() {
     let (runtime, _) = simulated();

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use rhai::{Engine, Position};
+use rhai::{Engine, FLOAT, INT, Position};
 
 use super::engine::CallBudget;
 
@@ -129,9 +129,11 @@ pub(super) fn register(engine: &mut Engine, budget: &Arc<LogBudget>, call: CallB
         }
     });
     // `log(text)`: the same as print, for scripts that prefer the name. Strings only: Rhai's
-    // math `log(number)` keeps its meaning.
+    // math `log(number)` keeps its meaning, the base-10 logarithm. Rhai defines that for
+    // floats only; `log(100)` is 2.0 as the docs say, not "function not found: log (i64)".
     let b = Arc::clone(budget);
     engine.register_fn("log", move |text: &str| info(&b, call, text));
+    engine.register_fn("log", |x: INT| (x as FLOAT).log10());
 }
 
 fn info(budget: &LogBudget, call: CallBudget, text: &str) {
