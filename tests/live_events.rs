@@ -152,8 +152,8 @@ async fn each_live_room_event_reaches_its_hook() {
         [
             "live: Building a bot (s-1, session_started)",
             "tip: 2.5 from tia (tip_received, 0xabc)",
-            "trade: buy $25.0 RTK (newtrade)",
-            "trade: sell $4.0 RTK (newtrade)",
+            "trade: buy $25 RTK (newtrade)",
+            "trade: sell $4 RTK (newtrade)",
             "follow: fay",
             "gm end",
         ]
@@ -187,9 +187,9 @@ async fn a_tip_arriving_both_ways_calls_on_tip_once() {
     assert_eq!(
         texts,
         [
-            "tip: 5.0 from uma (message, 0x5)",
-            "tip: 7.0 from vic (tip_received, )",
-            "tip: 7.0 from vic (message, 0x8)",
+            "tip: 5 from uma (message, 0x5)",
+            "tip: 7 from vic (tip_received, )",
+            "tip: 7 from vic (message, 0x8)",
             "gm end",
         ]
     );

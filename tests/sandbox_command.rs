@@ -71,7 +71,7 @@ fn a_piped_session_prints_every_outcome_and_leaves_no_trace() {
         "bot: noted",
         "queued for the agent, who would be woken: bob: why is the sky blue?",
         "ignored: viewer: lol",
-        "bot: thanks for 5.0, viewer",
+        "bot: thanks for 5, viewer",
     ] {
         assert!(lines.contains(&expected), "missing {expected:?} in:\n{out}");
     }
@@ -145,9 +145,9 @@ fn live_room_events_reach_their_hooks_and_a_tip_is_thanked_once() {
     );
     for expected in [
         "bot: gm viewer!",
-        "bot: thanks for 5.0, viewer (message)",
+        "bot: thanks for 5, viewer (message)",
         "bot: live: Building",
-        "bot: buy $25.0 of SBX",
+        "bot: buy $25 of SBX",
         "queued for the agent, who would be woken: viewer (pinned): read the docs",
         "ignored: amy (follow): ",
     ] {

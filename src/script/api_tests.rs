@@ -158,6 +158,31 @@ fn log_of_a_number_is_the_base_10_logarithm_integers_included() {
     assert_eq!(say(&runtime, &p, "a", "x"), "f64|true|true|true|()");
 }
 
+/// A tip of 5 is thanked as "5", not "5.0": whole floats read as whole numbers in text, by
+/// every way a value becomes text; other floats, `to_debug` and the value itself are Rhai's.
+#[test]
+fn whole_amounts_and_floats_read_naturally_in_text() {
+    let (runtime, _) = simulated();
+    let p = compile(
+        &runtime,
+        r#"fn on_tip(ev) { reply(`Thanks for the ${ev.amount} tip!`) }
+fn on_message(msg) {
+    let x = 5.0;
+    `${x}|${"" + x}|${x.to_string()}|${-0.0}|${2.5}|${-3.0}|${1e20}|${to_debug(x)}|${x == 5}|${type_of(x)}`
+}
+fn tests() {
+    [
+        #{ kind: "tip", amount: 5, from: "bo", expect: "reply", equals: "Thanks for the 5 tip!" },
+        #{ kind: "tip", amount: 2.5, from: "bo", expect: "reply", equals: "Thanks for the 2.5 tip!" },
+    ]
+}"#,
+    );
+    assert_eq!(
+        say(&runtime, &p, "a", "x"),
+        "5|5|5|0|2.5|-3|1e20|5.0|true|f64"
+    );
+}
+
 #[test]
 fn helpers_are_for_hooks_not_the_top_level() {
     let (runtime, _) = simulated();
@@ -344,7 +369,7 @@ fn on_tip(ev) { reply(`tip ${ev.amount}`) }
 fn on_follow(ev) { reply(`follow ${ev.author}`) }
 fn tests() {
     [
-        #{ kind: "tip", amount: 5, from: "a", expect: "reply", equals: "tip 5.0" },
+        #{ kind: "tip", amount: 5, from: "a", expect: "reply", equals: "tip 5" },
         #{ kind: "follow", from: "b", expect: "reply", equals: "follow b" },
         #{ kind: "trade", amount: 1, from: "c", expect: "reply", equals: "msg" },
     ]

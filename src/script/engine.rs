@@ -264,7 +264,7 @@ mod tests {
             .with_ansi(false)
             .finish();
         let runtime = super::super::Runtime::new(Limits::default());
-        let source = "print(\"loading\");\nfn on_message(msg) { debug(\"deciding\"); }";
+        let source = "print(\"loading\");\nfn on_message(msg) { debug(\"deciding\"); print(2.0); debug(2.0); }";
         tracing::subscriber::with_default(subscriber, || {
             let p = runtime.compile("greeter.rhai", source).expect("compiles");
             let event = crate::event::ChatEvent::default();
@@ -291,6 +291,9 @@ mod tests {
             debug.contains("DEBUG") && debug.contains("greeter.rhai"),
             "{out}"
         );
+        // A whole float prints as a whole number; debug keeps Rhai's exact form.
+        assert!(out.contains("INFO retake_chat::script: 2 script"), "{out}");
+        assert!(out.contains("retake_chat::script: 2.0 script"), "{out}");
     }
 
     #[test]

@@ -134,6 +134,23 @@ pub(super) fn register(engine: &mut Engine, budget: &Arc<LogBudget>, call: CallB
     let b = Arc::clone(budget);
     engine.register_fn("log", move |text: &str| info(&b, call, text));
     engine.register_fn("log", |x: INT| (x as FLOAT).log10());
+    // Floats in text read as people write numbers: a 5 tip is "5", not Rhai's "5.0". Every
+    // way a value becomes text (`${..}`, `+` on a string, `print`, `.to_string()`) calls
+    // `to_string` (`print` has its own overload for floats), and the engine's own functions
+    // shadow the standard library's.
+    engine.register_fn("to_string", float_text);
+    engine.register_fn("print", float_text);
+}
+
+/// `x` as text: a whole number without `.0` (`5`, `-3`, `0`), anything else as Rhai
+/// writes it (`2.5`, `1e20`, `NaN`). `to_debug` keeps Rhai's exact form.
+fn float_text(x: FLOAT) -> String {
+    // 1e13 is where Rhai switches to exponents; below it every whole float is an exact i64.
+    if x.fract() == 0.0 && x.abs() < 1e13 {
+        format!("{}", x as INT)
+    } else {
+        rhai::Dynamic::from_float(x).to_string()
+    }
 }
 
 fn info(budget: &LogBudget, call: CallBudget, text: &str) {

@@ -102,7 +102,7 @@ async fn interop_live_room_events_reach_their_hooks() {
         texts,
         [
             "live: On air (s-9, session_started)",
-            "tip: 3.0 from tia (message, 0x3)",
+            "tip: 3 from tia (message, 0x3)",
             "trade: sell $9.5 RTK (newtrade)",
             "pinned: hello by mod (true)",
             "follow: fay",
