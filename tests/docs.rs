@@ -1,26 +1,109 @@
-//! The examples in the docs are what the program does: every `$ retake-chat try …` transcript
-//! in docs/scripting.md prints exactly what it shows, every Rhai example there compiles, and
-//! every MCP registration in docs/agent.md starts a working server.
-//! (The README's TOML examples are checked beside the config parser, in src/config/file.rs.)
+//! The docs are what the program does. Every fenced block of README.md and docs/*.md says
+//! what it is, and is checked where it can be:
+//!
+//! - ```` ```rhai ````: passes `check`. A whole script (one with `fn on_message(`) as it is;
+//!   a fragment wrapped as docs/scripting.md says: hooks other than `on_message` get
+//!   `fn on_message(msg) { ignore() }` beside them, and bare lines go inside
+//!   `fn on_message(msg) { … }`, which must then also decide a `gm` without an error.
+//! - ```` ```text ````: shown output. A `$ retake-chat try|check|replay …` line and the lines
+//!   after it are a transcript: the command's stdout must be exactly those lines. Other text
+//!   (error messages, a live listener's status, diagrams) is shown as it is.
+//! - ```` ```sh ````: commands. Those running `retake-chat try|check|replay` must succeed;
+//!   the rest need a live stream, an agent runtime or systemd (tests/skill.rs runs SKILL.md's).
+//! - ```` ```json ````: parses, as one value or as JSON lines; docs/agent.md's MCP
+//!   registrations start a server that lists its tools.
+//! - ```` ```toml ````: parses (the README's are also held against the config parser's
+//!   defaults, in src/config/file.rs).
+//!
+//! Commands run in a directory laid out like a fresh clone: the checkout's `examples/`, and
+//! `scripts/personality.rhai` as shipped (the built-in copy), never the checkout's own, which
+//! is the user's to edit. A fence without a language, or with another one, fails the test:
+//! nothing is skipped silently.
+
+use std::path::Path;
 
 use crate::support::{bin, run};
 
-const SCRIPTING: &str = include_str!("../docs/scripting.md");
-const AGENT: &str = include_str!("../docs/agent.md");
+/// Every document with examples, by path. A new file under docs/ must be added here.
+const DOCS: [(&str, &str); 3] = [
+    ("README.md", include_str!("../README.md")),
+    ("docs/scripting.md", include_str!("../docs/scripting.md")),
+    ("docs/agent.md", include_str!("../docs/agent.md")),
+];
+const AGENT: &str = DOCS[2].1;
 
-/// The fenced blocks of `lang` in `doc`, with the line each starts on.
-fn blocks<'a>(doc: &'a str, lang: &str) -> Vec<(usize, Vec<&'a str>)> {
+/// The languages a fence may have, as the module header describes them.
+const LANGUAGES: [&str; 5] = ["rhai", "text", "sh", "json", "toml"];
+
+/// The subcommands whose transcripts and commands are run: they need no network, no listener
+/// and no credentials.
+const RUNNABLE: [&str; 3] = ["try", "check", "replay"];
+
+/// One fenced block: its language, the line its fence opens on, its lines (indentation of an
+/// indented fence removed).
+struct Fence<'a> {
+    doc: &'a str,
+    lang: &'a str,
+    start: usize,
+    lines: Vec<&'a str>,
+}
+
+impl Fence<'_> {
+    fn text(&self) -> String {
+        self.lines.join("\n") + "\n"
+    }
+
+    fn at(&self) -> String {
+        format!("{}, the block at line {}", self.doc, self.start)
+    }
+}
+
+/// Every fenced block of `doc` (named `name`).
+fn fences<'a>(name: &'a str, doc: &'a str) -> Vec<Fence<'a>> {
     let mut out = Vec::new();
-    let mut current: Option<(usize, Vec<&str>)> = None;
+    let mut current: Option<(usize, Fence<'a>)> = None;
     for (n, line) in doc.lines().enumerate() {
-        match (&mut current, line.trim_end()) {
-            (None, fence) if fence == format!("```{lang}") => current = Some((n + 1, Vec::new())),
-            (Some(_), "```") => out.extend(current.take()),
-            (Some((_, lines)), _) => lines.push(line),
-            _ => {}
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        match &mut current {
+            None => {
+                if let Some(lang) = trimmed.strip_prefix("```") {
+                    let fence = Fence {
+                        doc: name,
+                        lang: lang.trim_end(),
+                        start: n + 1,
+                        lines: Vec::new(),
+                    };
+                    current = Some((indent, fence));
+                }
+            }
+            Some(_) if trimmed.trim_end() == "```" => {
+                out.extend(current.take().map(|(_, fence)| fence));
+            }
+            Some((indent, fence)) => fence.lines.push(line.get(*indent..).unwrap_or("")),
         }
     }
+    assert!(current.is_none(), "{name}: a fence is never closed");
     out
+}
+
+/// Every fenced block of every document.
+fn all_fences() -> Vec<Fence<'static>> {
+    DOCS.iter()
+        .flat_map(|(name, doc)| fences(name, doc))
+        .collect()
+}
+
+/// A directory laid out like a fresh clone, to run the docs' commands in: the checkout's
+/// `examples/` and the shipped (built-in) `scripts/personality.rhai`.
+fn fresh_clone() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    std::os::unix::fs::symlink(examples, dir.path().join("examples")).expect("link examples");
+    std::fs::create_dir(dir.path().join("scripts")).expect("mkdir scripts");
+    let personality = dir.path().join("scripts/personality.rhai");
+    std::fs::write(personality, retake_chat::script::EMBEDDED_PERSONALITY).expect("write");
+    dir
 }
 
 /// Split a command line the way a shell would for these examples: words, "double quotes".
@@ -44,72 +127,243 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-/// A directory to run the docs' commands in: the checkout's `examples/`, and no
-/// `scripts/personality.rhai`, so a command without `--script` uses the built-in personality
-/// (the checkout's copy is the user's to edit, and their edits must not fail the docs).
-fn docs_cwd() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    std::os::unix::fs::symlink(examples, dir.path().join("examples")).expect("link examples");
-    dir
-}
-
-#[test]
-fn the_try_transcripts_in_the_scripting_docs_are_what_try_prints() {
-    let cwd = docs_cwd();
-    let mut checked = 0;
-    for (start, lines) in blocks(SCRIPTING, "text") {
-        let mut lines = lines.into_iter().peekable();
-        while let Some(line) = lines.next() {
-            let Some(command) = line.strip_prefix("$ retake-chat try ") else {
-                continue;
-            };
-            let mut expected = Vec::new();
-            while let Some(out) = lines.next_if(|l| !l.starts_with("$ ")) {
-                expected.push(out);
-            }
-            let (_, stdout, stderr) = run(bin()
-                .current_dir(cwd.path())
-                .arg("try")
-                .args(words(command)));
-            assert_eq!(
-                stdout.lines().collect::<Vec<_>>(),
-                expected,
-                "docs/scripting.md, the block at line {start}: `retake-chat try {command}` prints otherwise (stderr: {stderr})"
-            );
-            checked += 1;
-        }
-    }
-    assert!(checked >= 3, "only {checked} try examples found");
-}
-
-#[test]
-fn every_rhai_example_in_the_scripting_docs_compiles() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut checked = 0;
-    for (start, lines) in blocks(SCRIPTING, "rhai") {
-        let source = lines.join("\n");
-        if !source.contains("fn on_message(") {
-            continue; // a fragment (other hooks, a table of cases): not a whole personality
-        }
-        let path = dir.path().join(format!("example-{start}.rhai"));
-        std::fs::write(&path, &source).expect("write the example");
-        let (code, stdout, stderr) = run(bin().arg("check").arg(&path));
-        assert_eq!(
-            code, 0,
-            "docs/scripting.md, the example at line {start} does not pass `check`:\n{stdout}{stderr}"
-        );
-        checked += 1;
-    }
-    assert!(checked >= 3, "only {checked} Rhai examples found");
-}
-
 #[test]
 fn words_split_like_a_shell() {
     assert_eq!(
         words(r#"--author alice gm "what are you building?" """#),
         ["--author", "alice", "gm", "what are you building?", ""]
     );
+}
+
+#[test]
+fn every_block_in_the_docs_says_what_it_is() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut listed: Vec<String> = std::fs::read_dir(&docs)
+        .expect("read docs/")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    listed.sort();
+    let mut known: Vec<String> = DOCS.iter().map(|(name, _)| name.to_string()).collect();
+    known.retain(|name| name.starts_with("docs/"));
+    known.sort();
+    assert_eq!(
+        listed, known,
+        "every file in docs/ is in tests/docs.rs's DOCS"
+    );
+    let fences = all_fences();
+    for fence in &fences {
+        assert!(
+            LANGUAGES.contains(&fence.lang),
+            "{}: a fence marked {:?}; mark it one of {LANGUAGES:?} (see tests/docs.rs)",
+            fence.at(),
+            fence.lang
+        );
+    }
+    assert!(fences.len() >= 50, "only {} blocks found", fences.len());
+}
+
+/// How a Rhai block of the docs is checked: as it is, or wrapped into a whole script.
+#[derive(Debug, PartialEq)]
+enum Example {
+    /// It has `fn on_message(`: a whole script.
+    Whole,
+    /// Other hooks or functions: `on_message` added beside them.
+    Hooks,
+    /// Lines of a hook: put inside `on_message`.
+    Lines,
+}
+
+/// The whole script an example is checked as, and what kind of example it is.
+fn wrap(source: &str) -> (String, Example) {
+    if source.contains("fn on_message(") {
+        (source.to_string(), Example::Whole)
+    } else if source.lines().any(|line| line.starts_with("fn ")) {
+        let script = format!("{source}\nfn on_message(msg) {{ ignore() }}\n");
+        (script, Example::Hooks)
+    } else {
+        let script = format!("fn on_message(msg) {{\n{source}\n}}\n");
+        (script, Example::Lines)
+    }
+}
+
+#[test]
+fn fragments_are_wrapped_as_the_docs_say() {
+    assert_eq!(wrap("fn on_message(msg) { queue() }").1, Example::Whole);
+    let (script, kind) = wrap("fn on_start() { \"hi\" }");
+    assert_eq!(kind, Example::Hooks);
+    assert!(
+        script.ends_with("fn on_message(msg) { ignore() }\n"),
+        "{script}"
+    );
+    let (script, kind) = wrap("if msg.lower == \"gm\" { return reply(\"gm!\"); }");
+    assert_eq!(kind, Example::Lines);
+    assert_eq!(
+        script,
+        "fn on_message(msg) {\nif msg.lower == \"gm\" { return reply(\"gm!\"); }\n}\n"
+    );
+}
+
+#[test]
+fn every_rhai_example_in_the_docs_passes_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut checked = Vec::new();
+    for fence in all_fences().into_iter().filter(|f| f.lang == "rhai") {
+        let (script, kind) = wrap(&fence.text());
+        let name = format!("{}-{}.rhai", fence.doc.replace('/', "-"), fence.start);
+        let path = dir.path().join(name);
+        std::fs::write(&path, &script).expect("write the example");
+        let (code, stdout, stderr) = run(bin().arg("check").arg(&path));
+        assert_eq!(
+            code,
+            0,
+            "{} does not pass `check` (as {kind:?}):\n{script}\n{stdout}{stderr}",
+            fence.at()
+        );
+        if kind == Example::Lines {
+            let (code, stdout, stderr) = run(bin().arg("try").arg("--script").arg(&path).arg("gm"));
+            assert_eq!(
+                code,
+                0,
+                "{}: deciding `gm` fails:\n{script}\n{stdout}{stderr}",
+                fence.at()
+            );
+        }
+        checked.push((fence.doc, kind));
+    }
+    for (doc, kind) in [
+        ("README.md", Example::Whole),
+        ("docs/scripting.md", Example::Whole),
+        ("docs/scripting.md", Example::Hooks),
+        ("docs/scripting.md", Example::Lines),
+    ] {
+        assert!(
+            checked.iter().any(|c| c.0 == doc && c.1 == kind),
+            "no {kind:?} example checked in {doc}: {checked:?}"
+        );
+    }
+}
+
+/// Every `$ retake-chat …` line of a text block, with the lines shown after it.
+fn transcripts<'a>(fence: &Fence<'a>) -> Vec<(&'a str, Vec<&'a str>)> {
+    let mut out = Vec::new();
+    let mut lines = fence.lines.iter().copied().peekable();
+    while let Some(line) = lines.next() {
+        let Some(command) = line.strip_prefix("$ retake-chat ") else {
+            assert!(
+                !line.starts_with("$ ") && out.is_empty(),
+                "{}: output before any `$ retake-chat` line, or another program: {line}",
+                fence.at()
+            );
+            continue;
+        };
+        let mut shown = Vec::new();
+        while let Some(output) = lines.next_if(|l| !l.starts_with("$ ")) {
+            shown.push(output);
+        }
+        out.push((command, shown));
+    }
+    out
+}
+
+#[test]
+fn every_transcript_in_the_docs_is_what_the_binary_prints() {
+    let clone = fresh_clone();
+    let mut checked = Vec::new();
+    for fence in all_fences().into_iter().filter(|f| f.lang == "text") {
+        for (command, shown) in transcripts(&fence) {
+            let args = words(command);
+            let subcommand = args.first().map_or("", String::as_str);
+            assert!(
+                RUNNABLE.contains(&subcommand),
+                "{}: `retake-chat {command}` cannot be reproduced here (only {RUNNABLE:?}); \
+                 show its output without the `$ ` line",
+                fence.at()
+            );
+            let (_, stdout, stderr) = run(bin().current_dir(clone.path()).args(&args));
+            assert_eq!(
+                stdout.lines().collect::<Vec<_>>(),
+                shown,
+                "{}: `retake-chat {command}` prints otherwise (stderr: {stderr})",
+                fence.at()
+            );
+            checked.push(subcommand.to_string());
+        }
+    }
+    for subcommand in RUNNABLE {
+        assert!(
+            checked.iter().any(|c| c == subcommand),
+            "no `{subcommand}` transcript checked: {checked:?}"
+        );
+    }
+}
+
+#[test]
+fn every_offline_command_in_the_docs_succeeds() {
+    let clone = fresh_clone();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_retake-chat"))
+        .parent()
+        .expect("the binaries' directory");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut checked = Vec::new();
+    for fence in all_fences().into_iter().filter(|f| f.lang == "sh") {
+        for line in &fence.lines {
+            let runnable = RUNNABLE
+                .iter()
+                .any(|sub| line.starts_with(&format!("retake-chat {sub} ")));
+            if !runnable {
+                continue;
+            }
+            let (code, stdout, stderr) = run(std::process::Command::new("sh")
+                .arg("-c")
+                .arg(line)
+                .current_dir(clone.path())
+                .env_clear()
+                .env("PATH", &path)
+                .env("HOME", clone.path()));
+            assert_eq!(code, 0, "{}: `{line}` fails:\n{stdout}{stderr}", fence.at());
+            checked.push(line.to_string());
+        }
+    }
+    assert!(
+        checked.iter().any(|l| l.contains("examples/chat.jsonl")),
+        "the README's replay example runs: {checked:?}"
+    );
+}
+
+#[test]
+fn every_json_and_toml_block_in_the_docs_parses() {
+    let mut checked = 0;
+    for fence in all_fences() {
+        let text = fence.text();
+        match fence.lang {
+            "json" => {
+                let whole = serde_json::from_str::<serde_json::Value>(&text);
+                let lines = || {
+                    text.lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .try_for_each(|l| serde_json::from_str::<serde_json::Value>(l).map(drop))
+                };
+                assert!(
+                    whole.is_ok() || lines().is_ok(),
+                    "{} is not JSON: {whole:?}",
+                    fence.at()
+                );
+            }
+            "toml" => {
+                let parsed = toml::from_str::<toml::Table>(&text);
+                assert!(parsed.is_ok(), "{} is not TOML: {parsed:?}", fence.at());
+            }
+            _ => continue,
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} JSON and TOML blocks");
 }
 
 /// The server command of an MCP registration line: what follows `--`, or `--command` and its
@@ -153,9 +407,11 @@ fn json_commands(config: &serde_json::Value) -> Vec<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mcp_registrations_in_the_agent_docs_start_the_server() {
     use rmcp::ServiceExt as _;
-    let registrations: Vec<String> = blocks(AGENT, "sh")
-        .into_iter()
-        .flat_map(|(_, lines)| lines)
+    let agent = fences("docs/agent.md", AGENT);
+    let registrations: Vec<String> = agent
+        .iter()
+        .filter(|fence| fence.lang == "sh")
+        .flat_map(|fence| fence.lines.iter().copied())
         .filter(|line| line.contains(" mcp add "))
         .map(str::to_string)
         .collect();
@@ -168,9 +424,10 @@ async fn the_mcp_registrations_in_the_agent_docs_start_the_server() {
         .iter()
         .map(|line| registered_command(line).unwrap_or_else(|| panic!("no command in {line}")))
         .collect();
-    let configs: Vec<serde_json::Value> = blocks(AGENT, "json")
-        .into_iter()
-        .map(|(_, lines)| serde_json::from_str(&lines.join("\n")).expect("the JSON parses"))
+    let configs: Vec<serde_json::Value> = agent
+        .iter()
+        .filter(|fence| fence.lang == "json")
+        .filter_map(|fence| serde_json::from_str(&fence.text()).ok())
         .collect();
     let from_json: Vec<Vec<String>> = configs.iter().flat_map(json_commands).collect();
     assert_eq!(from_json.len(), 2, "both JSON forms: {configs:?}");
