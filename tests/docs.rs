@@ -6,8 +6,10 @@
 //!   `fn on_message(msg) { ignore() }` beside them, and bare lines go inside
 //!   `fn on_message(msg) { … }`, which must then also decide a `gm` without an error.
 //! - ```` ```text ````: shown output. A `$ retake-chat try|check|replay …` line and the lines
-//!   after it are a transcript: the command's stdout must be exactly those lines. Other text
-//!   (error messages, a live listener's status, diagrams) is shown as it is.
+//!   after it are a transcript: the command's stdout must be exactly those lines. A script's
+//!   error (`file.rhai:LINE:COL: …`) must be what `check` prints for the script behind it
+//!   ([`erroneous_scripts`]). Other text (a live listener's status, the state directory's
+//!   errors, diagrams) is shown as it is.
 //! - ```` ```sh ````: commands. Those running `retake-chat try|check|replay` must succeed;
 //!   the rest need a live stream, an agent runtime or systemd (tests/skill.rs runs SKILL.md's).
 //! - ```` ```json ````: parses, as one value or as JSON lines; docs/agent.md's MCP
@@ -453,4 +455,103 @@ async fn the_mcp_registrations_in_the_agent_docs_start_the_server() {
         assert_eq!(tools.len(), 6, "{command:?}");
         client.cancel().await.expect("the session closes");
     }
+}
+
+/// The scripts behind the errors the docs show, under the names the docs give them.
+fn erroneous_scripts() -> Vec<(&'static str, String)> {
+    let greeter_tests = format!(
+        "fn on_message(msg) {{\n\
+         \x20   if msg.first_time {{ return reply(`Welcome ${{msg.author}}! First time here? 👋`); }}\n\
+         \x20   reply(`Hey again ${{msg.author}}! 👋`)\n\
+         }}\n{}\
+         fn tests() {{\n\
+         \x20   [\n\
+         \x20       #{{ say: \"gm\", from: \"ann\", expect: \"reply\", contains: \"Welcome\" }},\n\
+         \x20       #{{ say: \"gm\", from: \"ann\", expect: \"reply\" }},\n\
+         \x20       #{{ say: \"gm\", from: \"ann\", wait: 60, expect: \"ignore\" }},\n\
+         \x20   ]\n\
+         }}\n",
+        "// …\n".repeat(35)
+    );
+    vec![
+        (
+            "greeter.rhai",
+            "//! name: greeter\n//! version: 1.0.0\n//! author: retake-chat\n\
+             //! description: Greets\n//! api: 2\n\nfn on_message(msg) { ignore() }\n"
+                .to_string(),
+        ),
+        ("greeter.rhai", greeter_tests),
+        (
+            "hostile.rhai",
+            "fn on_message(msg) {\n    let m = 2;\n    let xs = [1, 2];\n    xs.map(|x| x * m)\n}\n"
+                .to_string(),
+        ),
+        (
+            "hostile.rhai",
+            "fn on_message(msg) {\n    let add = |a, b| a + b;\n    let plus_one = add.curry(1);\n}\n"
+                .to_string(),
+        ),
+        (
+            "scripts/personality.rhai",
+            format!(
+                "{}fn on_message(msg) {{\n    if msg.lower == \"x\" {{\n    return reply(\"x\" +)\n    }}\n}}\n",
+                "//\n".repeat(9)
+            ),
+        ),
+    ]
+}
+
+/// `greeter.rhai:5:5: …`: the first line of a script's diagnostic.
+fn is_diagnostic(line: &str) -> bool {
+    line.split_once(".rhai:").is_some_and(|(_, rest)| {
+        let mut parts = rest.splitn(3, ':');
+        let mut number = || {
+            parts
+                .next()
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
+        number() && number()
+    })
+}
+
+/// Every script error the docs show (a text block of `file.rhai:LINE:COL: …` lines, each
+/// with the source lines after it, or without them) is what `check` prints for such a script.
+#[test]
+fn every_error_shown_in_the_docs_is_what_check_prints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("scripts")).expect("mkdir scripts");
+    let outputs: Vec<Vec<String>> = erroneous_scripts()
+        .into_iter()
+        .map(|(name, source)| {
+            std::fs::write(dir.path().join(name), source).expect("write the script");
+            let (code, stdout, stderr) = run(bin().current_dir(dir.path()).arg("check").arg(name));
+            assert_eq!(code, 1, "{name}: {stdout}{stderr}");
+            stdout.lines().map(str::to_string).collect()
+        })
+        .collect();
+    let mut checked = 0;
+    for fence in all_fences().into_iter().filter(|f| f.lang == "text") {
+        if !fence.lines.first().is_some_and(|l| is_diagnostic(l)) {
+            continue;
+        }
+        let mut groups: Vec<Vec<&str>> = Vec::new();
+        for line in &fence.lines {
+            match groups.last_mut() {
+                Some(group) if !is_diagnostic(line) => group.push(line),
+                _ => groups.push(vec![line]),
+            }
+        }
+        for group in groups {
+            assert!(
+                outputs
+                    .iter()
+                    .any(|out| out.windows(group.len()).any(|w| w == group.as_slice())),
+                "{}: no script in erroneous_scripts() makes `check` print\n{}\n(it printed {outputs:#?})",
+                fence.at(),
+                group.join("\n")
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, outputs.len(), "each script's error is shown once");
 }
