@@ -81,7 +81,7 @@ pub enum Command {
     /// `ts`, or one second per line. Prints every decision; bad lines are reported by number
     /// and skipped (exit 1). Nothing is sent and no state file is touched.
     ///
-    /// Example: retake-chat replay --script examples/greeter.rhai chat.jsonl --json
+    /// Example: retake-chat replay --script examples/greeter.rhai examples/chat.jsonl --json
     Replay(ReplayArgs),
     /// Read and claim queued messages: the agent's side of the queue.
     ///

@@ -301,9 +301,15 @@ fn every_transcript_in_the_docs_is_what_the_binary_prints() {
     }
 }
 
-#[test]
-fn every_offline_command_in_the_docs_succeeds() {
-    let clone = fresh_clone();
+/// Whether `line` runs one of the [`RUNNABLE`] subcommands.
+fn runnable(line: &str) -> bool {
+    RUNNABLE
+        .iter()
+        .any(|sub| line.starts_with(&format!("retake-chat {sub} ")))
+}
+
+/// Run `line` with `sh` in `clone`, the built binary first on PATH: exit code and output.
+fn shell(clone: &Path, line: &str) -> (i32, String, String) {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_retake-chat"))
         .parent()
         .expect("the binaries' directory");
@@ -312,22 +318,22 @@ fn every_offline_command_in_the_docs_succeeds() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    run(std::process::Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(clone)
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", clone))
+}
+
+#[test]
+fn every_offline_command_in_the_docs_succeeds() {
+    let clone = fresh_clone();
     let mut checked = Vec::new();
     for fence in all_fences().into_iter().filter(|f| f.lang == "sh") {
-        for line in &fence.lines {
-            let runnable = RUNNABLE
-                .iter()
-                .any(|sub| line.starts_with(&format!("retake-chat {sub} ")));
-            if !runnable {
-                continue;
-            }
-            let (code, stdout, stderr) = run(std::process::Command::new("sh")
-                .arg("-c")
-                .arg(line)
-                .current_dir(clone.path())
-                .env_clear()
-                .env("PATH", &path)
-                .env("HOME", clone.path()));
+        for line in fence.lines.iter().filter(|line| runnable(line)) {
+            let (code, stdout, stderr) = shell(clone.path(), line);
             assert_eq!(code, 0, "{}: `{line}` fails:\n{stdout}{stderr}", fence.at());
             checked.push(line.to_string());
         }
@@ -336,6 +342,30 @@ fn every_offline_command_in_the_docs_succeeds() {
         checked.iter().any(|l| l.contains("examples/chat.jsonl")),
         "the README's replay example runs: {checked:?}"
     );
+}
+
+/// `retake-chat try --help` and the others end with an example: it works as shown.
+#[test]
+fn the_help_examples_of_try_check_and_replay_work() {
+    let clone = fresh_clone();
+    for subcommand in RUNNABLE {
+        let (_, help, _) = run(bin().args([subcommand, "--help"]));
+        let examples: Vec<&str> = help
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("Example: "))
+            .collect();
+        assert!(
+            !examples.is_empty() && examples.iter().all(|e| runnable(e)),
+            "{subcommand} --help: {examples:?}"
+        );
+        for example in examples {
+            let (code, stdout, stderr) = shell(clone.path(), example);
+            assert_eq!(
+                code, 0,
+                "`{subcommand} --help` shows `{example}`, which fails:\n{stdout}{stderr}"
+            );
+        }
+    }
 }
 
 #[test]
