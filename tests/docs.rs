@@ -1,10 +1,11 @@
 //! The docs are what the program does. Every fenced block of README.md and docs/*.md says
 //! what it is, and is checked where it can be:
 //!
-//! - ```` ```rhai ````: passes `check`. A whole script (one with `fn on_message(`) as it is;
-//!   a fragment wrapped as docs/scripting.md says: hooks other than `on_message` get
+//! - ```` ```rhai ````: passes `check`, and replays a chat of every kind of event without an
+//!   error. A whole script (one with `fn on_message(`) as it is; a fragment wrapped as
+//!   docs/scripting.md says: hooks other than `on_message` get
 //!   `fn on_message(msg) { ignore() }` beside them, and bare lines go inside
-//!   `fn on_message(msg) { … }`, which must then also decide a `gm` without an error.
+//!   `fn on_message(msg) { … }`.
 //! - ```` ```text ````: shown output. A `$ retake-chat try|check|replay …` line and the lines
 //!   after it are a transcript: the command's stdout must be exactly those lines. A script's
 //!   error (`file.rhai:LINE:COL: …`) must be what `check` prints for the script behind it
@@ -207,9 +208,28 @@ fn fragments_are_wrapped_as_the_docs_say() {
     );
 }
 
+/// A chat with every kind of event, commands, a late line and a 20-minute gap (so timers up
+/// to `every_15m` and `on_quiet` run): what every example must decide without an error.
+const EVERY_KIND: &str = r#"{"ts": 1767200000000, "author": "ann", "text": "gm"}
+{"ts": 1767200001000, "author": "ann", "text": "what are you building?"}
+{"ts": 1767200002000, "author": "bo", "kind": "tip", "amount": 5}
+{"ts": 1767200003000, "author": "bo", "kind": "tip", "amount": 2.5, "text": "gg"}
+{"ts": 1767200004000, "author": "bo", "kind": "follow"}
+{"ts": 1767200005000, "author": "cy", "text": "!roll 6"}
+{"ts": 1767200006000, "author": "cy", "text": "!count"}
+{"ts": 1767200007000, "author": "cy", "text": "!socials"}
+{"ts": 1767200008000, "author": "dee", "text": "gm", "late": 90}
+{"ts": 1767200009000, "author": "eve", "kind": "trade", "amount": 150}
+{"ts": 1767200010000, "author": "fay", "kind": "live", "text": "Building a bot"}
+{"ts": 1767200011000, "author": "mod", "kind": "pinned", "text": "read the docs"}
+{"ts": 1767201200000, "author": "ann", "text": "still here?"}
+"#;
+
 #[test]
-fn every_rhai_example_in_the_docs_passes_check() {
+fn every_rhai_example_in_the_docs_passes_check_and_replays_a_chat() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let chat = dir.path().join("every-kind.jsonl");
+    std::fs::write(&chat, EVERY_KIND).expect("write the chat");
     let mut checked = Vec::new();
     for fence in all_fences().into_iter().filter(|f| f.lang == "rhai") {
         let (script, kind) = wrap(&fence.text());
@@ -223,15 +243,13 @@ fn every_rhai_example_in_the_docs_passes_check() {
             "{} does not pass `check` (as {kind:?}):\n{script}\n{stdout}{stderr}",
             fence.at()
         );
-        if kind == Example::Lines {
-            let (code, stdout, stderr) = run(bin().arg("try").arg("--script").arg(&path).arg("gm"));
-            assert_eq!(
-                code,
-                0,
-                "{}: deciding `gm` fails:\n{script}\n{stdout}{stderr}",
-                fence.at()
-            );
-        }
+        let (code, stdout, stderr) = run(bin().arg("replay").arg("--script").arg(&path).arg(&chat));
+        assert_eq!(
+            code,
+            0,
+            "{}: replaying a chat of every kind fails:\n{script}\n{stdout}{stderr}",
+            fence.at()
+        );
         checked.push((fence.doc, kind));
     }
     for (doc, kind) in [
@@ -244,6 +262,35 @@ fn every_rhai_example_in_the_docs_passes_check() {
             checked.iter().any(|c| c.0 == doc && c.1 == kind),
             "no {kind:?} example checked in {doc}: {checked:?}"
         );
+    }
+}
+
+/// The personalities the docs point to (`examples/*.rhai` and the built-in one) decide a chat
+/// of every kind without an error, as the docs' own examples must.
+#[test]
+fn every_shipped_personality_replays_a_chat_of_every_kind() {
+    let clone = fresh_clone();
+    std::fs::write(clone.path().join("every-kind.jsonl"), EVERY_KIND).expect("write the chat");
+    let mut scripts = vec!["scripts/personality.rhai".to_string()];
+    for entry in std::fs::read_dir(clone.path().join("examples")).expect("read examples") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".rhai") {
+            scripts.push(format!("examples/{name}"));
+        }
+    }
+    assert!(scripts.len() >= 5, "{scripts:?}");
+    for script in scripts {
+        let (code, stdout, stderr) = run(bin().current_dir(clone.path()).args([
+            "replay",
+            "--script",
+            &script,
+            "every-kind.jsonl",
+        ]));
+        assert_eq!(code, 0, "{script}:\n{stdout}{stderr}");
     }
 }
 
