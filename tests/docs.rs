@@ -15,8 +15,8 @@
 //!   the rest need a live stream, an agent runtime or systemd (tests/skill.rs runs SKILL.md's).
 //! - ```` ```json ````: parses, as one value or as JSON lines; docs/agent.md's MCP
 //!   registrations start a server that lists its tools.
-//! - ```` ```toml ````: parses (the README's are also held against the config parser's
-//!   defaults, in src/config/file.rs).
+//! - ```` ```toml ````: the listener's config parser takes it (the README's are also held
+//!   against the defaults, in src/config/file.rs).
 //!
 //! Commands run in a directory laid out like a fresh clone: the checkout's `examples/`, and
 //! `scripts/personality.rhai` as shipped (the built-in copy), never the checkout's own, which
@@ -417,6 +417,8 @@ fn the_help_examples_of_try_check_and_replay_work() {
 
 #[test]
 fn every_json_and_toml_block_in_the_docs_parses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
     let mut checked = 0;
     for fence in all_fences() {
         let text = fence.text();
@@ -437,6 +439,18 @@ fn every_json_and_toml_block_in_the_docs_parses() {
             "toml" => {
                 let parsed = toml::from_str::<toml::Table>(&text);
                 assert!(parsed.is_ok(), "{} is not TOML: {parsed:?}", fence.at());
+                // And the listener's own parser takes it: `queue list --config` reads the
+                // whole file (keys, types, patterns) before it looks at the queue.
+                std::fs::write(&config, &text).expect("write the config");
+                let (_, _, stderr) = run(bin()
+                    .args(["queue", "list", "--config"])
+                    .arg(&config)
+                    .env("RETAKE_STATE_DIR", dir.path().join("state")));
+                assert!(
+                    !stderr.contains("config file"),
+                    "{} is not a valid config file: {stderr}",
+                    fence.at()
+                );
             }
             _ => continue,
         }
