@@ -168,7 +168,7 @@ fn whole_amounts_and_floats_read_naturally_in_text() {
         r#"fn on_tip(ev) { reply(`Thanks for the ${ev.amount} tip!`) }
 fn on_message(msg) {
     let x = 5.0;
-    `${x}|${"" + x}|${x.to_string()}|${-0.0}|${2.5}|${-3.0}|${1e20}|${to_debug(x)}|${x == 5}|${type_of(x)}`
+    `${x}|${"" + x}|${x.to_string()}|${-0.0}|${2.5}|${-3.0}|${1e20}|${to_debug(x)}|${[x]}|${x == 5}|${type_of(x)}`
 }
 fn tests() {
     [
@@ -179,7 +179,7 @@ fn tests() {
     );
     assert_eq!(
         say(&runtime, &p, "a", "x"),
-        "5|5|5|0|2.5|-3|1e20|5.0|true|f64"
+        "5|5|5|0|2.5|-3|1e20|5.0|[5.0]|true|f64"
     );
 }
 
