@@ -345,7 +345,7 @@ fn unreadable_settings_are_exit_2_naming_the_line() {
 fn the_readme_example_is_what_doctor_prints() {
     let readme = include_str!("../README.md");
     let example = readme
-        .split("```\nchecks\n")
+        .split("```text\nchecks\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .expect("the README shows doctor's checks");
