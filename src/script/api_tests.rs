@@ -80,6 +80,25 @@ fn msg_says_which_room_it_was_said_in() {
 }
 
 #[test]
+fn a_self_test_case_can_be_said_in_another_room() {
+    let (runtime, _) = simulated();
+    let source = r#"fn on_message(msg) { if msg.own_room { "here" } else { `there: ${msg.room}` } }
+fn tests() { [
+    #{ say: "x", expect: "reply", equals: "here" },
+    #{ say: "x", room: "rival", expect: "reply", equals: "there: rival" },
+] }"#;
+    runtime.compile("t.rhai", source).expect("passes its tests");
+    let bad = source.replace("room: \"rival\"", "room: \" \"");
+    let error = runtime.compile("t.rhai", &bad).expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("`room` must name another streamer's room"),
+        "{error}"
+    );
+}
+
+#[test]
 fn cooldowns_and_now_follow_the_simulated_clock() {
     let (runtime, clock) = simulated();
     let p = compile(
@@ -333,7 +352,7 @@ fn failing_self_tests_refuse_the_script() {
         ),
         (
             "[#{ sey: \"x\", expect: \"reply\" }]",
-            "case 1: unknown field `sey`; the fields are say, from, kind, amount, wait, late, expect, contains, equals, quiet",
+            "case 1: unknown field `sey`; the fields are say, from, kind, amount, wait, late, room, expect, contains, equals, quiet",
         ),
         (
             "[#{ say: \"x\", expect: \"queue\", contains: \"a\" }]",

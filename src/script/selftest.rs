@@ -25,8 +25,9 @@ const MAX_CASES: usize = 1_000;
 /// set of cases cannot hold up a reload for long.
 const TOTAL_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 /// The fields a case may have.
-const FIELDS: [&str; 10] = [
-    "say", "from", "kind", "amount", "wait", "late", "expect", "contains", "equals", "quiet",
+const FIELDS: [&str; 11] = [
+    "say", "from", "kind", "amount", "wait", "late", "room", "expect", "contains", "equals",
+    "quiet",
 ];
 /// The fields a quiet case may have.
 const QUIET_FIELDS: [&str; 4] = ["quiet", "expect", "contains", "equals"];
@@ -258,6 +259,13 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
         ));
     }
     let author = text("from")?.unwrap_or_else(|| "viewer".to_string());
+    // Said in another streamer's room (`msg.room` it, `msg.own_room` false).
+    let room = match text("room")? {
+        Some(room) if room.trim().is_empty() => {
+            return Err("`room` must name another streamer's room, got an empty one".to_string());
+        }
+        room => room.map(|id| Box::new(crate::rooms::Room::id(id.trim().to_string()))),
+    };
     Ok(Case {
         event: ChatEvent {
             id: format!("test-{n}"),
@@ -265,6 +273,7 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
             author,
             text: say,
             amount: number("amount")?,
+            room,
             ..ChatEvent::default()
         },
         wait_ms: (wait * 1000.0) as i64,
