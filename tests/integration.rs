@@ -35,6 +35,7 @@ mod resilience;
 mod rooms;
 mod sandbox;
 mod sandbox_command;
+mod sandbox_start;
 mod script_limits;
 mod script_reload;
 mod scripting;

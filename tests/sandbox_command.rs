@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use crate::support::bin;
 
@@ -20,19 +20,22 @@ fn session(script: &str, input: &str) -> (Vec<String>, String) {
     (out.lines().map(String::from).collect(), err)
 }
 
-/// `sandbox --script SCRIPT` with `home` as HOME and working directory, `input` piped in;
-/// its output once it has ended by itself after the input.
-pub fn piped_sandbox(home: &Path, script: &Path, input: &str) -> Output {
-    let mut child = bin()
-        .env("HOME", home)
+/// `retake-chat sandbox` with `home` as HOME, TMPDIR and working directory, stdio piped.
+pub fn sandbox_in(home: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.env("HOME", home)
+        .env("TMPDIR", home)
         .current_dir(home)
-        .args(["sandbox", "--script"])
-        .arg(script)
+        .arg("sandbox")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// `cmd` with `input` piped in; its output once it has ended by itself after the input.
+pub fn fed(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd.spawn().expect("spawn");
     child
         .stdin
         .take()
@@ -42,6 +45,11 @@ pub fn piped_sandbox(home: &Path, script: &Path, input: &str) -> Output {
     child
         .wait_with_output()
         .expect("sandbox ends after its input")
+}
+
+/// `sandbox --script SCRIPT` in `home` ([`sandbox_in`]) with `input` piped in, to its end.
+pub fn piped_sandbox(home: &Path, script: &Path, input: &str) -> Output {
+    fed(sandbox_in(home).arg("--script").arg(script), input)
 }
 
 #[test]

@@ -30,24 +30,15 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         &args.paths
     };
     for path in paths {
-        let (name, source) = match reload::read(path) {
-            Ok(read) => read,
-            Err(error @ ScriptError::Io { .. }) => {
-                eprintln!("{}", visible::escape_lines(&error.to_string()));
-                unreadable = true;
-                continue;
-            }
-            Err(error) => {
-                println!("{}", visible::escape_lines(&error.to_string()));
-                problems = true;
-                continue;
-            }
-        };
-        match runtime.compile(&name, &source) {
+        // Shared scripts are hostile too: their lines are shown, never obeyed.
+        match reload::load_rendered(&runtime, path) {
             Ok(personality) => print!("{}", summary(&personality)),
-            Err(error) => {
-                // Shared scripts are hostile too: their lines are shown, never obeyed.
-                println!("{}", visible::escape_lines(&error.render(&source)));
+            Err((ScriptError::Io { .. }, rendered)) => {
+                eprintln!("{}", visible::escape_lines(&rendered));
+                unreadable = true;
+            }
+            Err((_, rendered)) => {
+                println!("{}", visible::escape_lines(&rendered));
                 problems = true;
             }
         }

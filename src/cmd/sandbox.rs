@@ -1,7 +1,8 @@
 //! `retake-chat sandbox`: the whole listener against the in-process fake retake.tv on
 //! loopback, with made-up credentials and a throwaway state directory (a random name, 0700,
 //! removed however the sandbox ends, Ctrl-C and SIGTERM included), so a personality can be
-//! tried (and hot-reloaded) without going live and without touching live state.
+//! tried (and hot-reloaded) without going live and without touching live state. A script
+//! that does not load stops it at once with `check`'s diagnostic.
 //!
 //! The user types viewer lines; what happens is printed as it happens (`sandbox/screen.rs`).
 //! Tips, going live, trades and pins come as the platform's live-room events (`sandbox/live.rs`).
@@ -20,6 +21,8 @@ use crate::cli::SandboxArgs;
 use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Secret};
 use crate::fake::{FakeOptions, FakeRetake};
 use crate::health::{Health, now_ms};
+use crate::script::{Runtime, ScriptError, reload};
+use crate::visible;
 
 mod live;
 mod screen;
@@ -44,10 +47,15 @@ type a chat line to say it as a viewer; or:
   /help            this list
   /quit            leave (so do ctrl-d and ctrl-c)";
 
-/// Run the sandbox until `/quit`, the end of input, Ctrl-C or SIGTERM.
+/// Run the sandbox until `/quit`, the end of input, Ctrl-C or SIGTERM. A script that does
+/// not load exits 1 (2 when it cannot be read) with `check`'s diagnostic, before anything
+/// starts.
 pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let script = config::script_choice(args.script.clone(), &env);
+    if let Some(code) = precheck(&script) {
+        return Ok(code);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -74,6 +82,24 @@ pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
     // so leaving on a signal would hang until the next line is typed.
     runtime.shutdown_background();
     outcome
+}
+
+/// The script loaded as `check` loads it: on a problem, `check`'s diagnostic on stderr and
+/// its exit code (1 a script problem, 2 an unreadable file).
+fn precheck(script: &ScriptChoice) -> Option<ExitCode> {
+    let ScriptChoice::File(path) = script else {
+        return None;
+    };
+    let runtime = Runtime::new(config::ScriptConfig::default().to_limits());
+    let (error, rendered) = reload::load_rendered(&runtime, path).err()?;
+    // Shared scripts are hostile too: their lines are shown, never obeyed.
+    eprintln!("{}", visible::escape_lines(&rendered));
+    let (why, code) = match error {
+        ScriptError::Io { .. } => ("cannot be read", 2),
+        _ => ("does not load", 1),
+    };
+    eprintln!("sandbox: not started: the personality {why}");
+    Some(ExitCode::from(code))
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP (the terminal went away): each means "leave now". Registered
@@ -153,7 +179,7 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (quiet_tx, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
-    let daemon = tokio::spawn(crate::daemon::run_with_quiet(
+    let mut daemon = tokio::spawn(crate::daemon::run_with_quiet(
         config,
         health.clone(),
         quiet_rx,
@@ -161,15 +187,13 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
             let _ = stop_rx.await;
         },
     ));
-    let joined = tokio::select! {
-        joined = wait(Duration::from_secs(10), || fake.room_size(ROOM) >= 1) => joined,
+    // Whatever keeps the listener from starting is its own error, shown at once.
+    tokio::select! {
+        joined = wait(Duration::from_secs(10), || fake.room_size(ROOM) >= 1) => if !joined {
+            anyhow::bail!("the sandbox listener did not join its room on {}", fake.url());
+        },
+        ended = &mut daemon => return ended_early(ended),
         () = leave.recv() => return stop(stop_tx, daemon).await,
-    };
-    if !joined {
-        anyhow::bail!(
-            "the sandbox listener did not join its room on {}",
-            fake.url()
-        );
     }
     let mut screen = Screen::new(decisions);
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -213,6 +237,7 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
                 Ok(None) | Err(_) => break,
             },
             _ = poll.tick() => screen.update(&fake, &health),
+            ended = &mut daemon => return ended_early(ended),
             // Told to leave: at once, without waiting for what is still being decided.
             () = leave.recv() => return stop(stop_tx, daemon).await,
         }
@@ -222,6 +247,12 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
         () = leave.recv() => {}
     }
     stop(stop_tx, daemon).await
+}
+
+/// The listener stopped by itself: its error, or that it stopped.
+fn ended_early(ended: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    ended??;
+    anyhow::bail!("the sandbox listener stopped by itself")
 }
 
 /// Let everything typed be decided and acted on, and its outcome printed.

@@ -69,8 +69,9 @@ pub fn read(path: &Path) -> Result<(String, String), ScriptError> {
     Ok((name, source))
 }
 
-/// [`load`], but a failure comes with its rendered diagnostic (made while the source is at hand).
-fn load_rendered(runtime: &Runtime, path: &Path) -> Result<Personality, (ScriptError, String)> {
+/// [`load`], but a failure comes with its rendered diagnostic (made while the source is at hand):
+/// what `check` prints, and the sandbox before it starts.
+pub fn load_rendered(runtime: &Runtime, path: &Path) -> Result<Personality, (ScriptError, String)> {
     let (name, source) = read(path).map_err(|e| {
         let rendered = e.to_string();
         (e, rendered)
