@@ -63,12 +63,17 @@ fn sandbox_prints_replies_and_viewer_text_escaped() {
     let script = home.path().join("echo.rhai");
     std::fs::write(
         &script,
-        "fn on_message(msg) {\n    if msg.text.starts_with(\"echo \") { return reply(msg.text); }\n    ignore()\n}\n",
+        "fn on_message(msg) {\n    if msg.text.starts_with(\"echo \") { return reply(msg.text); }\n    if msg.text == \"boom\" { throw \"\\x1b]0;pwned\\x07\\x1b[2J\"; }\n    ignore()\n}\n",
     )
     .expect("write script");
-    let input = format!("echo {HOSTILE}\nlol {HOSTILE}\n/as \u{1b}[31meve\u{2066} hi there\n");
+    // Typed control characters are refused before they are said (tests/sandbox_command.rs);
+    // what reaches the screen from viewers, names and the script's errors is escaped.
+    let input = format!(
+        "echo done\u{202e}txt.exe\nlol done\u{202e}txt.exe\n/as eve\u{2066} hi there\nboom\n{HOSTILE}\n"
+    );
     let output = piped_sandbox(home.path(), &script, &input);
     let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0));
     assert_printable("sandbox", &out);
     assert!(
@@ -76,12 +81,14 @@ fn sandbox_prints_replies_and_viewer_text_escaped() {
         "the reply is shown: {out}"
     );
     assert!(
-        out.contains("ignored: viewer: lol \\u{1b}]0;pwned"),
+        out.contains("ignored: viewer: lol done\\u{202e}txt.exe"),
         "{out}"
     );
+    assert!(out.contains("ignored: eve\\u{2066}: hi there"), "{out}");
+    assert!(out.contains("runtime error: \\u{1b}]0;pwned"), "{out}");
     assert!(
-        out.contains("ignored: \\u{1b}[31meve\\u{2066}: hi there"),
-        "{out}"
+        err.contains("ignored: arrow keys and control characters are not chat"),
+        "the hostile line is never said: {err}"
     );
 }
 

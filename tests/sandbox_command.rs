@@ -175,3 +175,14 @@ fn live_room_events_reach_their_hooks_and_a_tip_is_thanked_once() {
     );
     assert!(err.contains("usage: /trade buy|sell USD"), "{err}");
 }
+
+#[test]
+fn arrow_keys_and_control_characters_are_never_said() {
+    let (lines, err) = session(
+        "fn on_message(msg) { reply(`heard ${msg.text}`) }\n",
+        "\u{1b}[A\n/as bob \u{1b}[31mhi\ngm\u{7}\n\u{1b}[D/quit\ngm\n",
+    );
+    assert_eq!(lines, ["bot: heard gm"], "{err}");
+    let refused = "ignored: arrow keys and control characters are not chat (nothing was said)";
+    assert_eq!(err.matches(refused).count(), 4, "{err}");
+}

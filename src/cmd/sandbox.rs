@@ -4,7 +4,8 @@
 //! tried (and hot-reloaded) without going live and without touching live state. A script
 //! that does not load stops it at once with `check`'s diagnostic.
 //!
-//! The user types viewer lines; what happens is printed as it happens (`sandbox/screen.rs`).
+//! The user types viewer lines (`sandbox/viewer.rs`); what happens is printed as it happens
+//! (`sandbox/screen.rs`).
 //! Tips, going live, trades and pins come as the platform's live-room events (`sandbox/live.rs`).
 
 use std::io::IsTerminal;
@@ -14,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
 use crate::cli::SandboxArgs;
@@ -26,8 +26,10 @@ use crate::visible;
 
 mod live;
 mod screen;
+mod viewer;
 use live::{TICKER, TOKEN_ADDRESS};
 use screen::Screen;
+use viewer::{Command, Viewer};
 
 const ROOM: &str = "sandbox";
 const BOT: &str = "SandboxBot";
@@ -232,7 +234,7 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
                     Command::Help => eprintln!("{HELP}\n{}", live::HELP),
                     Command::Quit => break,
                     Command::Nothing => {}
-                    Command::Bad(why) => eprintln!("{why} (/help lists the commands)"),
+                    Command::Bad(why) => eprintln!("{why}"),
                 },
                 Ok(None) | Err(_) => break,
             },
@@ -333,120 +335,4 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
     // Nothing to wake here; the screen says when the agent would be.
     config.wake.command.clear();
     config
-}
-
-/// What one typed line asks for.
-enum Command {
-    /// Emit these events, in order.
-    Say(Vec<live::Emit>),
-    /// Emit this pin, once the listener is in the session's room.
-    Pin(live::Emit),
-    /// Said while the listener could not hear: into the history only, then a dropped socket.
-    Late(Value),
-    /// Take the room as quiet now (`on_quiet`).
-    Quiet,
-    Help,
-    Quit,
-    Nothing,
-    Bad(String),
-}
-
-/// The viewer the user plays, how many events they caused, and whether one of them named
-/// the live session (a chat line or `/live`).
-#[derive(Default)]
-struct Viewer {
-    said: u64,
-    named_session: bool,
-}
-
-impl Viewer {
-    fn command(&mut self, line: &str) -> Command {
-        let line = line.trim();
-        let (author, text) = match line.split_once(' ').unwrap_or((line, "")) {
-            ("", _) => return Command::Nothing,
-            ("/help", _) => return Command::Help,
-            ("/quit", _) => return Command::Quit,
-            ("/quiet", _) => return Command::Quiet,
-            ("/as", rest) => match rest.trim().split_once(' ') {
-                Some((name, text)) if !text.trim().is_empty() => (name, text.trim()),
-                _ => return Command::Bad("usage: /as NAME text".into()),
-            },
-            (word @ ("/tip" | "/live" | "/trade" | "/pin"), rest) => {
-                return match live::command(word, rest, ROOM) {
-                    Some(Ok(live::Line::Emit(events))) => Command::Say(
-                        events
-                            .into_iter()
-                            .map(|(room, name, payload)| self.stamp(&room, name, payload))
-                            .collect(),
-                    ),
-                    Some(Ok(live::Line::Pin((room, name, payload)))) => {
-                        Command::Pin(self.stamp(&room, name, payload))
-                    }
-                    Some(Err(usage)) => Command::Bad(usage),
-                    None => Command::Nothing,
-                };
-            }
-            ("/follow", name) => {
-                let name = if name.trim().is_empty() {
-                    "viewer"
-                } else {
-                    name.trim()
-                };
-                return self.event(
-                    &format!("live_{ROOM}"),
-                    "user_followed",
-                    json!({
-                        "follower_username": name, "follower_id": name,
-                    }),
-                );
-            }
-            ("/late", rest) => {
-                let (age, text) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
-                let age = crate::cli::parse_age(age).ok().filter(|secs| *secs <= 600);
-                let (Some(age), false) = (age, text.trim().is_empty()) else {
-                    return Command::Bad(
-                        "usage: /late AGE text (AGE like 90s or 5m, at most 10m: older messages are never caught up)"
-                            .into(),
-                    );
-                };
-                let (_, _, mut payload) = self.stamp(
-                    ROOM,
-                    "message",
-                    json!({
-                        "type": "message", "sender_username": "viewer", "sender_user_id": "viewer",
-                        "text": text.trim(),
-                    }),
-                );
-                let said = now_ms().saturating_sub(i64::try_from(age * 1000).unwrap_or(i64::MAX));
-                payload["timestamp"] = json!(said.to_string());
-                return Command::Late(payload);
-            }
-            (word, _) if word.starts_with('/') => {
-                return Command::Bad(format!("unknown command {word}"));
-            }
-            _ => ("viewer", line),
-        };
-        self.event(ROOM, "message", json!({
-            "type": "message", "sender_username": author, "sender_user_id": author, "text": text,
-        }))
-    }
-
-    /// An event with a fresh id and the current time.
-    fn event(&mut self, room: &str, name: &'static str, payload: Value) -> Command {
-        Command::Say(vec![self.stamp(room, name, payload)])
-    }
-
-    /// `payload` with a fresh id, the current time and the streamer (and, for chat, the live
-    /// session, as the platform's v2 messages name it), counted as said.
-    fn stamp(&mut self, room: &str, name: &'static str, mut payload: Value) -> live::Emit {
-        self.said += 1;
-        payload["id"] = json!(format!("sandbox-{}", self.said));
-        payload["timestamp"] = json!(now_ms().to_string());
-        payload["streamer_id"] = json!(ROOM);
-        if name == "message" {
-            payload["session_id"] = json!(live::SESSION);
-        }
-        self.named_session |= matches!(name, "message" | "session_started");
-        (room.to_string(), name, payload)
-    }
 }

@@ -1,0 +1,143 @@
+//! The viewer the user plays in the sandbox: each typed line becomes a [`Command`] (chat,
+//! `/as`, `/follow`, `/late`, `/quiet`, `/help`, `/quit`, and the live-room commands of
+//! `live.rs`), its events stamped with fresh ids. Emitting them and showing what happens is
+//! `sandbox.rs`'s and `screen.rs`'s job.
+
+use serde_json::{Value, json};
+
+use super::{ROOM, live};
+use crate::health::now_ms;
+
+/// Said once for each refused line: the Up arrow arrives as `ESC [ A`, Ctrl-V and the like as
+/// other control characters, and none of that is something a viewer says.
+pub(super) const NOT_CHAT: &str =
+    "ignored: arrow keys and control characters are not chat (nothing was said)";
+
+/// What one typed line asks for.
+pub(super) enum Command {
+    /// Emit these events, in order.
+    Say(Vec<live::Emit>),
+    /// Emit this pin, once the listener is in the session's room.
+    Pin(live::Emit),
+    /// Said while the listener could not hear: into the history only, then a dropped socket.
+    Late(Value),
+    /// Take the room as quiet now (`on_quiet`).
+    Quiet,
+    Help,
+    Quit,
+    Nothing,
+    /// A line that is not chat: a mistyped command (its usage), or control characters.
+    Bad(String),
+}
+
+/// The viewer the user plays, how many events they caused, and whether one of them named
+/// the live session (a chat line or `/live`).
+#[derive(Default)]
+pub(super) struct Viewer {
+    /// Events stamped so far.
+    pub(super) said: u64,
+    /// Whether a chat line or `/live` named the live session (so its room is joined).
+    pub(super) named_session: bool,
+}
+
+impl Viewer {
+    pub(super) fn command(&mut self, line: &str) -> Command {
+        if line.chars().any(char::is_control) {
+            return Command::Bad(NOT_CHAT.into());
+        }
+        let line = line.trim();
+        let (author, text) = match line.split_once(' ').unwrap_or((line, "")) {
+            ("", _) => return Command::Nothing,
+            ("/help", _) => return Command::Help,
+            ("/quit", _) => return Command::Quit,
+            ("/quiet", _) => return Command::Quiet,
+            ("/as", rest) => match rest.trim().split_once(' ') {
+                Some((name, text)) if !text.trim().is_empty() => (name, text.trim()),
+                _ => return Command::Bad(usage("usage: /as NAME text")),
+            },
+            (word @ ("/tip" | "/live" | "/trade" | "/pin"), rest) => {
+                return match live::command(word, rest, ROOM) {
+                    Some(Ok(live::Line::Emit(events))) => Command::Say(
+                        events
+                            .into_iter()
+                            .map(|(room, name, payload)| self.stamp(&room, name, payload))
+                            .collect(),
+                    ),
+                    Some(Ok(live::Line::Pin((room, name, payload)))) => {
+                        Command::Pin(self.stamp(&room, name, payload))
+                    }
+                    Some(Err(text)) => Command::Bad(usage(&text)),
+                    None => Command::Nothing,
+                };
+            }
+            ("/follow", name) => {
+                let name = if name.trim().is_empty() {
+                    "viewer"
+                } else {
+                    name.trim()
+                };
+                return self.event(
+                    &format!("live_{ROOM}"),
+                    "user_followed",
+                    json!({
+                        "follower_username": name, "follower_id": name,
+                    }),
+                );
+            }
+            ("/late", rest) => return self.late(rest),
+            (word, _) if word.starts_with('/') => {
+                return Command::Bad(usage(&format!("unknown command {word}")));
+            }
+            _ => ("viewer", line),
+        };
+        self.event(ROOM, "message", json!({
+            "type": "message", "sender_username": author, "sender_user_id": author, "text": text,
+        }))
+    }
+
+    /// `/late AGE text`: said AGE ago, into the history only.
+    fn late(&mut self, rest: &str) -> Command {
+        let (age, text) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+        let age = crate::cli::parse_age(age).ok().filter(|secs| *secs <= 600);
+        let (Some(age), false) = (age, text.trim().is_empty()) else {
+            return Command::Bad(usage(
+                "usage: /late AGE text (AGE like 90s or 5m, at most 10m: older messages are never caught up)",
+            ));
+        };
+        let (_, _, mut payload) = self.stamp(
+            ROOM,
+            "message",
+            json!({
+                "type": "message", "sender_username": "viewer", "sender_user_id": "viewer",
+                "text": text.trim(),
+            }),
+        );
+        let said = now_ms().saturating_sub(i64::try_from(age * 1000).unwrap_or(i64::MAX));
+        payload["timestamp"] = json!(said.to_string());
+        Command::Late(payload)
+    }
+
+    /// An event with a fresh id and the current time.
+    fn event(&mut self, room: &str, name: &'static str, payload: Value) -> Command {
+        Command::Say(vec![self.stamp(room, name, payload)])
+    }
+
+    /// `payload` with a fresh id, the current time and the streamer (and, for chat, the live
+    /// session, as the platform's v2 messages name it), counted as said.
+    fn stamp(&mut self, room: &str, name: &'static str, mut payload: Value) -> live::Emit {
+        self.said += 1;
+        payload["id"] = json!(format!("sandbox-{}", self.said));
+        payload["timestamp"] = json!(now_ms().to_string());
+        payload["streamer_id"] = json!(ROOM);
+        if name == "message" {
+            payload["session_id"] = json!(live::SESSION);
+        }
+        self.named_session |= matches!(name, "message" | "session_started");
+        (room.to_string(), name, payload)
+    }
+}
+
+/// A usage line, pointing to `/help`.
+fn usage(text: &str) -> String {
+    format!("{text} (/help lists the commands)")
+}
