@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use retake_chat::cli::{Cli, Command};
 
-/// The sandbox prints what happens itself; its logs would say it twice.
-const SANDBOX_FILTER: &str = "warn";
+/// The sandbox prints what happens itself; its logs would say it twice. A message the script
+/// failed on is on its decision line, with the error: not logged as well.
+const SANDBOX_FILTER: &str = "warn,retake_chat::decider=error";
 
 fn main() -> ExitCode {
     // Before any thread exists: one allocator arena for the whole process.

@@ -95,7 +95,8 @@ fn late_lines_are_caught_up_from_the_history_after_the_socket_drops() {
     let home = tempfile::tempdir().expect("tempdir");
     let script = home.path().join("personality.rhai");
     std::fs::write(&script, retake_chat::script::EMBEDDED_PERSONALITY).expect("write script");
-    let input = "/late 90s what did I miss?\n/late 2m gm\n/late 2h gm\n";
+    // Oldest first: a catch-up reads back only to the newest message the listener heard.
+    let input = "/late 2m gm\n/late 90s what did I miss?\n/late 2h gm\n/late 2m too early\n";
     let output = piped_sandbox(home.path(), &script, input);
     let out = String::from_utf8_lossy(&output.stdout);
     let err = String::from_utf8_lossy(&output.stderr);
@@ -112,6 +113,11 @@ fn late_lines_are_caught_up_from_the_history_after_the_socket_drops() {
         err.contains("usage: /late AGE text"),
         "2h is refused: {err}"
     );
+    assert!(
+        err.contains("not said: the listener has heard a message since then, and catching up reads the history back only to the newest one it heard; /late can reach "),
+        "before the newest message heard is refused: {err}"
+    );
+    assert!(!out.contains("too early"), "{out}");
 }
 
 #[test]
@@ -176,6 +182,86 @@ fn live_room_events_reach_their_hooks_and_a_tip_is_thanked_once() {
     assert!(err.contains("usage: /trade buy|sell USD"), "{err}");
 }
 
+/// Acknowledges `q…`, ignores `i…`, answers `same` always alike and anything else by name.
+const SORTER: &str = r#"
+fn on_message(msg) {
+    if msg.text.starts_with("q") { return ack(`on it ${msg.text}`); }
+    if msg.text.starts_with("i") { return ignore(); }
+    if msg.text == "same" { return reply("same answer"); }
+    reply(`re ${msg.text}`)
+}
+"#;
+
+#[test]
+fn piped_outcomes_come_in_input_order_and_a_repeat_names_its_message() {
+    let (lines, err) = session(SORTER, "r1\nq1\ni1\nsame\nsame\nr2\n");
+    assert_eq!(
+        lines,
+        [
+            "bot: re r1",
+            "bot: on it q1",
+            "queued for the agent, who would be woken: viewer: q1",
+            "ignored: viewer: i1",
+            "bot: same answer",
+            "bot stayed quiet: it said \"same answer\" within the last 30 s (the reply to viewer: same)",
+            "bot: re r2",
+        ],
+        "{err}"
+    );
+}
+
+#[test]
+fn every_reply_over_the_send_budget_gets_its_own_line() {
+    let viewers = ["ann", "ben", "cat", "dan", "eve", "fay", "gus", "hal"];
+    let input: String = viewers
+        .iter()
+        .map(|v| format!("/as {v} hi {v}\n"))
+        .collect();
+    let (lines, err) = session(SORTER, &input);
+    // The burst is five; one more may have refilled meanwhile: each viewer is either
+    // answered or named as held back, once, in order.
+    let mut over = 0;
+    for (line, viewer) in lines.iter().zip(viewers) {
+        let held = format!(
+            "bot stayed quiet: over the send budget ([send] per_30s, burst): \"re hi {viewer}\" (the reply to {viewer}: hi {viewer})"
+        );
+        if *line == held {
+            over += 1;
+        } else {
+            assert_eq!(*line, format!("bot: re hi {viewer}"), "{lines:#?}\n{err}");
+        }
+    }
+    assert_eq!(lines.len(), viewers.len(), "{lines:#?}");
+    assert!(over >= 2, "{lines:#?}");
+}
+
+#[test]
+fn a_message_the_script_fails_on_is_shown_once() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let path = home.path().join("fails.rhai");
+    std::fs::write(
+        &path,
+        "fn on_message(msg) {\n    if msg.text == \"boom\" { throw \"kaboom\"; }\n    reply(`ok ${msg.text}`)\n}\n",
+    )
+    .expect("write script");
+    // The sandbox's own logging, not the tests' debug.
+    let mut cmd = sandbox_in(home.path());
+    cmd.env_remove("RUST_LOG").arg("--script").arg(&path);
+    let output = fed(&mut cmd, "boom\nhi\n");
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let failure = format!("{}:2:29: runtime error: kaboom", path.display());
+    assert_eq!(
+        out,
+        format!(
+            "queued for the agent, who would be woken: viewer: boom (the script failed: {failure})\nbot: ok hi\n"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("kaboom"), "said again in the log: {err}");
+}
+
 #[test]
 fn arrow_keys_and_control_characters_are_never_said() {
     let (lines, err) = session(
@@ -185,4 +271,34 @@ fn arrow_keys_and_control_characters_are_never_said() {
     assert_eq!(lines, ["bot: heard gm"], "{err}");
     let refused = "ignored: arrow keys and control characters are not chat (nothing was said)";
     assert_eq!(err.matches(refused).count(), 4, "{err}");
+}
+
+const README: &str = include_str!("../README.md");
+
+/// The lines of the README's plain fenced block that begins with `first`.
+pub fn readme_block(first: &str) -> Vec<&'static str> {
+    README
+        .split("```\n")
+        .find(|chunk| chunk.starts_with(first))
+        .unwrap_or_else(|| panic!("no README block begins with {first:?}"))
+        .lines()
+        .collect()
+}
+
+#[test]
+fn the_readme_session_is_what_the_sandbox_prints() {
+    let block = readme_block("gm\n");
+    let said = |line: &str| !line.starts_with("bot: ") && !line.starts_with("queued for ");
+    let input: String = block
+        .iter()
+        .filter(|l| said(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let home = tempfile::tempdir().expect("tempdir");
+    let script = home.path().join("personality.rhai");
+    std::fs::write(&script, retake_chat::script::EMBEDDED_PERSONALITY).expect("write script");
+    let output = piped_sandbox(home.path(), &script, &input);
+    let out = String::from_utf8_lossy(&output.stdout);
+    let shown: Vec<&str> = block.iter().copied().filter(|l| !said(l)).collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), shown);
 }

@@ -4,9 +4,10 @@
 //! tried (and hot-reloaded) without going live and without touching live state. A script
 //! that does not load stops it at once with `check`'s diagnostic.
 //!
-//! The user types viewer lines (`sandbox/viewer.rs`); what happens is printed as it happens
-//! (`sandbox/screen.rs`).
-//! Tips, going live, trades and pins come as the platform's live-room events (`sandbox/live.rs`).
+//! The user types viewer lines (`sandbox/viewer.rs`); each is emitted, and its outcome shown,
+//! before the next (`sandbox/screen.rs`), so piped input gets its outcomes in its own order.
+//! Tips, going live, trades and pins come as the platform's live-room events
+//! (`sandbox/live.rs`).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -16,7 +17,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::io::AsyncBufReadExt;
+use tokio::task::JoinHandle;
 
+use crate::act::guard::Guard;
 use crate::cli::SandboxArgs;
 use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Secret};
 use crate::fake::{FakeOptions, FakeRetake};
@@ -24,6 +27,7 @@ use crate::health::{Health, now_ms};
 use crate::script::{Runtime, ScriptError, reload};
 use crate::visible;
 
+mod fate;
 mod live;
 mod screen;
 mod viewer;
@@ -37,6 +41,9 @@ const BOT: &str = "SandboxBot";
 const POLL: Duration = Duration::from_millis(20);
 /// Once every typed line is decided, output is complete after this long without news.
 const SETTLE: Duration = Duration::from_millis(300);
+/// The longest one line's outcome is waited for before the next line is read (a `/late`
+/// line waits for the reconnection and the catch-up).
+const OUTCOME_WITHIN: Duration = Duration::from_secs(10);
 
 const HELP: &str = "\
 type a chat line to say it as a viewer; or:
@@ -78,12 +85,12 @@ pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
         if let Err(e) = state_dir.close() {
             eprintln!("sandbox: cannot remove {}: {e}", path.display());
         }
-        result.map(|()| ExitCode::SUCCESS)
+        result
     });
     // Not a plain drop: that waits for the blocking read of stdin, which nothing can cancel,
     // so leaving on a signal would hang until the next line is typed.
     runtime.shutdown_background();
-    outcome
+    outcome.map(|()| ExitCode::SUCCESS)
 }
 
 /// The script loaded as `check` loads it: on a problem, `check`'s diagnostic on stderr and
@@ -177,7 +184,8 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
     crate::catchup::Handled::open(&config.handled_path())?
         .0
         .baseline(an_hour_ago);
-    let decisions = config.decisions_path();
+    let guard = Guard::new(&config).map_err(anyhow::Error::msg)?;
+    let mut screen = Screen::new(config.decisions_path(), guard);
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (quiet_tx, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -191,64 +199,127 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
     ));
     // Whatever keeps the listener from starting is its own error, shown at once.
     tokio::select! {
-        joined = wait(Duration::from_secs(10), || fake.room_size(ROOM) >= 1) => if !joined {
+        joined = wait(OUTCOME_WITHIN, || fake.room_size(ROOM) >= 1) => if !joined {
             anyhow::bail!("the sandbox listener did not join its room on {}", fake.url());
         },
         ended = &mut daemon => return ended_early(ended),
         () = leave.recv() => return stop(stop_tx, daemon).await,
     }
-    let mut screen = Screen::new(decisions);
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut viewer = Viewer::default();
+    let mut viewer = Viewer::new();
     let mut poll = tokio::time::interval(POLL);
+    let sandbox = Sandbox {
+        fake: &fake,
+        health: &health,
+    };
     loop {
-        tokio::select! {
-            line = lines.next_line() => match line {
-                Ok(Some(line)) => match viewer.command(&line) {
-                    Command::Say(events) => {
-                        for (room, event, payload) in events {
-                            fake.emit(&room, event, payload).await;
-                        }
-                    }
-                    Command::Pin((room, event, payload)) => {
-                        // Pins come in the live session's room, which the listener joins once
-                        // a chat line (or /live) has named the session.
-                        if viewer.named_session && wait(Duration::from_secs(5), || fake.room_size(&room) >= 1).await {
-                            fake.emit(&room, event, payload).await;
-                        } else {
-                            viewer.said -= 1;
-                            eprintln!("(not pinned: pins come in the live session's room, which the listener joins once it has heard of the session; say something or /live first)");
-                        }
-                    }
-                    Command::Late(payload) => {
-                        eprintln!("(said while the listener could not hear: the socket drops now, and the listener catches it up from the history when it is back)");
-                        fake.add_history(ROOM, payload);
-                        fake.disconnect_all().await;
-                    }
-                    Command::Quiet => {
-                        eprintln!(
-                            "(the room counts as quiet now: on_quiet runs, if the personality has one)"
-                        );
-                        let _ = quiet_tx.send(());
-                    }
-                    Command::Help => eprintln!("{HELP}\n{}", live::HELP),
-                    Command::Quit => break,
-                    Command::Nothing => {}
-                    Command::Bad(why) => eprintln!("{why}"),
-                },
-                Ok(None) | Err(_) => break,
-            },
-            _ = poll.tick() => screen.update(&fake, &health),
+        let line = tokio::select! {
+            line = lines.next_line() => line,
+            _ = poll.tick() => {
+                screen.update(&fake, &health);
+                continue;
+            }
             ended = &mut daemon => return ended_early(ended),
             // Told to leave: at once, without waiting for what is still being decided.
+            () = leave.recv() => return stop(stop_tx, daemon).await,
+        };
+        let Ok(Some(line)) = line else { break };
+        let handled = sandbox.handled();
+        let expected = match viewer.command(&line) {
+            Command::Say(events) => {
+                let expected = viewer::decided(&events);
+                for (room, event, payload) in events {
+                    fake.emit(&room, event, payload).await;
+                }
+                expected
+            }
+            Command::Pin((room, event, payload)) => {
+                // Pins come in the live session's room, which the listener joins once a chat
+                // line (or /live) has named the session.
+                if viewer.named_session
+                    && wait(Duration::from_secs(5), || fake.room_size(&room) >= 1).await
+                {
+                    fake.emit(&room, event, payload).await;
+                    1
+                } else {
+                    viewer.said -= 1;
+                    eprintln!(
+                        "(not pinned: pins come in the live session's room, which the listener joins once it has heard of the session; say something or /live first)"
+                    );
+                    0
+                }
+            }
+            Command::Late(payload) => {
+                eprintln!(
+                    "(said while the listener could not hear: the socket drops now, and the listener catches it up from the history when it is back)"
+                );
+                fake.add_history(ROOM, payload);
+                fake.disconnect_all().await;
+                1
+            }
+            Command::Quiet => {
+                eprintln!(
+                    "(the room counts as quiet now: on_quiet runs, if the personality has one)"
+                );
+                let _ = quiet_tx.send(());
+                0
+            }
+            Command::Help => {
+                eprintln!("{HELP}\n{}", live::HELP);
+                0
+            }
+            Command::Quit => break,
+            Command::Nothing => 0,
+            Command::Bad(why) => {
+                eprintln!("{why}");
+                0
+            }
+        };
+        // This line's outcome before the next line: piped input is shown in its own order.
+        tokio::select! {
+            _ = wait(OUTCOME_WITHIN, || {
+                screen.update(&fake, &health);
+                sandbox.handled() >= handled + expected && sandbox.shown(&screen)
+            }) => {}
+            ended = &mut daemon => return ended_early(ended),
             () = leave.recv() => return stop(stop_tx, daemon).await,
         }
     }
     tokio::select! {
-        () = settle(&mut screen, &fake, &health, viewer.said) => {}
+        () = settle(&mut screen, &sandbox) => {}
         () = leave.recv() => {}
     }
     stop(stop_tx, daemon).await
+}
+
+/// What the screen's waits look at.
+struct Sandbox<'a> {
+    fake: &'a FakeRetake,
+    health: &'a Health,
+}
+
+impl Sandbox<'_> {
+    /// Events the listener has taken in: decided, or dropped as a repeat, moderation, a
+    /// payload it cannot read or a tip's second copy (not the bot's own echoes, which come
+    /// whenever it speaks; a line said as the bot is not counted).
+    fn handled(&self) -> u64 {
+        let c = &self.health.counters;
+        c.messages_in.get()
+            + c.duplicates.get()
+            + c.moderation.get()
+            + c.malformed.get()
+            + c.tip_duplicates.get()
+    }
+
+    /// Whether the screen shows every decision made so far, and its texts' fates.
+    fn shown(&self, screen: &Screen) -> bool {
+        let c = &self.health.counters;
+        let records = c
+            .messages_in
+            .get()
+            .saturating_sub(c.decisions_dropped.get());
+        screen.records >= records && screen.settled()
+    }
 }
 
 /// The listener stopped by itself: its error, or that it stopped.
@@ -257,20 +328,16 @@ fn ended_early(ended: Result<anyhow::Result<()>, tokio::task::JoinError>) -> any
     anyhow::bail!("the sandbox listener stopped by itself")
 }
 
-/// Let everything typed be decided and acted on, and its outcome printed.
-async fn settle(screen: &mut Screen, fake: &FakeRetake, health: &Health, said: u64) {
-    let c = &health.counters;
-    let decided = |_: &Health| c.messages_in.get() + c.malformed.get() + c.tip_duplicates.get();
-    wait(Duration::from_secs(10), || {
-        screen.update(fake, health);
-        decided(health) >= said
-    })
-    .await;
+/// Let everything still coming be shown: output is complete after [`SETTLE`] without news.
+async fn settle(screen: &mut Screen, sandbox: &Sandbox<'_>) {
     let mut quiet_since = tokio::time::Instant::now();
     let mut seen = screen.printed;
-    while quiet_since.elapsed() < SETTLE {
+    while quiet_since.elapsed() < SETTLE || !sandbox.shown(screen) {
+        if quiet_since.elapsed() > OUTCOME_WITHIN {
+            return;
+        }
         tokio::time::sleep(POLL).await;
-        screen.update(fake, health);
+        screen.update(sandbox.fake, sandbox.health);
         if screen.printed != seen {
             seen = screen.printed;
             quiet_since = tokio::time::Instant::now();
@@ -281,7 +348,7 @@ async fn settle(screen: &mut Screen, fake: &FakeRetake, health: &Health, said: u
 /// Stop the listener and wait for it.
 async fn stop(
     stop_tx: tokio::sync::oneshot::Sender<()>,
-    daemon: tokio::task::JoinHandle<anyhow::Result<()>>,
+    daemon: JoinHandle<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let _ = stop_tx.send(());
     daemon.await?

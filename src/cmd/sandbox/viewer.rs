@@ -5,8 +5,13 @@
 
 use serde_json::{Value, json};
 
-use super::{ROOM, live};
+use super::{BOT, ROOM, live};
+use crate::event::{Normalized, normalize, normalize_follow};
 use crate::health::now_ms;
+
+/// How far before the newest message heard a catch-up still looks (`catchup.rs`'s slack),
+/// less a second, so a `/late` line allowed here is always read back.
+const CATCHUP_SLACK_MS: i64 = 4_000;
 
 /// Said once for each refused line: the Up arrow arrives as `ESC [ A`, Ctrl-V and the like as
 /// other control characters, and none of that is something a viewer says.
@@ -32,15 +37,25 @@ pub(super) enum Command {
 
 /// The viewer the user plays, how many events they caused, and whether one of them named
 /// the live session (a chat line or `/live`).
-#[derive(Default)]
 pub(super) struct Viewer {
     /// Events stamped so far.
     pub(super) said: u64,
     /// Whether a chat line or `/live` named the live session (so its room is joined).
     pub(super) named_session: bool,
+    /// The time of the newest chat message said (epoch ms): catching up reads the history
+    /// back to the newest message the listener heard, so a `/late` line must be after it.
+    newest: i64,
 }
 
 impl Viewer {
+    pub(super) fn new() -> Self {
+        Self {
+            said: 0,
+            named_session: false,
+            newest: 0,
+        }
+    }
+
     pub(super) fn command(&mut self, line: &str) -> Command {
         if line.chars().any(char::is_control) {
             return Command::Bad(NOT_CHAT.into());
@@ -104,6 +119,16 @@ impl Viewer {
                 "usage: /late AGE text (AGE like 90s or 5m, at most 10m: older messages are never caught up)",
             ));
         };
+        let said = now_ms().saturating_sub(i64::try_from(age * 1000).unwrap_or(i64::MAX));
+        // What the catch-up still reads back to (the newest message heard, less its slack).
+        let reach = self.newest - CATCHUP_SLACK_MS;
+        if said < reach {
+            let most = (now_ms() - reach) / 1000;
+            return Command::Bad(format!(
+                "not said: the listener has heard a message since then, and catching up reads the history back only to the newest one it heard; /late can reach {most}s back now"
+            ));
+        }
+        let newest = self.newest;
         let (_, _, mut payload) = self.stamp(
             ROOM,
             "message",
@@ -112,8 +137,8 @@ impl Viewer {
                 "text": text.trim(),
             }),
         );
-        let said = now_ms().saturating_sub(i64::try_from(age * 1000).unwrap_or(i64::MAX));
         payload["timestamp"] = json!(said.to_string());
+        self.newest = newest.max(said);
         Command::Late(payload)
     }
 
@@ -127,10 +152,12 @@ impl Viewer {
     fn stamp(&mut self, room: &str, name: &'static str, mut payload: Value) -> live::Emit {
         self.said += 1;
         payload["id"] = json!(format!("sandbox-{}", self.said));
-        payload["timestamp"] = json!(now_ms().to_string());
+        let now = now_ms();
+        payload["timestamp"] = json!(now.to_string());
         payload["streamer_id"] = json!(ROOM);
         if name == "message" {
             payload["session_id"] = json!(live::SESSION);
+            self.newest = self.newest.max(now);
         }
         self.named_session |= matches!(name, "message" | "session_started");
         (room.to_string(), name, payload)
@@ -140,4 +167,18 @@ impl Viewer {
 /// A usage line, pointing to `/help`.
 fn usage(text: &str) -> String {
     format!("{text} (/help lists the commands)")
+}
+
+/// How many of `events` the listener decides: all but what it takes for the bot's own (an
+/// `/as` with the bot's name or the streamer's id), which it drops without a decision.
+pub(super) fn decided(events: &[live::Emit]) -> u64 {
+    let own = |(_, name, payload): &&live::Emit| {
+        let normalized = match *name {
+            "message" => normalize(payload, now_ms()),
+            "user_followed" => normalize_follow(payload, now_ms()),
+            _ => return false,
+        };
+        matches!(normalized, Normalized::Chat(e) if e.is_own(BOT, ROOM))
+    };
+    events.iter().filter(|e| !own(e)).count() as u64
 }
