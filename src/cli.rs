@@ -52,6 +52,8 @@ pub enum Command {
     /// Type chat lines as a viewer and watch what the bot says, queues and ignores, live;
     /// edit the script meanwhile and it reloads. `/help` lists the commands. With stdin not a
     /// terminal, each line is a viewer message and the run ends after the last one is handled.
+    /// It prints the environment a second terminal needs to play the agent against it
+    /// (`queue take`, `reply --ack`, `status`, `mcp`); the agent's replies show up here.
     ///
     /// Example: retake-chat sandbox --script examples/greeter.rhai
     Sandbox(SandboxArgs),
@@ -162,6 +164,10 @@ pub struct SandboxArgs {
     /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
     #[arg(long, value_name = "PATH")]
     pub script: Option<PathBuf>,
+    /// Keep the sandbox's state (queue, health, decisions) in DIR, created if missing and kept
+    /// after the sandbox ends [default: a fresh private directory in $TMPDIR, removed at the end].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Settings of a running listener; each also has an environment variable.

@@ -34,6 +34,7 @@ mod reply_feedback;
 mod resilience;
 mod rooms;
 mod sandbox;
+mod sandbox_agent;
 mod sandbox_command;
 mod sandbox_start;
 mod script_limits;

@@ -121,3 +121,46 @@ fn a_script_that_does_not_load_stops_the_sandbox_at_once_with_checks_diagnostic(
         .collect();
     assert!(left.is_empty(), "a state directory was made: {left:?}");
 }
+
+#[test]
+fn a_listener_that_cannot_start_says_why_at_once() {
+    let home = tempfile::tempdir().expect("tempdir");
+    // A kept state directory whose script memory is not JSON: the listener refuses it.
+    let state = home.path().join("state");
+    std::fs::create_dir(&state).expect("mkdir");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+    let memory = state.join("memory.json");
+    std::fs::write(&memory, "garbage{").expect("write memory");
+    let (exit, err) = start(home.path(), &["--state-dir".as_ref(), state.as_os_str()]);
+    assert_eq!(exit, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: cannot load the script memory {}: ",
+            memory.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("did not join"), "{err}");
+    // And one that others can write to, before the listener is even started.
+    let open = home.path().join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let (exit, err) = start(home.path(), &["--state-dir".as_ref(), open.as_os_str()]);
+        assert_eq!(exit, 2, "{err}");
+        assert_eq!(
+            err,
+            format!(
+                "error: state directory {} is writable by other users (mode 777); run: chmod 700 {}\n",
+                open.display(),
+                open.display()
+            )
+        );
+    }
+}

@@ -1,16 +1,16 @@
 //! `retake-chat sandbox`: the whole listener against the in-process fake retake.tv on
 //! loopback, with made-up credentials and a throwaway state directory (a random name, 0700,
-//! removed however the sandbox ends, Ctrl-C and SIGTERM included), so a personality can be
-//! tried (and hot-reloaded) without going live and without touching live state. A script
-//! that does not load stops it at once with `check`'s diagnostic.
+//! removed however the sandbox ends, Ctrl-C and SIGTERM included; or `--state-dir`, kept), so
+//! a personality can be tried (and hot-reloaded) without going live and without touching live
+//! state. A script that does not load stops it at once with `check`'s diagnostic.
 //!
 //! The user types viewer lines (`sandbox/viewer.rs`); each is emitted, and its outcome shown,
 //! before the next (`sandbox/screen.rs`), so piped input gets its outcomes in its own order.
 //! Tips, going live, trades and pins come as the platform's live-room events
-//! (`sandbox/live.rs`).
+//! (`sandbox/live.rs`). A second terminal can play the agent (`sandbox/agent.rs`).
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +25,10 @@ use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Se
 use crate::fake::{FakeOptions, FakeRetake};
 use crate::health::{Health, now_ms};
 use crate::script::{Runtime, ScriptError, reload};
+use crate::state_lock::{self, Holder, LockError};
 use crate::visible;
 
+mod agent;
 mod fate;
 mod live;
 mod screen;
@@ -71,6 +73,10 @@ pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
     let outcome = runtime.block_on(async {
         // Listening before the directory exists: from then on, every way out removes it.
         let mut leave = Leave::listen()?;
+        if let Some(dir) = &args.state_dir {
+            let dir = kept_state_dir(dir)?;
+            return session(script, &dir, true, &mut leave).await;
+        }
         // A random name, created exclusively and 0700: no other user can predict it, plant
         // links in it or read what is typed.
         let mut builder = tempfile::Builder::new();
@@ -80,7 +86,7 @@ pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
         let state_dir = builder
             .tempdir()
             .context("cannot create the sandbox's state directory")?;
-        let result = session(script, state_dir.path(), &mut leave).await;
+        let result = session(script, state_dir.path(), false, &mut leave).await;
         let path = state_dir.path().to_path_buf();
         if let Err(e) = state_dir.close() {
             eprintln!("sandbox: cannot remove {}: {e}", path.display());
@@ -109,6 +115,23 @@ fn precheck(script: &ScriptChoice) -> Option<ExitCode> {
     };
     eprintln!("sandbox: not started: the personality {why}");
     Some(ExitCode::from(code))
+}
+
+/// `--state-dir DIR`: created (0700) if missing, refused while a listener uses it, and
+/// absolute, so the second terminal finds it from anywhere.
+fn kept_state_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    crate::files::prepare_state_dir(dir)?;
+    // Before the sandbox writes its catch-up baseline there; the listener takes the lock.
+    if let Holder::Running(pid) = state_lock::holder(dir)
+        .with_context(|| format!("cannot read the lock of {}", dir.display()))?
+    {
+        return Err(LockError::Held {
+            dir: dir.to_path_buf(),
+            pid,
+        }
+        .into());
+    }
+    std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP (the terminal went away): each means "leave now". Registered
@@ -154,7 +177,12 @@ impl Leave {
     }
 }
 
-async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> anyhow::Result<()> {
+async fn session(
+    script: ScriptChoice,
+    state_dir: &Path,
+    kept: bool,
+    leave: &mut Leave,
+) -> anyhow::Result<()> {
     let fake = FakeRetake::start(FakeOptions {
         agent_name: BOT.into(),
         user_db_id: ROOM.into(),
@@ -171,6 +199,7 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
             eprintln!("sandbox: the built-in personality (--script PATH to try yours)")
         }
     }
+    eprintln!("{}", agent::guide(state_dir, kept, &fake.url()));
     if interactive {
         eprintln!("{HELP}\n{}", live::HELP);
     }
@@ -185,7 +214,7 @@ async fn session(script: ScriptChoice, state_dir: &Path, leave: &mut Leave) -> a
         .0
         .baseline(an_hour_ago);
     let guard = Guard::new(&config).map_err(anyhow::Error::msg)?;
-    let mut screen = Screen::new(config.decisions_path(), guard);
+    let mut screen = Screen::new(config.decisions_path(), guard, agent::authorization());
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (quiet_tx, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -300,8 +329,8 @@ struct Sandbox<'a> {
 
 impl Sandbox<'_> {
     /// Events the listener has taken in: decided, or dropped as a repeat, moderation, a
-    /// payload it cannot read or a tip's second copy (not the bot's own echoes, which come
-    /// whenever it speaks; a line said as the bot is not counted).
+    /// payload it cannot read or a tip's second copy (not the bot's own echoes, which the
+    /// agent's replies cause at any time; a line the bot says itself is not counted).
     fn handled(&self) -> u64 {
         let c = &self.health.counters;
         c.messages_in.get()

@@ -1,4 +1,5 @@
-//! The sandbox's screen: what the bot said in chat, what it queued or ignored, why it stayed quiet, reloads and errors, each printed once
+//! The sandbox's screen: what the bot (and the agent, through `retake-chat reply`) said in
+//! chat, what it queued or ignored, why it stayed quiet, reloads and errors, each printed once
 //! as it appears in the fake, the decision log or health, and in the order the messages came.
 //! Viewers, scripts and the server wrote that text, so it is shown escaped, never obeyed.
 //!
@@ -50,6 +51,8 @@ pub(super) struct Screen {
     early: VecDeque<(Fate, Instant)>,
     /// The sender's own guard: a text becomes the same parts here as there.
     guard: Guard,
+    /// The `Authorization` the agent's `retake-chat reply` sends: its texts are marked.
+    agent_auth: String,
     script: Value,
     last_error: Value,
     /// A script error from health, until its decision line shows it (or [`ERROR_WAIT`]).
@@ -61,16 +64,19 @@ pub(super) struct Screen {
 }
 
 impl Screen {
-    pub(super) fn new(decisions: PathBuf, guard: Guard) -> Self {
+    pub(super) fn new(decisions: PathBuf, guard: Guard, agent_auth: String) -> Self {
+        // A kept state directory holds earlier runs' decisions: shown then, not again.
+        let earlier = std::fs::metadata(&decisions).map_or(0, |m| m.len());
         Self {
+            decisions_read: usize::try_from(earlier).unwrap_or(usize::MAX),
             decisions,
-            decisions_read: 0,
             records: 0,
             sent: 0,
             held: [0; HELD.len()],
             waiting: VecDeque::new(),
             early: VecDeque::new(),
             guard,
+            agent_auth,
             script: Value::Null,
             last_error: Value::Null,
             unshown_error: None,
@@ -97,6 +103,13 @@ impl Screen {
         let sent = fake.sent();
         for request in sent.iter().skip(self.sent) {
             let text = request.body["message"].as_str().unwrap_or_default();
+            if request.authorization.as_deref() == Some(self.agent_auth.as_str()) {
+                self.print(format!(
+                    "bot (the agent's reply): {}",
+                    visible::escape(text)
+                ));
+                continue;
+            }
             self.print(format!("bot: {}", visible::escape(text)));
             self.fate(Fate::Sent(text.to_string()));
         }

@@ -42,6 +42,9 @@ pub(super) struct Viewer {
     pub(super) said: u64,
     /// Whether a chat line or `/live` named the live session (so its room is joined).
     pub(super) named_session: bool,
+    /// This run's part of every id: a kept `--state-dir` remembers the ids of earlier runs,
+    /// and a repeated one would be dropped as the platform repeating itself.
+    run: i64,
     /// The time of the newest chat message said (epoch ms): catching up reads the history
     /// back to the newest message the listener heard, so a `/late` line must be after it.
     newest: i64,
@@ -52,6 +55,7 @@ impl Viewer {
         Self {
             said: 0,
             named_session: false,
+            run: now_ms(),
             newest: 0,
         }
     }
@@ -151,7 +155,7 @@ impl Viewer {
     /// session, as the platform's v2 messages name it), counted as said.
     fn stamp(&mut self, room: &str, name: &'static str, mut payload: Value) -> live::Emit {
         self.said += 1;
-        payload["id"] = json!(format!("sandbox-{}", self.said));
+        payload["id"] = json!(format!("sandbox-{}-{}", self.run, self.said));
         let now = now_ms();
         payload["timestamp"] = json!(now.to_string());
         payload["streamer_id"] = json!(ROOM);
