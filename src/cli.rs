@@ -165,7 +165,8 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "PATH")]
     pub script: Option<PathBuf>,
     /// Keep the sandbox's state (queue, health, decisions) in DIR, created if missing and kept
-    /// after the sandbox ends [default: a fresh private directory in $TMPDIR, removed at the end].
+    /// after the sandbox ends; never the live listener's [default: a fresh private directory in
+    /// $TMPDIR, removed at the end].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }

@@ -164,3 +164,19 @@ fn a_listener_that_cannot_start_says_why_at_once() {
         );
     }
 }
+
+#[test]
+fn the_live_listeners_state_dir_is_never_the_sandboxs() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let live = home.path().join(".local/state/retake-chat");
+    let (exit, err) = start(home.path(), &["--state-dir".as_ref(), live.as_os_str()]);
+    assert_eq!(exit, 2, "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "error: {} is the live listener's state directory: the sandbox would put its made-up viewers in that queue; give it a directory of its own\n",
+            live.display()
+        )
+    );
+    assert!(!live.exists(), "created anyway");
+}

@@ -10,12 +10,11 @@
 //! (`sandbox/live.rs`). A second terminal can play the agent (`sandbox/agent.rs`).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use tokio::io::AsyncBufReadExt;
 use tokio::task::JoinHandle;
 
@@ -25,14 +24,16 @@ use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Se
 use crate::fake::{FakeOptions, FakeRetake};
 use crate::health::{Health, now_ms};
 use crate::script::{Runtime, ScriptError, reload};
-use crate::state_lock::{self, Holder, LockError};
 use crate::visible;
 
 mod agent;
 mod fate;
+mod leave;
 mod live;
 mod screen;
+mod state_dir;
 mod viewer;
+use leave::Leave;
 use live::{TICKER, TOKEN_ADDRESS};
 use screen::Screen;
 use viewer::{Command, Viewer};
@@ -74,18 +75,10 @@ pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
         // Listening before the directory exists: from then on, every way out removes it.
         let mut leave = Leave::listen()?;
         if let Some(dir) = &args.state_dir {
-            let dir = kept_state_dir(dir)?;
+            let dir = state_dir::kept(dir, &env)?;
             return session(script, &dir, true, &mut leave).await;
         }
-        // A random name, created exclusively and 0700: no other user can predict it, plant
-        // links in it or read what is typed.
-        let mut builder = tempfile::Builder::new();
-        builder.prefix("retake-chat-sandbox-");
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
-        let state_dir = builder
-            .tempdir()
-            .context("cannot create the sandbox's state directory")?;
+        let state_dir = state_dir::temp()?;
         let result = session(script, state_dir.path(), false, &mut leave).await;
         let path = state_dir.path().to_path_buf();
         if let Err(e) = state_dir.close() {
@@ -115,66 +108,6 @@ fn precheck(script: &ScriptChoice) -> Option<ExitCode> {
     };
     eprintln!("sandbox: not started: the personality {why}");
     Some(ExitCode::from(code))
-}
-
-/// `--state-dir DIR`: created (0700) if missing, refused while a listener uses it, and
-/// absolute, so the second terminal finds it from anywhere.
-fn kept_state_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    crate::files::prepare_state_dir(dir)?;
-    // Before the sandbox writes its catch-up baseline there; the listener takes the lock.
-    if let Holder::Running(pid) = state_lock::holder(dir)
-        .with_context(|| format!("cannot read the lock of {}", dir.display()))?
-    {
-        return Err(LockError::Held {
-            dir: dir.to_path_buf(),
-            pid,
-        }
-        .into());
-    }
-    std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))
-}
-
-/// Ctrl-C, SIGTERM and SIGHUP (the terminal went away): each means "leave now". Registered
-/// when made, not when first awaited, so none is missed in between.
-struct Leave {
-    #[cfg(unix)]
-    signals: [tokio::signal::unix::Signal; 3],
-}
-
-impl Leave {
-    fn listen() -> anyhow::Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let listen = |kind| signal(kind).context("cannot listen for signals");
-            Ok(Self {
-                signals: [
-                    listen(SignalKind::interrupt())?,
-                    listen(SignalKind::terminate())?,
-                    listen(SignalKind::hangup())?,
-                ],
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    /// Completes when told to leave.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            let [int, term, hup] = &mut self.signals;
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 async fn session(
