@@ -216,6 +216,7 @@ async fn session(
                     "(said while the listener could not hear: the socket drops now, and the listener catches it up from the history when it is back)"
                 );
                 fake.add_history(ROOM, payload);
+                screen.dropping();
                 fake.disconnect_all().await;
                 1
             }

@@ -59,6 +59,8 @@ pub(super) struct Screen {
     unshown_error: Option<(String, Instant)>,
     /// The last script failure a decision line showed.
     shown_failure: Option<String>,
+    /// The sandbox dropped the socket itself (`/late`), and said so: not an error to show.
+    dropping: bool,
     /// Lines printed so far: the sandbox waits for this to stop moving before it leaves.
     pub(super) printed: u64,
 }
@@ -81,6 +83,7 @@ impl Screen {
             last_error: Value::Null,
             unshown_error: None,
             shown_failure: None,
+            dropping: false,
             printed: 0,
         }
     }
@@ -90,6 +93,12 @@ impl Screen {
     fn print(&mut self, line: String) {
         println!("{}", visible::escape_lines(&line));
         self.printed += 1;
+    }
+
+    /// The sandbox is about to drop the listener's socket (`/late`): the lost connection that
+    /// health reports next is that, not news.
+    pub(super) fn dropping(&mut self) {
+        self.dropping = true;
     }
 
     /// Whether every decision seen is shown, and so is every fate of its texts.
@@ -286,7 +295,9 @@ impl Screen {
             let shown = text
                 .strip_prefix("script: ")
                 .is_some_and(|e| self.shown_failure.as_deref() == Some(e));
-            if shown {
+            let ours = self.dropping && text.starts_with("chat connection lost");
+            if shown || ours {
+                self.dropping &= !ours;
                 return;
             }
             if text.starts_with("script: ") && at.elapsed() < ERROR_WAIT {
