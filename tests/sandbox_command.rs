@@ -277,11 +277,12 @@ fn arrow_keys_and_control_characters_are_never_said() {
 
 const README: &str = include_str!("../README.md");
 
-/// The lines of the README's plain fenced block that begins with `first`.
+/// The lines of the README's `text` block that begins with `first`.
 pub fn readme_block(first: &str) -> Vec<&'static str> {
     README
-        .split("```\n")
+        .split("```text\n")
         .find(|chunk| chunk.starts_with(first))
+        .and_then(|chunk| chunk.split("```").next())
         .unwrap_or_else(|| panic!("no README block begins with {first:?}"))
         .lines()
         .collect()
@@ -303,4 +304,22 @@ fn the_readme_session_is_what_the_sandbox_prints() {
     let out = String::from_utf8_lossy(&output.stdout);
     let shown: Vec<&str> = block.iter().copied().filter(|l| !said(l)).collect();
     assert_eq!(out.lines().collect::<Vec<_>>(), shown);
+}
+
+#[test]
+fn in_says_a_line_in_another_streamers_room_and_the_reply_goes_there() {
+    let (out, err) = session(
+        r#"fn on_message(msg) {
+    if msg.own_room { return reply(`here: ${msg.text}`); }
+    reply(`in ${msg.room_name}: ${msg.text}`)
+}
+"#,
+        "gm\n/in rival gm\n/in nowhere gm\n",
+    );
+    assert_eq!(
+        out,
+        ["bot: here: gm", "bot (in rival): in rival: gm"],
+        "{err}"
+    );
+    assert!(err.contains("usage: /in rival text"), "{err}");
 }

@@ -40,6 +40,9 @@ use viewer::{Command, Viewer};
 
 const ROOM: &str = "sandbox";
 const BOT: &str = "SandboxBot";
+/// The other streamer's room the sandbox also hears (`--room rival`), by name and id.
+const RIVAL: &str = "rival";
+const RIVAL_ID: &str = "sandbox-rival";
 /// How often the screen is brought up to date.
 const POLL: Duration = Duration::from_millis(20);
 /// Once every typed line is decided, output is complete after this long without news.
@@ -56,6 +59,8 @@ type a chat line to say it as a viewer; or:
                    the socket drops, and the listener catches it up from the history
   /quiet           take the room as quiet now: the personality's on_quiet runs at once
                    (by itself it runs after 120 s without a viewer line)
+  /in rival text   say it in another streamer's room the bot hears (--room rival):
+                   msg.own_room is false there, and a reply goes there
   /help            this list
   /quit            leave (so do ctrl-d and ctrl-c)";
 
@@ -122,6 +127,7 @@ async fn session(
         ..FakeOptions::default()
     })
     .await?;
+    fake.add_streamer(RIVAL, RIVAL_ID);
     let interactive = std::io::stdin().is_terminal();
     match &script {
         ScriptChoice::File(path) => eprintln!(
@@ -344,7 +350,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         chat_url: fake.url(),
         api_url: fake.url(),
         state_dir: state_dir.to_path_buf(),
-        rooms: Vec::new(),
+        rooms: vec![RIVAL.into()],
         script,
         script_limits: Default::default(),
         wake: Default::default(),

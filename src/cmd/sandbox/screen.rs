@@ -119,7 +119,14 @@ impl Screen {
                 ));
                 continue;
             }
-            self.print(format!("bot: {}", visible::escape(text)));
+            match request.body["destination_user_id"].as_str() {
+                Some(super::RIVAL_ID) => self.print(format!(
+                    "bot (in {}): {}",
+                    super::RIVAL,
+                    visible::escape(text)
+                )),
+                _ => self.print(format!("bot: {}", visible::escape(text))),
+            }
             self.fate(Fate::Sent(text.to_string()));
         }
         self.sent = sent.len();

@@ -1,11 +1,11 @@
 //! The viewer the user plays in the sandbox: each typed line becomes a [`Command`] (chat,
-//! `/as`, `/follow`, `/late`, `/quiet`, `/help`, `/quit`, and the live-room commands of
+//! `/as`, `/follow`, `/late`, `/in`, `/quiet`, `/help`, `/quit`, and the live-room commands of
 //! `live.rs`), its events stamped with fresh ids. Emitting them and showing what happens is
 //! `sandbox.rs`'s and `screen.rs`'s job.
 
 use serde_json::{Value, json};
 
-use super::{BOT, ROOM, live};
+use super::{BOT, RIVAL, RIVAL_ID, ROOM, live};
 use crate::event::{Normalized, normalize, normalize_follow};
 use crate::health::now_ms;
 
@@ -104,6 +104,21 @@ impl Viewer {
                 );
             }
             ("/late", rest) => return self.late(rest),
+            ("/in", rest) => {
+                return match rest.trim().split_once(' ') {
+                    Some((RIVAL | RIVAL_ID, text)) if !text.trim().is_empty() => {
+                        let payload = json!({
+                            "type": "message", "sender_username": "viewer",
+                            "sender_user_id": "viewer", "text": text.trim(),
+                        });
+                        let (room, name, mut payload) = self.stamp(RIVAL_ID, "message", payload);
+                        payload["streamer_id"] = json!(RIVAL_ID);
+                        payload.as_object_mut().map(|p| p.remove("session_id"));
+                        Command::Say(vec![(room, name, payload)])
+                    }
+                    _ => Command::Bad(usage("usage: /in rival text")),
+                };
+            }
             (word, _) if word.starts_with('/') => {
                 return Command::Bad(usage(&format!("unknown command {word}")));
             }
