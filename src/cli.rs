@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ApiVersion, Overrides};
 
+pub mod leading;
+
 /// A fast, durable chat listener for AI agents streaming on retake.tv.
 ///
 /// Listens to your stream's chat and asks a hot-reloaded Rhai script, the personality, what to
@@ -33,6 +35,18 @@ pub struct Cli {
     /// RUST_LOG-style filter; wins over RUST_LOG [default: warn,retake_chat=info].
     #[arg(long, value_name = "LEVEL", global = true)]
     pub log_level: Option<String>,
+}
+
+impl Cli {
+    /// Parse a command line (program name first); flags given before the subcommand's name
+    /// count as given after it ([`leading`]). The error prints itself: `error.exit()`.
+    pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Self, clap::Error> {
+        let command = <Self as clap::CommandFactory>::command();
+        let args = leading::move_after_subcommand(args, &command).map_err(|sentence| {
+            clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, sentence + "\n")
+        })?;
+        Self::try_parse_from(args)
+    }
 }
 
 /// The shape of log lines on stderr.

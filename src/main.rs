@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use retake_chat::cli::{Cli, Command};
 
 /// The sandbox prints what happens itself; its logs would say it twice. A message the script
@@ -14,7 +13,7 @@ const SANDBOX_FILTER: &str = "warn,retake_chat::decider=error";
 fn main() -> ExitCode {
     // Before any thread exists: one allocator arena for the whole process.
     retake_chat::malloc::tune();
-    let cli = Cli::parse();
+    let cli = Cli::parse_args(std::env::args_os().collect()).unwrap_or_else(|e| e.exit());
     let format = cli.log_format;
     let default = match cli.command {
         Some(Command::Sandbox(_)) => SANDBOX_FILTER,

@@ -234,3 +234,83 @@ async fn a_second_listener_on_the_same_state_dir_refuses_to_start() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not running (nothing holds"), "{out}");
 }
+
+/// Settings that mean the same for every command that takes them work before the
+/// subcommand's name as after it; one the subcommand does not take is one sentence.
+#[test]
+fn flags_before_the_subcommand_count_as_given_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("mine.rhai");
+    std::fs::write(
+        &script,
+        "fn on_message(msg) { reply(`mine: ${msg.text}`) }\n",
+    )
+    .expect("write");
+    for args in [
+        vec![
+            "--script".into(),
+            script.clone().into_os_string(),
+            "try".into(),
+            "gm".into(),
+        ],
+        vec![
+            "try".into(),
+            "--script".into(),
+            script.clone().into_os_string(),
+            "gm".into(),
+        ],
+    ] {
+        let (code, out, err) = run(bin().args(&args));
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "gm  →  reply \"mine: gm\"\n"),
+            "{args:?}: {err}"
+        );
+    }
+
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).expect("state dir");
+    std::fs::write(
+        state.join("queue.jsonl"),
+        "{\"id\":\"q1\",\"author\":\"ann\",\"text\":\"hi?\",\"ts\":1}\n",
+    )
+    .expect("queue");
+    let before = run(bin().arg("--state-dir").arg(&state).args(["queue", "list"]));
+    let after = run(bin().args(["queue", "list", "--state-dir"]).arg(&state));
+    assert_eq!(before.0, 0, "{before:?}");
+    assert!(before.1.contains("\"id\":\"q1\""), "{before:?}");
+    assert_eq!(before, after);
+
+    let (code, _, err) = run(bin()
+        .args(["--log-format", "json", "status", "--state-dir"])
+        .arg(dir.path().join("none")));
+    assert_eq!(code, 2);
+    assert!(err.starts_with("{\"level\":\"ERROR\""), "{err}");
+}
+
+#[test]
+fn a_flag_before_a_subcommand_that_does_not_take_it_is_named() {
+    let (code, out, err) = run(bin().args(["--script", "x.rhai", "queue", "list"]));
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(
+        err,
+        "error: `queue list` does not take --script; see `retake-chat queue list --help`\n"
+    );
+    let (code, _, err) = run(bin().args(["--chat-url", "http://x/", "--api", "v2", "reply", "hi"]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "error: `reply` does not take --chat-url; see `retake-chat reply --help`\n"
+    );
+}
+
+/// No subcommand is `run`, with its flags anywhere.
+#[test]
+fn flags_without_a_subcommand_still_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nope.rhai");
+    let (code, _, err) = run(offline(dir.path()).arg("--script").arg(&missing));
+    assert_eq!(code, 2);
+    assert!(err.contains(&format!("{}", missing.display())), "{err}");
+    assert!(!err.contains("does not take"), "{err}");
+}
