@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{ApiVersion, Overrides};
 
 pub mod leading;
+pub mod version;
 
 /// A fast, durable chat listener for AI agents streaming on retake.tv.
 ///
@@ -17,7 +18,12 @@ pub mod leading;
 ///
 /// Example: retake-chat --script scripts/personality.rhai
 #[derive(Debug, Parser)]
-#[command(name = "retake-chat", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "retake-chat",
+    version,
+    long_version = version::long_version(),
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; without one, `run`.
     #[command(subcommand)]
@@ -142,6 +148,16 @@ pub enum Command {
     ///
     /// Example: retake-chat doctor --online
     Doctor(DoctorArgs),
+    /// Print the completion script for a shell, so TAB completes commands and flags.
+    ///
+    /// Load it from your shell's startup file, or save it where the shell looks.
+    ///
+    /// Example: retake-chat completions bash > ~/.local/share/bash-completion/completions/retake-chat
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): every command and flag, as `--help` gives them.
+    ///
+    /// Example: retake-chat man | man -l -
+    Man,
 }
 
 /// Arguments of `doctor`: the listener's settings, and whether to go on the network.
@@ -170,6 +186,14 @@ impl DoctorArgs {
             ..self.account.overrides()
         }
     }
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Arguments of `sandbox`.

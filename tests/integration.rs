@@ -9,6 +9,7 @@ mod support;
 mod builtin_personality;
 mod catchup;
 mod cli;
+mod cli_reference;
 mod delivery;
 mod docs;
 mod doctor;

@@ -1,7 +1,9 @@
 //! One file per subcommand; each returns the process exit code or an error (exit 2).
 
 pub mod check;
+pub mod completions;
 pub mod doctor;
+pub mod man;
 pub mod mcp;
 pub mod queue;
 pub mod replay;
@@ -28,6 +30,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Reply(args)) => reply::reply(&args),
         Some(Command::Status(args)) => status::status(&args),
         Some(Command::Doctor(args)) => doctor::doctor(&args),
+        Some(Command::Completions(args)) => completions::completions(&args),
+        Some(Command::Man) => man::man(),
         Some(Command::Mcp(args)) => mcp::launch(&args, cli.log_format, cli.log_level.as_deref()),
+    }
+}
+
+/// Write `bytes` to stdout; a reader that stopped early (`| head`) is not an error.
+fn print_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
