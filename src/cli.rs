@@ -148,6 +148,16 @@ pub enum Command {
     ///
     /// Example: retake-chat doctor --online
     Doctor(DoctorArgs),
+    /// Set this machine up to go live: credentials, a config file and a personality to edit.
+    ///
+    /// Asks for the access token (not shown as you type), your user id and the agent's name,
+    /// unless flags or their environment variables give them (they must when stdin is not a
+    /// terminal). Writes the credentials file readable by you only, never replacing one
+    /// without --force; a config file beside it with every setting commented out; and a copy
+    /// of the built-in personality, kept if already there. Then prints what to run next.
+    ///
+    /// Example: RETAKE_ACCESS_TOKEN=rtk_… retake-chat init --user-db-id 6650f1c2 --agent-name mybot
+    Init(InitArgs),
     /// Print the completion script for a shell, so TAB completes commands and flags.
     ///
     /// Load it from your shell's startup file, or save it where the shell looks.
@@ -186,6 +196,37 @@ impl DoctorArgs {
             ..self.account.overrides()
         }
     }
+}
+
+/// Arguments of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The access token, `rtk_…` [env: RETAKE_ACCESS_TOKEN]. Other users can see a command
+    /// line (`ps`): prefer the variable, or the prompt.
+    #[arg(long, value_name = "TOKEN")]
+    pub access_token: Option<String>,
+    /// Your retake.tv user id, `userDbId`: your stream's room [env: RETAKE_USER_DB_ID].
+    #[arg(long, value_name = "ID")]
+    pub user_db_id: Option<String>,
+    /// The agent's name in the chat, `agent_name` (how its own messages are recognised)
+    /// [env: RETAKE_AGENT_NAME].
+    #[arg(long, value_name = "NAME")]
+    pub agent_name: Option<String>,
+    /// Where to write the credentials [env: RETAKE_CREDS] [default: ~/.config/retake/credentials.json].
+    #[arg(long, value_name = "PATH")]
+    pub creds: Option<PathBuf>,
+    /// Where to write the config file [env: RETAKE_CHAT_CONFIG] [default: config.toml beside the credentials].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Where to copy the built-in personality to edit [default: ./scripts/personality.rhai].
+    #[arg(long, value_name = "PATH")]
+    pub script: Option<PathBuf>,
+    /// The retake.tv API generation, written to the config file [default: v1].
+    #[arg(long, value_enum)]
+    pub api: Option<ApiVersion>,
+    /// Replace an existing credentials file (its other fields, such as `token_address`, are kept).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `completions`.

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod completions;
 pub mod doctor;
+pub mod init;
 pub mod man;
 pub mod mcp;
 pub mod queue;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Reply(args)) => reply::reply(&args),
         Some(Command::Status(args)) => status::status(&args),
         Some(Command::Doctor(args)) => doctor::doctor(&args),
+        Some(Command::Init(args)) => init::init(&args),
         Some(Command::Completions(args)) => completions::completions(&args),
         Some(Command::Man) => man::man(),
         Some(Command::Mcp(args)) => mcp::launch(&args, cli.log_format, cli.log_level.as_deref()),

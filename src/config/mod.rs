@@ -217,7 +217,8 @@ impl Env {
         self.get("PATH")
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    /// A variable's value; unset and empty are both `None`.
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.vars
             .get(key)
             .map(String::as_str)
@@ -487,6 +488,24 @@ pub fn resolve_local(cli: &Overrides, env: &Env) -> Result<Local, ConfigError> {
         queue: file.queue,
         mcp: file.mcp,
     })
+}
+
+/// The config file given (`--config`, else `RETAKE_CHAT_CONFIG`), if any; read or not.
+pub fn config_path(cli: &Overrides, env: &Env) -> Option<PathBuf> {
+    file::config_path(cli, env)
+}
+
+/// The credentials file as the listener finds it (flag, `RETAKE_CREDS`, the config file's
+/// `creds`, `~/.config/retake/credentials.json`), without reading it: where `init` writes.
+/// A config file that does not exist yet counts as empty.
+pub fn resolve_creds_path(cli: &Overrides, env: &Env) -> Result<PathBuf, ConfigError> {
+    let exists = config_path(cli, env).is_some_and(|path| path.exists());
+    let file_creds = if exists {
+        load_file(cli, env)?.creds
+    } else {
+        None
+    };
+    layered(cli.creds.clone(), env, "RETAKE_CREDS", file_creds).map_or_else(default_creds_path, Ok)
 }
 
 /// The platform state directory: `~/.local/state/retake-chat` on Linux.

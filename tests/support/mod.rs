@@ -3,6 +3,7 @@
 
 pub mod interop;
 pub mod proxy;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
