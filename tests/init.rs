@@ -326,6 +326,7 @@ fn init_writes_where_the_flags_and_variables_say() {
 fn on_a_terminal_init_asks_and_never_shows_the_token() {
     let home = Home::new();
     let (mut terminal, mut child) = home.init_on_a_terminal();
+    terminal.wait_for("What retake.tv gave your agent when it registered");
     terminal.wait_for("access token (rtk_…; not shown as you type): ");
     terminal.type_line(TOKEN);
     terminal.wait_for("user id (userDbId: your stream's room): ");

@@ -138,6 +138,7 @@ fn gather(args: &InitArgs, env: &Env, interactive: bool) -> anyhow::Result<Vec<S
     let given = [&args.access_token, &args.user_db_id, &args.agent_name];
     let mut values = Vec::with_capacity(FIELDS.len());
     let mut missing = Vec::new();
+    let mut introduced = false;
     for (field, flag) in FIELDS.iter().zip(given) {
         let value = flag
             .as_deref()
@@ -145,7 +146,15 @@ fn gather(args: &InitArgs, env: &Env, interactive: bool) -> anyhow::Result<Vec<S
             .map(str::trim);
         match value {
             Some(value) => values.push(checked(field, value)?),
-            None if interactive => values.push(ask(field)?),
+            None if interactive => {
+                if !std::mem::replace(&mut introduced, true) {
+                    eprintln!(
+                        "What retake.tv gave your agent when it registered (its access_token, \
+                         userDbId and agent_name):"
+                    );
+                }
+                values.push(ask(field)?);
+            }
             None => missing.push(format!("{} (or {})", field.flag, field.var)),
         }
     }
