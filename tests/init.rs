@@ -102,10 +102,14 @@ fn init_writes_private_credentials_a_config_and_a_personality_then_says_what_nex
          wrote scripts/personality.rhai (the built-in personality, yours to edit)\n\
          \n\
          Next:\n\
+         \x20 retake-chat doctor --config {config}\n\
+         \x20     check the setup: every setting and its source, the wake command, the state dir\n\
          \x20 retake-chat sandbox\n\
          \x20     try the personality against a fake retake.tv on this machine (no network)\n\
          \x20 retake-chat check\n\
          \x20     after each edit: compile it and run its own tests\n\
+         \x20 retake-chat run --dry-run --config {config}\n\
+         \x20     the live chat, each decision printed, nothing sent\n\
          \x20 retake-chat run --config {config}\n\
          \x20     go live: listen on your stream\n\
          \x20 as a service: see \"Running it for months\" in the README (examples/retake-chat.service),\n\
@@ -115,7 +119,18 @@ fn init_writes_private_credentials_a_config_and_a_personality_then_says_what_nex
     assert_eq!(out, expected);
     assert_eq!(err, "", "nothing to warn about");
 
-    // The next steps work as printed.
+    // The next steps work as printed: doctor finds the files (its one problem, where there
+    // is no `openclaw` on PATH, is the wake), and the personality passes check and runs in
+    // the sandbox.
+    let (code, out, err) = run(home.bin().args(["doctor", "--config"]).arg(home.config()));
+    let no_openclaw = out.contains("FAIL  wake          `openclaw` is not on PATH");
+    let one_problem = code == 1 && no_openclaw && out.contains("\n1 problem: ");
+    assert!(code == 0 || one_problem, "{out}{err}");
+    assert!(
+        out.contains("ok    credentials   TestAgent in room room-1"),
+        "{out}"
+    );
+    assert!(out.contains("ok    personality   "), "{out}");
     let (code, out, err) = run(home.bin().arg("check"));
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = run(home.bin().arg("sandbox").stdin(Stdio::null()));

@@ -315,10 +315,14 @@ fn next_steps(args: &InitArgs, paths: &Paths, env: &Env, config_written: bool) -
     };
     format!(
         "\nNext:\n\
+         \x20 retake-chat doctor{creds_flag}{config_flag}{run_script}\n\
+         \x20     check the setup: every setting and its source, the wake command, the state dir\n\
          \x20 retake-chat sandbox{script_flag}\n\
          \x20     try the personality against a fake retake.tv on this machine (no network)\n\
          \x20 retake-chat check{check}\n\
          \x20     after each edit: compile it and run its own tests\n\
+         \x20 retake-chat run --dry-run{creds_flag}{config_flag}{run_script}\n\
+         \x20     the live chat, each decision printed, nothing sent\n\
          \x20 retake-chat run{creds_flag}{config_flag}{run_script}\n\
          \x20     go live: listen on your stream\n\
          \x20 as a service: see \"Running it for months\" in the README (examples/retake-chat.service),\n\
