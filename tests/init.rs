@@ -387,3 +387,83 @@ fn a_signal_at_the_token_question_leaves_the_terminal_echoing() {
         assert!(!home.creds().exists());
     }
 }
+
+/// The first hour on a clean HOME, in the order the messages point to: `run` says to `init`;
+/// `init` writes the files and says `doctor`, `sandbox`, `run --dry-run`; each of those then
+/// works from those files alone, the dry run against the fake's live chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_doctor_sandbox_and_a_dry_run_work_in_that_order_on_a_clean_home() {
+    use std::io::Write as _;
+    use tokio::io::AsyncBufReadExt as _;
+    let home = Home::new();
+    let (code, _, err) = run(home.bin().arg("run"));
+    assert_eq!(code, 2);
+    assert!(err.contains("run `retake-chat init` to write one"), "{err}");
+
+    let (code, steps, err) = home.init(&[]);
+    assert_eq!(code, 0, "{err}");
+    let config = home.config();
+    for step in ["doctor", "sandbox", "run --dry-run"] {
+        assert!(steps.contains(&format!("  retake-chat {step}")), "{steps}");
+    }
+
+    let (code, out, err) = run(home.bin().args(["doctor", "--config"]).arg(&config));
+    assert!(code <= 1, "{out}{err}");
+    assert!(
+        out.contains("ok    credentials   TestAgent in room room-1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("then run `retake-chat doctor` again") || code == 0,
+        "{out}"
+    );
+
+    let mut sandbox = home
+        .bin()
+        .arg("sandbox")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sandbox starts");
+    sandbox
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"gm\n")
+        .expect("type");
+    let output = sandbox
+        .wait_with_output()
+        .expect("sandbox ends with its input");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("bot: gm viewer! ☀️"), "{out}");
+
+    let fake = start_fake().await;
+    let mut cmd = tokio::process::Command::from(home.bin());
+    let mut dry = cmd
+        .args(["run", "--dry-run", "--config"])
+        .arg(&config)
+        .env("RETAKE_CHAT_URL", fake.url())
+        .env("RETAKE_API_URL", fake.url())
+        .env("TMPDIR", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the dry run starts");
+    let mut lines = tokio::io::BufReader::new(dry.stdout.take().expect("stdout")).lines();
+    expect("the dry run joins the room", || fake.room_size(ROOM) == 1).await;
+    fake.emit_v1_message(ROOM, "h1", "alice", "gm").await;
+    let line = tokio::time::timeout(crate::support::DEADLINE, lines.next_line())
+        .await
+        .expect("a decision in time")
+        .expect("stdout");
+    assert_eq!(
+        line.as_deref(),
+        Some("alice: gm  →  reply \"gm alice! ☀️\"")
+    );
+    terminate(&dry);
+    assert!(dry.wait().await.expect("exits").success());
+    assert!(fake.sent().is_empty(), "a dry run sends nothing");
+}
