@@ -27,10 +27,13 @@ pub fn move_after_subcommand(
         return Ok(args);
     };
     let leading = &args[1..at];
-    let refused: Vec<String> = flags(leading)
-        .filter(|flag| !takes(sub, flag))
-        .map(|flag| format!("--{flag}"))
-        .collect();
+    let mut refused: Vec<String> = Vec::new();
+    for flag in flags(leading).filter(|flag| !takes(sub, flag)) {
+        let flag = format!("--{flag}");
+        if !refused.contains(&flag) {
+            refused.push(flag);
+        }
+    }
     if !refused.is_empty() {
         let path = command_path(sub, &args[at + 1..]);
         return Err(format!(
@@ -166,6 +169,10 @@ mod tests {
                 "`status` does not take --script or --chat-url; see `retake-chat status --help`"
                     .into()
             )
+        );
+        assert_eq!(
+            reorder("--room a --room b sandbox"),
+            Err("`sandbox` does not take --room; see `retake-chat sandbox --help`".into())
         );
         assert_eq!(
             reorder("--script=x check a.rhai"),
