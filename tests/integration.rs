@@ -18,6 +18,7 @@ mod floods;
 mod guard;
 mod hooks;
 mod hygiene;
+#[cfg(unix)]
 mod init;
 mod interop;
 mod interop_mcp;

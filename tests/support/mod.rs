@@ -3,6 +3,7 @@
 
 pub mod interop;
 pub mod proxy;
+#[cfg(unix)]
 pub mod pty;
 
 use std::path::{Path, PathBuf};
