@@ -169,3 +169,35 @@ fn the_readme_lists_every_command_and_its_examples_run() {
         "only {shown} completion and manual examples in the README"
     );
 }
+
+/// `init --help`, `completions --help` and `man --help` end with an example: each works as
+/// shown, in a fresh HOME (the man page example only where `man` is installed).
+#[test]
+fn the_help_examples_of_init_completions_and_man_work() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let completions = home.path().join(".local/share/bash-completion/completions");
+    std::fs::create_dir_all(&completions).expect("the completions folder");
+    let has_man = std::process::Command::new("sh")
+        .args(["-c", "command -v man"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    for subcommand in ["init", "completions", "man"] {
+        let (_, help, _) = run(bin().args([subcommand, "--help"]));
+        let example = help
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Example: "))
+            .unwrap_or_else(|| panic!("{subcommand} --help has no example"));
+        if example.contains("| man ") && !has_man {
+            eprintln!("skipped `{example}`: no man on PATH");
+            continue;
+        }
+        let (code, out, err) = crate::docs::shell(home.path(), example);
+        assert_eq!(code, 0, "`{example}`:\n{out}{err}");
+    }
+    let creds = home.path().join(".config/retake/credentials.json");
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(creds).expect("init wrote")).expect("JSON");
+    assert_eq!(creds["agent_name"], "mybot");
+    let script = std::fs::read_to_string(completions.join("retake-chat")).expect("written");
+    assert!(script.contains("_retake__chat"), "the bash script");
+}

@@ -356,7 +356,7 @@ fn runnable(line: &str) -> bool {
 }
 
 /// Run `line` with `sh` in `clone`, the built binary first on PATH: exit code and output.
-fn shell(clone: &Path, line: &str) -> (i32, String, String) {
+pub(crate) fn shell(clone: &Path, line: &str) -> (i32, String, String) {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_retake-chat"))
         .parent()
         .expect("the binaries' directory");
