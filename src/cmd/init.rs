@@ -20,7 +20,7 @@ use crate::config::{self, ApiVersion, Env, Overrides};
 use crate::script::EMBEDDED_PERSONALITY;
 
 /// The config file init writes: every setting at its default, commented out.
-pub const CONFIG_TEMPLATE: &str = include_str!("../../examples/config.toml");
+pub const CONFIG_TEMPLATE: &str = include_str!("init/config.toml");
 
 /// One credential init asks for.
 struct Field {

@@ -95,7 +95,7 @@ fn the_template_has_every_setting_the_readme_shows() {
     for key in shown {
         assert!(
             template.contains(&key),
-            "examples/config.toml lacks {key:?}"
+            "src/cmd/init/config.toml lacks {key:?}"
         );
     }
 }
