@@ -31,7 +31,7 @@ use crate::source::{self, Backoff, Inbound, SourceConfig};
 use crate::state_lock::StateLock;
 use crate::transcript::{self, Transcript};
 
-/// How often the personality thread looks at its timers.
+/// How often the personality thread looks at its timers (the default [`Pace::tick`]).
 const TICK: Duration = Duration::from_secs(1);
 /// How long in-flight work may take once shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -57,7 +57,39 @@ pub async fn run_with(
 pub async fn run_with_quiet(
     config: Config,
     health: Arc<Health>,
+    quiet_rx: mpsc::UnboundedReceiver<()>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    run_paced(config, health, quiet_rx, Pace::default(), shutdown).await
+}
+
+/// The listener's sense of time. Users never set it (the binary and the sandbox run the
+/// default: the system clock, looked at every second); tests move a simulated clock instead
+/// of waiting out a 30 s timer or two minutes of dead air.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    /// The clock the script sees: its timers, dead air, `now()` and cooldowns.
+    pub clock: Clock,
+    /// How often the personality thread looks at that clock (timers and dead air come due
+    /// on these ticks).
+    pub tick: Duration,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Self {
+            clock: Clock::System,
+            tick: TICK,
+        }
+    }
+}
+
+/// [`run_with_quiet`] at `pace`.
+pub async fn run_paced(
+    config: Config,
+    health: Arc<Health>,
     mut quiet_rx: mpsc::UnboundedReceiver<()>,
+    pace: Pace,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     // Ours alone (0700), and refused if others could plant links where our files go.
@@ -80,7 +112,7 @@ pub async fn run_with_quiet(
             queue.path().display()
         );
     }
-    let session = Session::new(Clock::System)
+    let session = Session::new(pace.clock)
         .room(&config.creds.user_db_id)
         .with_memory_file(config.memory_path())
         .with_context(|| {
@@ -292,7 +324,7 @@ pub async fn run_with_quiet(
         let synced = handled.clone();
         let mut after_burst = BurstEnd::new(health.clone());
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(TICK);
+            let mut every = tokio::time::interval(pace.tick);
             loop {
                 tokio::select! {
                     _ = every.tick() => {

@@ -1,10 +1,12 @@
 //! The script's own voice, wired through the daemon: `on_start`, timers that fire only after
 //! chat, `on_follow` from the v2 live room, and memory that survives a restart.
 
+use std::time::Duration;
+
 use retake_chat::config::ApiVersion;
 use serde_json::json;
 
-use crate::support::{Harness, ROOM, Setup, expect};
+use crate::support::{Harness, ROOM, SIM_TICK, Setup, expect, wait_until};
 
 fn with_script(source: &str) -> Setup {
     Setup {
@@ -13,25 +15,49 @@ fn with_script(source: &str) -> Setup {
     }
 }
 
+const TIMED: &str = r#"
+fn on_start() { "hello chat" }
+fn on_message(msg) { ignore() }
+fn every_30s() { "still here" }
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_start_speaks_and_a_timer_fires_after_chat() {
-    let h = Harness::start_with(with_script(
-        r#"
-        fn on_start() { "hello chat" }
-        fn on_message(msg) { ignore() }
-        fn every_30s() { "still here" }
-        "#,
-    ))
+    let h = Harness::start_with(Setup {
+        sim_clock: true,
+        ..with_script(TIMED)
+    })
     .await;
+    h.wait_sent(1).await;
+    assert_eq!(h.sent_texts(), ["hello chat"]);
+    // A whole period without chat: the timer does not talk at an empty room.
+    h.advance(Duration::from_secs(30));
+    let fake = &h.fake;
+    let spoke = wait_until(SIM_TICK * 10, || fake.sent().len() > 1).await;
+    assert!(!spoke, "a timer spoke without chat: {:?}", h.sent_texts());
+    h.say("t1", "uma", "anything").await;
+    expect("the message handled", || {
+        h.health_now()["counters"]["messagesIn"] == 1
+    })
+    .await;
+    // Due again 30 s later, and chat has happened: it speaks once.
+    h.advance(Duration::from_secs(30));
+    h.wait_sent(2).await;
+    assert_eq!(h.sent_texts(), ["hello chat", "still here"]);
+}
+
+/// The same on the system clock and the default pace: 30 s of waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full-length default timings; run by .ci/run"]
+async fn on_start_speaks_and_a_timer_fires_after_chat_on_the_system_clock() {
+    let h = Harness::start_with(with_script(TIMED)).await;
     h.wait_sent(1).await;
     assert_eq!(h.sent_texts(), ["hello chat"]);
     h.say("t1", "uma", "anything").await;
     // The timer is due 30 s after start and chat has happened: it speaks once.
     let fake = &h.fake;
     assert!(
-        crate::support::wait_until(std::time::Duration::from_secs(45), || fake.sent().len()
-            >= 2)
-        .await,
+        wait_until(Duration::from_secs(45), || fake.sent().len() >= 2).await,
         "the timer never fired"
     );
     assert_eq!(h.sent_texts(), ["hello chat", "still here"]);

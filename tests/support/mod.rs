@@ -14,7 +14,9 @@ use retake_chat::config::{
     ApiVersion, Config, ConnectionConfig, Credentials, DecisionsConfig, HealthConfig, QueueConfig,
     ScriptChoice, ScriptConfig, Secret, SendConfig, WakeConfig,
 };
+use retake_chat::daemon::Pace;
 use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
+use retake_chat::script::{Clock, SimClock};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -62,6 +64,12 @@ pub struct Harness {
     pub proxy: Option<proxy::Proxy>,
     pub dir: TempDir,
     pub config: Config,
+    /// The listener's counters and state, as health.json shows them, but now: health.json
+    /// itself is written every second.
+    live: std::sync::Arc<retake_chat::health::Health>,
+    /// The listener's sense of time: the script's clock ([`Harness::advance`] moves a
+    /// simulated one) and how often it is looked at.
+    pace: Pace,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -75,7 +83,17 @@ pub struct Setup {
     pub proxy: bool,
     /// Change the config before the listener starts.
     pub tweak: fn(&mut Config),
+    /// Run the script on a simulated clock that stands still until [`Harness::advance`]
+    /// moves it, looked at every [`SIM_TICK`]: a 30 s timer or a quiet period comes due at
+    /// once, not after waiting it out.
+    pub sim_clock: bool,
+    /// How often the personality thread looks at the script's clock, when not the default
+    /// (a second; [`SIM_TICK`] with `sim_clock`).
+    pub tick: Option<Duration>,
 }
+
+/// How often a listener on a simulated clock looks at it (the default pace is a second).
+pub const SIM_TICK: Duration = Duration::from_millis(20);
 
 impl Default for Setup {
     fn default() -> Self {
@@ -89,6 +107,8 @@ impl Default for Setup {
             },
             proxy: false,
             tweak: |_| {},
+            sim_clock: false,
+            tick: None,
         }
     }
 }
@@ -141,11 +161,25 @@ impl Harness {
             None
         };
         (setup.tweak)(&mut config);
+        let mut pace = Pace::default();
+        if setup.sim_clock {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("the clock is past 1970");
+            let start = i64::try_from(now.as_millis()).expect("epoch ms fit");
+            pace.clock = Clock::Simulated(SimClock::new(start));
+            pace.tick = SIM_TICK;
+        }
+        if let Some(tick) = setup.tick {
+            pace.tick = tick;
+        }
         let mut harness = Self {
             fake,
             proxy,
             dir,
             config,
+            pace,
+            live: std::sync::Arc::default(),
             stop: None,
             task: None,
         };
@@ -158,9 +192,16 @@ impl Harness {
         let joins_before = self.fake.joins().get(ROOM).copied().unwrap_or(0);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let config = self.config.clone();
-        self.task = Some(tokio::spawn(retake_chat::daemon::run(config, async {
-            let _ = stop_rx.await;
-        })));
+        let (_, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
+        self.task = Some(tokio::spawn(retake_chat::daemon::run_paced(
+            config,
+            self.live.clone(),
+            quiet_rx,
+            self.pace.clone(),
+            async {
+                let _ = stop_rx.await;
+            },
+        )));
         self.stop = Some(stop_tx);
         let fake = &self.fake;
         // A new join, not a socket of an earlier run that the fake has yet to clean up.
@@ -182,6 +223,14 @@ impl Harness {
                 .expect("listener task did not panic"),
             None => Ok(()),
         }
+    }
+
+    /// Move the script's simulated clock forward by `by` (panics without [`Setup::sim_clock`]).
+    pub fn advance(&self, by: Duration) {
+        let Clock::Simulated(clock) = &self.pace.clock else {
+            panic!("this harness runs on the system clock");
+        };
+        clock.advance_ms(i64::try_from(by.as_millis()).expect("a sane duration"));
     }
 
     /// A v1 viewer message into the room.
@@ -221,6 +270,11 @@ impl Harness {
     /// health.json as JSON (`Null` when it does not exist yet).
     pub fn health(&self) -> Value {
         read_json(&self.config.health_path())
+    }
+
+    /// What health.json will say at its next write, now (the in-process snapshot).
+    pub fn health_now(&self) -> Value {
+        serde_json::from_str(&self.live.to_json()).expect("health serializes")
     }
 
     /// The personality script's path (panics for the embedded one).
