@@ -46,6 +46,7 @@ mod scripting;
 mod secrets;
 mod sending;
 mod skill;
+mod suite_output;
 mod tls;
 mod transcript;
 mod waking;

@@ -452,9 +452,13 @@ pub async fn start_fake() -> FakeRetake {
 }
 
 /// The binary as a listener against `fake`: credentials written to `dir`, state in
-/// `dir/state`, `dir` as HOME and working directory. Killed when dropped.
+/// `dir/state`, `dir` as HOME and working directory. Killed when dropped. Unless the caller
+/// sets them, its stdout and stderr go to a file that is shown only when the test fails
+/// ([`child_output`]): a passing `cargo test` prints none of its DEBUG lines.
+#[track_caller]
 pub fn listener(fake: &FakeRetake, dir: &Path) -> tokio::process::Command {
     let creds = write_creds(dir);
+    let (stdout, stderr) = child_output("the listener");
     let mut cmd = tokio::process::Command::from(bin());
     cmd.env("HOME", dir)
         .env("RETAKE_CREDS", &creds)
@@ -462,8 +466,53 @@ pub fn listener(fake: &FakeRetake, dir: &Path) -> tokio::process::Command {
         .env("RETAKE_API_URL", fake.url())
         .env("RETAKE_STATE_DIR", dir.join("state"))
         .current_dir(dir)
+        .stdout(stdout)
+        .stderr(stderr)
         .kill_on_drop(true);
     cmd
+}
+
+/// At most this much of a child's output is shown when its test fails: the end of it.
+const SHOWN_ON_FAILURE: usize = 16 * 1024;
+
+thread_local! {
+    /// What the children this test's thread started printed, each with where it was started.
+    static CHILD_OUTPUTS: std::cell::RefCell<Vec<(String, tempfile::NamedTempFile)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A child's stdout and stderr, both into one temp file that is shown (its last
+/// [`SHOWN_ON_FAILURE`] bytes) if the calling test panics, and removed when its thread ends.
+/// Children write to a file, not to a pipe nobody reads, so a chatty one never blocks; and
+/// not to the inherited stderr, which the test harness cannot capture.
+#[track_caller]
+pub fn child_output(what: &str) -> (std::process::Stdio, std::process::Stdio) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default(info);
+            // On the test's own thread, `eprintln!` goes to the output the harness shows
+            // with the failure.
+            let _ = CHILD_OUTPUTS.try_with(|outputs| {
+                for (label, file) in outputs.borrow().iter() {
+                    let text = std::fs::read(file.path()).unwrap_or_default();
+                    let cut = text.len().saturating_sub(SHOWN_ON_FAILURE);
+                    let shown = if cut > 0 { " (its end)" } else { "" };
+                    eprintln!(
+                        "--- output of {label}{shown}:\n{}\n--- end of {label}",
+                        String::from_utf8_lossy(&text[cut..]).trim_end()
+                    );
+                }
+            });
+        }));
+    });
+    let file = tempfile::NamedTempFile::new().expect("a temp file for a child's output");
+    let stdout = file.as_file().try_clone().expect("clone the output file");
+    let stderr = file.as_file().try_clone().expect("clone the output file");
+    let label = format!("{what} started at {}", std::panic::Location::caller());
+    CHILD_OUTPUTS.with(|outputs| outputs.borrow_mut().push((label, file)));
+    (stdout.into(), stderr.into())
 }
 
 /// Ask a child to stop with SIGTERM, as a service manager would.
