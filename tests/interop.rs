@@ -245,22 +245,25 @@ async fn interop_server_closed_back_after_3s() {
     closed_then_back_after(Duration::from_secs(3), "", "closed-3s").await;
 }
 
+/// With the default backoff, 10 s out: the delay is a quarter of the outage (about 2.5 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full-length default timings; run by .ci/run"]
 async fn interop_server_closed_back_after_10s() {
     closed_then_back_after(Duration::from_secs(10), "", "closed-10s").await;
 }
 
-/// A 70 s outage at a tenth of the timings: backoff from 25 ms to a 0.8 s cap, 7 s out. The
-/// outage is long enough that the delay sits at its cap, as 70 s does with the defaults.
+/// A 70 s outage at a twentieth of the timings: backoff from 12 ms to a 0.4 s cap, 3.5 s
+/// out. The outage is long enough that the delay sits at its cap, as 70 s does with the
+/// defaults.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interop_server_closed_back_after_70s_scaled() {
-    let scaled = "[connection]\nbackoff_initial_ms = 25\nbackoff_max_ms = 800\n";
-    closed_then_back_after(Duration::from_secs(7), scaled, "closed-70s/10").await;
+    let scaled = "[connection]\nbackoff_initial_ms = 12\nbackoff_max_ms = 400\n";
+    closed_then_back_after(Duration::from_millis(3500), scaled, "closed-70s/20").await;
 }
 
-/// The same at full scale with the default backoff (70 s; run with `-- --ignored`).
+/// The same at full scale with the default backoff (70 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "takes 75 s; the scaled case runs by default"]
+#[ignore = "full-length default timings; run by .ci/run"]
 async fn interop_server_closed_back_after_70s() {
     closed_then_back_after(Duration::from_secs(70), "", "closed-70s").await;
 }
