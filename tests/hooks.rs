@@ -37,7 +37,7 @@ async fn on_start_speaks_and_a_timer_fires_after_chat() {
     assert!(!spoke, "a timer spoke without chat: {:?}", h.sent_texts());
     h.say("t1", "uma", "anything").await;
     expect("the message handled", || {
-        h.health_now()["counters"]["messagesIn"] == 1
+        h.health()["counters"]["messagesIn"] == 1
     })
     .await;
     // Due again 30 s later, and chat has happened: it speaks once.

@@ -39,7 +39,7 @@ async fn status_escapes_viewer_text_quoted_by_script_errors() {
     .await;
     harness.say("h1", "mallory", HOSTILE).await;
     expect("the script error reaches health.json", || {
-        harness.health()["lastError"]
+        harness.health_file()["lastError"]
             .as_str()
             .is_some_and(|e| e.contains("pwned"))
     })

@@ -142,7 +142,11 @@ async fn the_queue_survives_a_restart() {
     h.say("q1", "frank", "first question?").await;
     h.wait_sent(1).await;
     h.shutdown().await.expect("clean stop");
-    assert_eq!(h.health()["status"], "stopped");
+    assert_eq!(
+        h.health_file()["status"],
+        "stopped",
+        "the last health.json written"
+    );
     h.launch().await;
     h.say("q2", "frank", "second question?").await;
     h.wait_sent(2).await;

@@ -45,7 +45,7 @@ async fn start(script: &str, tweak: fn(&mut Config)) -> Harness {
 
 /// The bot's own messages dropped so far (its echoes from the fake).
 fn own(h: &Harness) -> u64 {
-    h.health_now()["counters"]["own"].as_u64().unwrap_or(0)
+    h.health()["counters"]["own"].as_u64().unwrap_or(0)
 }
 
 /// The script's clock moved on a second at a time until `done` holds: the quiet clock starts
@@ -141,7 +141,7 @@ fn on_quiet(ev) {
 "#;
     let h = start(script, quiet_after_1s).await;
     let failed = |n: u64| {
-        let health = h.health_now();
+        let health = h.health();
         health["counters"]["scriptErrors"] == n
             && health["lastError"]
                 .as_str()
@@ -156,7 +156,7 @@ fn on_quiet(ev) {
     expect("the second failure", || failed(2)).await;
     // The file says so too.
     expect("health.json shows the failure", || {
-        h.health()["counters"]["scriptErrors"] == 2
+        h.health_file()["counters"]["scriptErrors"] == 2
     })
     .await;
 }
@@ -169,7 +169,7 @@ async fn dead_air_lines_take_the_timers_share_of_the_send_budget() {
     })
     .await;
     quiet_until(&h, || {
-        h.health_now()["counters"]["rateLimited"].as_u64() >= Some(1)
+        h.health()["counters"]["rateLimited"].as_u64() >= Some(1)
     })
     .await;
     h.say("m1", "cy", "gm").await;

@@ -175,7 +175,7 @@ async fn suppressed_log_lines_are_counted_in_health() {
     .await;
     h.say("m1", "ann", "hi").await;
     h.wait_sent(1).await;
-    expect("20 suppressed lines in health.json", || {
+    expect("20 suppressed lines counted", || {
         h.health()["counters"]["scriptLogSuppressed"] == 20
     })
     .await;

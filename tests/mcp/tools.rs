@@ -87,7 +87,10 @@ async fn the_agent_waits_takes_with_context_replies_and_acknowledges() {
     );
 
     // The queue as it is now, whenever health.json was last written.
-    expect("health.json is written", || harness.health().is_object()).await;
+    expect("health.json is written", || {
+        harness.health_file().is_object()
+    })
+    .await;
     let status = client.ok("chat_status", json!({})).await;
     assert_eq!(status["queue"]["pending"], 1, "{status}");
 
@@ -168,7 +171,7 @@ async fn the_agent_waits_takes_with_context_replies_and_acknowledges() {
     );
     let fake = &harness.fake;
     expect("health.json is written", || {
-        harness.health()["status"] == "connected"
+        harness.health_file()["status"] == "connected"
     })
     .await;
     let status = client.ok("chat_status", json!({})).await;

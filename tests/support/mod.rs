@@ -64,8 +64,8 @@ pub struct Harness {
     pub proxy: Option<proxy::Proxy>,
     pub dir: TempDir,
     pub config: Config,
-    /// The listener's counters and state, as health.json shows them, but now: health.json
-    /// itself is written every second.
+    /// The running listener's counters and state ([`Self::health`]); a new one each launch,
+    /// as each run of the binary starts afresh.
     live: std::sync::Arc<retake_chat::health::Health>,
     /// The listener's sense of time: the script's clock ([`Harness::advance`] moves a
     /// simulated one) and how often it is looked at.
@@ -192,6 +192,7 @@ impl Harness {
         let joins_before = self.fake.joins().get(ROOM).copied().unwrap_or(0);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let config = self.config.clone();
+        self.live = std::sync::Arc::default();
         let (_, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
         self.task = Some(tokio::spawn(retake_chat::daemon::run_paced(
             config,
@@ -267,14 +268,16 @@ impl Harness {
             .0
     }
 
-    /// health.json as JSON (`Null` when it does not exist yet).
+    /// What health.json says, but now: the running listener's own snapshot, which the file
+    /// gets at its next write (state changes at once, counters every second). Waiting on a
+    /// counter costs no second this way; [`Self::health_file`] is the file.
     pub fn health(&self) -> Value {
-        read_json(&self.config.health_path())
+        serde_json::from_str(&self.live.to_json()).expect("health serializes")
     }
 
-    /// What health.json will say at its next write, now (the in-process snapshot).
-    pub fn health_now(&self) -> Value {
-        serde_json::from_str(&self.live.to_json()).expect("health serializes")
+    /// health.json as JSON (`Null` when it does not exist yet).
+    pub fn health_file(&self) -> Value {
+        read_json(&self.config.health_path())
     }
 
     /// The personality script's path (panics for the embedded one).
