@@ -22,24 +22,24 @@ fn counter(h: &Harness, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_decided_after_its_deadline_is_dropped_not_posted_late() {
     let h = Harness::start_with(Setup {
-        // 0.7 s of margin for the first, under a loaded CI machine's scheduling; 0.6 s late
-        // for the second.
-        script: Some(slow_script(1300)),
+        // A second of margin either side of the deadline, for a loaded machine's scheduling
+        // (the suite runs eight tests at a time): decided 2 s after it arrived, the first is
+        // in time; decided at 4 s, the second is a second late.
+        script: Some(slow_script(2000)),
         tweak: |config| {
-            config.send.instant_deadline_secs = 2;
+            config.send.instant_deadline_secs = 3;
             config.script_limits.time_budget_ms = 5_000;
             config.script_limits.max_operations = u64::MAX;
         },
         ..Setup::default()
     })
     .await;
-    // Decided about 1.3, 2.6 and 3.9 s after they arrived: only the first is still in time.
-    for name in ["a", "b", "c"] {
+    for name in ["a", "b"] {
         h.say(&format!("late-{name}"), name, "hello").await;
     }
-    expect("three messages decided", || counter(&h, "messagesIn") == 3).await;
-    expect("two replies dropped at their deadline", || {
-        counter(&h, "sendDropped") == 2
+    expect("both messages decided", || counter(&h, "messagesIn") == 2).await;
+    expect("the late reply dropped at its deadline", || {
+        counter(&h, "sendDropped") == 1
     })
     .await;
     assert_eq!(

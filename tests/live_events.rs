@@ -174,14 +174,19 @@ async fn each_live_room_event_reaches_its_hook() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tip_arriving_both_ways_calls_on_tip_once() {
     let h = v2(EVERY_HOOK, false).await;
+    // Each first copy is answered before its second is sent: the two come through different
+    // rooms, and which is first is the point of each case.
     // With a transaction hash on both copies, chat first.
     tip_in_chat(&h, "uma", 5.0, "0x5", "gg").await;
+    h.wait_sent(1).await;
     tip_received(&h, "uma", 5.0, "0x5").await;
     // Without one on the live copy, which comes first: sender and amount pair them.
     tip_received(&h, "vic", 7.0, "").await;
+    h.wait_sent(2).await;
     tip_in_chat(&h, "vic", 7.0, "0x7", "").await;
     // The same viewer tipping the same again is a new tip (both copies again).
     tip_in_chat(&h, "vic", 7.0, "0x8", "again").await;
+    h.wait_sent(3).await;
     tip_received(&h, "vic", 7.0, "0x8").await;
     let texts = sentinel(&h, "gm end").await;
     assert_eq!(
