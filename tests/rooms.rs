@@ -221,6 +221,12 @@ async fn other_room_outage_case(api: ApiVersion) {
     let h = start(api, fake, |c| c.rooms = vec![RIVAL.into()]).await;
     say_there(&h, api, "r1", "gm").await;
     assert_eq!(wait_texts(&h, RIVAL, 1).await.len(), 1);
+    // Answered, not only received: a send cut off before its answer is posted again (a
+    // connection closed before any answer counts as not sent), which would be a second gm.
+    expect("the reply confirmed", || {
+        h.health()["counters"]["repliesSent"] == 1
+    })
+    .await;
     h.fake.stop().await;
     // Said while nobody can hear: only the platform's history has it.
     say_there(&h, api, "r2", "what is rust?").await;
