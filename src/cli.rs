@@ -182,6 +182,9 @@ pub struct DoctorArgs {
     /// Credentials, sending address, state directory and config file.
     #[command(flatten)]
     pub account: AccountArgs,
+    /// Another streamer's room `run` would hear too (repeatable), as `run --room`.
+    #[arg(long = "room", value_name = "ID|NAME")]
+    pub rooms: Vec<String>,
     /// Also check that the chat and API hosts answer (one request each, with the token).
     #[arg(long)]
     pub online: bool,
@@ -193,6 +196,7 @@ impl DoctorArgs {
         Overrides {
             script: self.script.clone(),
             chat_url: self.chat_url.clone(),
+            rooms: self.rooms.clone(),
             ..self.account.overrides()
         }
     }

@@ -102,6 +102,7 @@ fn each_setting_names_its_source_and_the_token_is_never_shown() {
     cmd.current_dir(dir.path())
         .arg("--config")
         .arg(&config)
+        .args(["--room", "rival"])
         .env("RETAKE_API_URL", "http://127.0.0.1:9")
         .env("RETAKE_AGENT_NAME", "EnvAgent");
     let (code, out, err) = run(&mut cmd);
@@ -125,6 +126,7 @@ fn each_setting_names_its_source_and_the_token_is_never_shown() {
         "agent name    EnvAgent  (environment RETAKE_AGENT_NAME)".to_string(),
         format!("state dir     {}  (flag --state-dir)", state.display()),
         "personality   the built-in copy  (default)".to_string(),
+        "rooms         your own and rival  (flag --room)".to_string(),
         "wake          sh -c true  (config file)".to_string(),
         "metrics       off  (default)".to_string(),
     ];

@@ -38,14 +38,18 @@ async fn a_reply_decided_after_its_deadline_is_dropped_not_posted_late() {
         h.say(&format!("late-{name}"), name, "hello").await;
     }
     expect("both messages decided", || counter(&h, "messagesIn") == 2).await;
-    expect("the late reply dropped at its deadline", || {
-        counter(&h, "sendDropped") == 1
+    // The second is decided at least 4 s after it arrived (the script takes 2 s each, one
+    // after the other): past its 3 s deadline whatever the machine's load. The first is in
+    // time unless the machine stalls it for a second; either way, each reply ends once.
+    expect("both replies ended, sent or dropped", || {
+        counter(&h, "repliesSent") + counter(&h, "sendDropped") == 2
     })
     .await;
-    assert_eq!(
-        h.sent_texts(),
-        ["hi a"],
-        "nothing posted after its deadline"
+    assert!(counter(&h, "sendDropped") >= 1, "the late reply is dropped");
+    assert!(
+        !h.sent_texts().iter().any(|t| t == "hi b"),
+        "nothing posted after its deadline: {:?}",
+        h.sent_texts()
     );
 }
 
