@@ -410,7 +410,9 @@ fn other_rooms<'a>(given: impl Iterator<Item = &'a String>) -> Result<Vec<String
     let mut rooms: Vec<String> = Vec::new();
     for room in given {
         let room = room.trim();
+        // Names go into the lookup's URL path: `.` and `..` would walk it.
         let usable = !room.is_empty()
+            && !room.chars().all(|c| c == '.')
             && room.chars().count() <= MAX_ROOM_CHARS
             && room
                 .chars()
@@ -533,6 +535,10 @@ mod tests {
         let flags = ["user_abc".to_string(), "ally".to_string()];
         let rooms = other_rooms(flags.iter().chain(&file.rooms)).expect("usable");
         assert_eq!(rooms, ["user_abc", "ally", "rival"]);
+        assert!(
+            other_rooms(["..".to_string()].iter()).is_err(),
+            "no path walking"
+        );
         let bad = ["ok".to_string(), "a/../b".to_string()];
         let error = other_rooms(bad.iter()).expect_err("refused");
         assert_eq!(
