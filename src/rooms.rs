@@ -66,20 +66,9 @@ impl Rooms {
         rooms
     }
 
-    /// The own room's id (the streamer's user id).
-    pub fn own(&self) -> &str {
-        &self.own
-    }
-
     /// The other rooms, as given.
     pub fn others(&self) -> &[Room] {
         &self.others
-    }
-
-    /// True for the own room (and for an event that names no room: it came on the own
-    /// room's socket).
-    pub fn is_own(&self, id: &str) -> bool {
-        id.is_empty() || id == self.own
     }
 
     /// The room a script names (`reply_in`): the own room's id gives `""`, another room's id
@@ -92,14 +81,6 @@ impl Rooms {
             .iter()
             .find(|r| r.id == given || r.name.as_deref() == Some(given))
             .map(|r| r.id.as_str())
-    }
-
-    /// The name of room `id`, when one is known (`None` for the own room).
-    pub fn name_of(&self, id: &str) -> Option<&str> {
-        self.others
-            .iter()
-            .find(|r| r.id == id)
-            .and_then(|r| r.name.as_deref())
     }
 }
 
@@ -321,9 +302,6 @@ mod tests {
             ],
         );
         assert_eq!(rooms.others().len(), 1);
-        assert!(rooms.is_own("me") && rooms.is_own("") && !rooms.is_own("u1"));
-        assert_eq!(rooms.name_of("u1"), Some("rival"));
-        assert_eq!(rooms.name_of("me"), None);
         assert_eq!(rooms.find("me"), Some(""));
         assert_eq!(rooms.find("rival"), Some("u1"));
         assert_eq!(rooms.find("u1"), Some("u1"));
