@@ -173,18 +173,9 @@ pub enum Command {
 /// Arguments of `doctor`: the listener's settings, and whether to go on the network.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DoctorArgs {
-    /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
-    #[arg(long, value_name = "PATH")]
-    pub script: Option<PathBuf>,
-    /// Socket.IO chat server [env: RETAKE_CHAT_URL] [default: the API generation's].
-    #[arg(long, value_name = "URL")]
-    pub chat_url: Option<String>,
-    /// Credentials, sending address, state directory and config file.
+    /// The settings `run` takes for what it listens to, as `run` reads them.
     #[command(flatten)]
-    pub account: AccountArgs,
-    /// Another streamer's room `run` would hear too (repeatable), as `run --room`.
-    #[arg(long = "room", value_name = "ID|NAME")]
-    pub rooms: Vec<String>,
+    pub listener: ListenerArgs,
     /// Also check that the chat and API hosts answer (one request each, with the token).
     #[arg(long)]
     pub online: bool,
@@ -193,12 +184,7 @@ pub struct DoctorArgs {
 impl DoctorArgs {
     /// The flags as config overrides.
     pub fn overrides(&self) -> Overrides {
-        Overrides {
-            script: self.script.clone(),
-            chat_url: self.chat_url.clone(),
-            rooms: self.rooms.clone(),
-            ..self.account.overrides()
-        }
+        self.listener.overrides()
     }
 }
 
@@ -254,9 +240,10 @@ pub struct SandboxArgs {
     pub state_dir: Option<PathBuf>,
 }
 
-/// Settings of a running listener; each also has an environment variable.
+/// What a listener listens to and as whom, shared by `run` and `doctor`; each also has an
+/// environment variable.
 #[derive(Debug, Clone, Default, Args)]
-pub struct RunArgs {
+pub struct ListenerArgs {
     /// The personality script [default: ./scripts/personality.rhai if present, else the built-in copy].
     #[arg(long, value_name = "PATH")]
     pub script: Option<PathBuf>,
@@ -266,6 +253,30 @@ pub struct RunArgs {
     /// Credentials, sending address, state directory and config file.
     #[command(flatten)]
     pub account: AccountArgs,
+    /// Listen to another streamer's chat too (an id or a name; repeatable; beside the config
+    /// file's `rooms`). Replies go to the room a message came from.
+    #[arg(long = "room", value_name = "ID|NAME")]
+    pub rooms: Vec<String>,
+}
+
+impl ListenerArgs {
+    /// The flags as config overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            script: self.script.clone(),
+            chat_url: self.chat_url.clone(),
+            rooms: self.rooms.clone(),
+            ..self.account.overrides()
+        }
+    }
+}
+
+/// Settings of a running listener; each also has an environment variable.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// What it listens to and as whom.
+    #[command(flatten)]
+    pub listener: ListenerArgs,
     /// Give up when the first connection attempt and then N reconnects in a row have failed
     /// [default: never].
     #[arg(long, value_name = "N")]
@@ -274,10 +285,6 @@ pub struct RunArgs {
     /// [env: RETAKE_METRICS_ADDR] [default: off].
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
-    /// Listen to another streamer's chat too (an id or a name; repeatable; beside the config
-    /// file's `rooms`). Replies go to the room a message came from.
-    #[arg(long = "room", value_name = "ID|NAME")]
-    pub rooms: Vec<String>,
     /// Connect to the real chat and print each message's decision on stdout (author, text,
     /// decision), but send nothing, queue nothing and wake no one; the state directory is
     /// not touched (a temporary one is used). The safe first contact with the live chat.
@@ -289,12 +296,9 @@ impl RunArgs {
     /// The flags as config overrides.
     pub fn overrides(&self) -> Overrides {
         Overrides {
-            script: self.script.clone(),
-            chat_url: self.chat_url.clone(),
             max_reconnects: self.max_reconnects,
             metrics_addr: self.metrics_addr,
-            rooms: self.rooms.clone(),
-            ..self.account.overrides()
+            ..self.listener.overrides()
         }
     }
 }
