@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use retake_chat::event::ChatEvent;
 use retake_chat::script::{Clock, Limits, Runtime, ScriptError, Session};
@@ -197,17 +197,8 @@ fn with_memory(path: &Path, limits: Limits) -> Runtime {
     Runtime::with_session(limits, session)
 }
 
-/// Poll `condition` for up to 15 s from a plain thread.
-fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let end = Instant::now() + Duration::from_secs(15);
-    while !condition() {
-        assert!(Instant::now() < end, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-#[test]
-fn memory_is_saved_off_the_deciding_thread() {
+#[tokio::test]
+async fn memory_is_saved_off_the_deciding_thread() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("memory.json");
     let runtime = with_memory(&path, Limits::default());
@@ -230,7 +221,7 @@ fn memory_is_saved_off_the_deciding_thread() {
         0,
         "the decider wrote the file itself"
     );
-    eventually("memory.json saved in the background", || path.exists());
+    expect("memory.json saved in the background", || path.exists()).await;
     let saved = std::fs::read_to_string(&path).expect("readable");
     assert!(saved.contains("viewer0"), "{saved}");
 }
@@ -268,8 +259,8 @@ fn author_names_and_entries_count_against_the_memory_limits() {
     );
 }
 
-#[test]
-fn an_oversized_memory_file_is_trimmed_at_load_with_a_warning() {
+#[tokio::test]
+async fn an_oversized_memory_file_is_trimmed_at_load_with_a_warning() {
     // What a version without the limits left behind: 30,000 authors with long names.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("memory.json");
@@ -302,9 +293,10 @@ fn an_oversized_memory_file_is_trimmed_at_load_with_a_warning() {
         r#"reply "3 ""#
     );
     // The trimmed memory replaces the file without waiting for a change.
-    eventually("memory.json rewritten trimmed", || {
+    expect("memory.json rewritten trimmed", || {
         std::fs::metadata(&path).is_ok_and(|m| m.len() < 1_200_000)
-    });
+    })
+    .await;
 }
 
 #[test]

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use crate::act::guard::Guard;
 use crate::cli::SandboxArgs;
 use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Secret};
-use crate::fake::{FakeOptions, FakeRetake};
+use crate::fake::{FakeOptions, FakeRetake, wait_until};
 use crate::health::{Health, now_ms};
 use crate::script::{Runtime, ScriptError, reload};
 use crate::visible;
@@ -167,7 +167,7 @@ async fn session(
     ));
     // Whatever keeps the listener from starting is its own error, shown at once.
     tokio::select! {
-        joined = wait(OUTCOME_WITHIN, || fake.room_size(ROOM) >= 1) => if !joined {
+        joined = wait_until(OUTCOME_WITHIN, || fake.room_size(ROOM) >= 1) => if !joined {
             anyhow::bail!("the sandbox listener did not join its room on {}", fake.url());
         },
         ended = &mut daemon => return ended_early(ended),
@@ -205,7 +205,7 @@ async fn session(
                 // Pins come in the live session's room, which the listener joins once a chat
                 // line (or /live) has named the session.
                 if viewer.named_session
-                    && wait(Duration::from_secs(5), || fake.room_size(&room) >= 1).await
+                    && wait_until(Duration::from_secs(5), || fake.room_size(&room) >= 1).await
                 {
                     fake.emit(&room, event, payload).await;
                     1
@@ -246,7 +246,7 @@ async fn session(
         };
         // This line's outcome before the next line: piped input is shown in its own order.
         tokio::select! {
-            _ = wait(OUTCOME_WITHIN, || {
+            _ = wait_until(OUTCOME_WITHIN, || {
                 screen.update(&fake, &health);
                 sandbox.handled() >= handled + expected && sandbox.shown(&screen)
             }) => {}
@@ -321,18 +321,6 @@ async fn stop(
 ) -> anyhow::Result<()> {
     let _ = stop_tx.send(());
     daemon.await?
-}
-
-/// Poll `condition` every [`POLL`] until it holds or `within` passes.
-async fn wait(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + within;
-    while !condition() {
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    true
 }
 
 fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> Config {

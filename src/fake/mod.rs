@@ -3,7 +3,8 @@
 //! everything. This file owns the handle (`FakeRetake`): start, outages, emit, inspect.
 //! `socket` answers Socket.IO events, `http` the sends, `history` the chat history (its
 //! endpoints and the handle's history methods), `listener` the TCP accept/kill side, `live`
-//! the live-room payloads (tips, trades, going live, pins) to emit into their rooms.
+//! the live-room payloads (tips, trades, going live, pins) to emit into their rooms, `wait`
+//! the deadline-bounded poll ([`wait_until`]) everyone waiting on the fake uses.
 
 mod history;
 mod http;
@@ -15,10 +16,12 @@ mod socket;
 mod tests;
 #[cfg(test)]
 mod tests_history;
+mod wait;
 
 pub use history::{HistoryRead, HistoryShape};
 pub use live::{chat_tip, newtrade, pinned, session_room, session_started, tip_received};
 pub use payload::{v1_message, v2_message};
+pub use wait::wait_until;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;

@@ -14,20 +14,6 @@ use super::*;
 
 pub(super) const DEADLINE: Duration = Duration::from_secs(10);
 
-/// Polls `condition` every 10 ms until it holds or `deadline` passes; returns whether it held.
-pub(super) async fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + deadline;
-    loop {
-        if condition() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// What a test client saw: every `message` payload, `joinedRoom`, close and error events.
 #[derive(Default)]
 pub(super) struct Seen {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::tests::{DEADLINE, connect, http, wait_until};
+use super::tests::{DEADLINE, connect, http};
 use super::*;
 use crate::event::{Normalized, normalize};
 

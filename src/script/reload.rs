@@ -265,6 +265,7 @@ mod tests {
 
     use super::*;
     use crate::event::ChatEvent;
+    use crate::fake::wait_until;
     use crate::script::{Decision, Limits};
 
     /// A fresh directory under the system temp dir, removed on drop.
@@ -307,18 +308,6 @@ mod tests {
             ..ChatEvent::default()
         };
         runtime.decide(p, &event).ok()
-    }
-
-    /// Poll `condition` until it holds or `within` passes.
-    async fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if condition() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        condition()
     }
 
     #[test]

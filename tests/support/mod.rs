@@ -35,19 +35,8 @@ pub const AGENT: &str = "TestAgent";
 /// How long any single expectation may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
-/// Poll `condition` until it holds or `within` passes; returns whether it held.
-pub async fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + within;
-    loop {
-        if condition() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+/// Poll `condition` until it holds or `within` passes; returns whether it held (the fake's).
+pub use retake_chat::fake::wait_until;
 
 /// Like [`wait_until`], panicking with `what` when the deadline passes.
 pub async fn expect(what: &str, condition: impl FnMut() -> bool) {
