@@ -2,7 +2,7 @@
 //! when their message arrived, the outbox keeps the newest texts and drops the oldest
 //! (counted), and a personality slower than the chat cannot pile messages up in memory (the
 //! oldest go to the queue unasked). Nothing a viewer asked is lost. Volume (memory under a
-//! 200,000-message flood) is measured by the benchmark, `examples/bench/flood.rs`.
+//! 200,000-message flood) is measured by the benchmark, `benches/bench/flood.rs`.
 
 use std::collections::HashSet;
 

@@ -5,18 +5,21 @@
 //! It measures start → joined room (median of 5 starts), 'gm' → reply latency at 200/s,
 //! a 5,000-message burst (half instant, half queued), memory, CPU, open file descriptors,
 //! the cost of one `on_message` call of the shipped personality and of `queue take` + `ack` at
-//! 10,000 items (`bench/queue.rs`), and a 200,000-message flood and a 1,000,000-message soak
-//! (`bench/flood.rs`), and the MCP server's wait, take and reply (`bench/mcp.rs`), then prints a table with the targets and optionally writes JSON.
-//! Everything happens in a temp directory.
+//! 10,000 items (`queue.rs`), and a 200,000-message flood and a 1,000,000-message soak
+//! (`flood.rs`), and the MCP server's wait, take and reply (`mcp.rs`), then prints a table
+//! with the targets and optionally writes JSON. Everything happens in a temp directory.
+//!
+//! A tool, not a test: a `[[bench]]` target without libtest's harness, so `cargo bench` builds
+//! it with the release settings (the bench profile inherits them) and passes it `--bench`.
 //!
 //! ```sh
-//! cargo run --release --example bench                   # builds the binary itself first
-//! cargo run --release --example bench -- --json out.json
-//! cargo run --release --example bench -- --bin PATH     # benchmark that binary instead
-//! cargo run --release --example bench -- --only flood   # the flood and the soak alone
-//! cargo run --release --example bench -- --only queue   # only the queue row (no binary)
-//! cargo run --release --example bench -- --only catchup # only the catch-up row
-//! cargo run --release --example bench -- --only mcp     # only the MCP server's rows
+//! cargo bench --bench bench                   # builds the binary itself first
+//! cargo bench --bench bench -- --json out.json
+//! cargo bench --bench bench -- --bin PATH     # benchmark that binary instead
+//! cargo bench --bench bench -- --only flood   # the flood and the soak alone
+//! cargo bench --bench bench -- --only queue   # only the queue row (no binary)
+//! cargo bench --bench bench -- --only catchup # only the catch-up row
+//! cargo bench --bench bench -- --only mcp     # only the MCP server's rows
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -30,18 +33,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use retake_chat::event::ChatEvent;
-use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
+use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest, wait_until};
 use retake_chat::script::{EMBEDDED_PERSONALITY, Limits, Runtime};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-#[path = "bench/catchup.rs"]
 mod catchup;
-#[path = "bench/flood.rs"]
 mod flood;
-#[path = "bench/mcp.rs"]
 mod mcp;
-#[path = "bench/queue.rs"]
 mod queue;
 
 const ROOM: &str = "bench-room";
@@ -72,7 +71,7 @@ async fn main() -> Result<()> {
         return Ok(());
     }
     if cfg!(debug_assertions) {
-        eprintln!("note: this example was built without --release; the numbers of the");
+        eprintln!("note: this benchmark was built without optimisation; the numbers of the");
         eprintln!("      in-process micro-benchmark will be meaningless");
     }
     let bin = match args.bin {
@@ -120,7 +119,7 @@ async fn main() -> Result<()> {
     }
 
     eprintln!("start → joined, {STARTS} starts…");
-    let start_ms = measure_starts(&fixture, &bin, &fake)?;
+    let start_ms = measure_starts(&fixture, &bin, &fake).await?;
 
     eprintln!("one listener for the load runs…");
     let mut child = Running::spawn(&fixture, &bin, &fake)?;
@@ -190,7 +189,7 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo run --release --example bench [-- [--json PATH] [--bin PATH] [--only flood|queue|catchup|mcp]]";
+const USAGE: &str = "usage: cargo bench --bench bench [-- [--json PATH] [--bin PATH] [--only flood|queue|catchup|mcp]]";
 
 /// The command line: where to write JSON, and which binary to run instead of building one.
 struct Args {
@@ -234,6 +233,8 @@ fn parse_args() -> Result<Args> {
                 Some("mcp") => parsed.mcp_only = true,
                 _ => bail!("--only takes `flood`, `queue`, `catchup` or `mcp`\n{USAGE}"),
             },
+            // `cargo bench` passes it to every bench target; this one has no other mode.
+            Some("--bench") => {}
             Some("-h" | "--help") => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -256,8 +257,8 @@ fn build_binary() -> Result<PathBuf> {
         .status()
         .context("cannot run cargo to build the release binary")?;
     ensure!(status.success(), "`cargo build --release --bins` failed");
-    // This example lives in <target>/release/examples/; else fall back to the usual places.
-    let exe = std::env::current_exe().context("cannot find this example's own path")?;
+    // This benchmark lives in <target>/release/deps/; else fall back to the usual places.
+    let exe = std::env::current_exe().context("cannot find this benchmark's own path")?;
     let target = match exe.parent().and_then(Path::parent) {
         Some(dir) if dir.ends_with("release") => dir.parent().map(Path::to_path_buf),
         _ => None,
@@ -374,7 +375,7 @@ fn joins(fake: &FakeRetake) -> usize {
 }
 
 /// Start → joined for [`STARTS`] fresh processes; returns each, in milliseconds.
-fn measure_starts(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> Result<Vec<f64>> {
+async fn measure_starts(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> Result<Vec<f64>> {
     let mut times = Vec::with_capacity(STARTS);
     for _ in 0..STARTS {
         let (mut child, took) = spawn_and_join(fixture, bin, fake)?;
@@ -385,7 +386,8 @@ fn measure_starts(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> Result<Ve
         wait_for(
             || fake.room_size(ROOM) == 0,
             "the killed listener leaves the room",
-        )?;
+        )
+        .await?;
     }
     Ok(times)
 }
@@ -459,15 +461,13 @@ impl Drop for Running {
     }
 }
 
-/// Poll `condition` every 10 ms for at most [`PATIENCE`].
-fn wait_for(mut condition: impl FnMut() -> bool, what: &str) -> Result<()> {
-    let started = Instant::now();
-    while !condition() {
-        if started.elapsed() > PATIENCE {
-            bail!("timed out waiting until {what}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+/// Poll `condition` (the fake's [`wait_until`]) for at most [`PATIENCE`]; an error naming
+/// `what` if it never held.
+async fn wait_for(condition: impl FnMut() -> bool, what: &str) -> Result<()> {
+    ensure!(
+        wait_until(PATIENCE, condition).await,
+        "timed out waiting until {what}"
+    );
     Ok(())
 }
 

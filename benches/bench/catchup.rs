@@ -38,12 +38,14 @@ pub async fn measure(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> Result
     wait_for(
         || by_text(&fake.sent()).contains_key(&gm_reply("cl")),
         "the live gm is answered",
-    )?;
+    )
+    .await?;
     fake.stop().await;
     wait_for(
         || fake.room_size(ROOM) == 0,
         "the listener is out of the room",
-    )?;
+    )
+    .await?;
     for n in 0..MISSED {
         let (id, author) = (format!("catchup-{n}"), format!("cu{n}"));
         fake.emit_v1_message(ROOM, &id, &author, QUESTION).await;
@@ -65,7 +67,8 @@ pub async fn measure(fixture: &Fixture, bin: &Path, fake: &FakeRetake) -> Result
             wanted.iter().all(|text| posted.contains_key(text))
         },
         "every missed question is acknowledged",
-    )?;
+    )
+    .await?;
     let posts = fake.sent_since(skip);
     let texts: Vec<&str> = posts
         .iter()
