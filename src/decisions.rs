@@ -59,16 +59,14 @@ impl Record {
         took: Duration,
         error: Option<String>,
     ) -> Self {
-        let (name, text) = decision.parts();
-        let text = text.map(str::to_string);
         Self {
             ts: crate::health::now_ms(),
             id: event.id.clone(),
             author: event.author.clone(),
             kind: event.kind.clone(),
             message: event.text.clone(),
-            decision: name,
-            text,
+            decision: decision.kind(),
+            text: decision.text().map(str::to_string),
             error,
             late: event.late,
             script_version: version.to_string(),

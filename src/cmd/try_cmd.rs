@@ -145,10 +145,7 @@ pub fn outcome_human(result: &Result<Decision, ScriptError>) -> String {
 /// for a failing script, `error` (the decision is then `queue`, as in the listener).
 pub fn outcome_json(line: &mut Value, result: &Result<Decision, ScriptError>) {
     let (decision, say, error) = match result {
-        Ok(decision) => {
-            let (name, say) = decision.parts();
-            (name, say, None)
-        }
+        Ok(decision) => (decision.kind(), decision.text(), None),
         Err(error) => ("queue", None, Some(error.to_string())),
     };
     line["decision"] = decision.into();

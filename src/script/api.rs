@@ -2,77 +2,12 @@
 //!
 //! Scripts are shared between users, so these names and their behaviour are public API:
 //! change them only deliberately and in the README too. The engine's limits and sandbox are
-//! set in `engine.rs`; what a returned [`Decision`] makes happen is the `act` module's job.
-
-use std::fmt;
+//! set in `engine.rs`; the [`Decision`] type is `decision.rs`'s, and what a returned one makes
+//! happen is the `act` module's job.
 
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext};
 
-/// What to do with one chat event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Send this text now; nothing else.
-    Reply(String),
-    /// Send this text now in another room the listener hears (`reply_in(room, text)`: a
-    /// streamer's id or the name it was given by); nothing else.
-    ReplyIn {
-        /// The room as the script named it.
-        room: String,
-        /// What to say there.
-        text: String,
-    },
-    /// Send this text now, queue the message for the agent and wake it.
-    Ack(String),
-    /// Queue the message for the agent and wake it, silently.
-    Queue,
-    /// Do nothing.
-    Ignore,
-}
-
-impl Decision {
-    /// Its name as scripts, `try`, the decision log and self-tests spell it (`reply`,
-    /// `reply_in`, `ack`, `queue`, `ignore`), and the text it says, if any.
-    pub fn parts(&self) -> (&'static str, Option<&str>) {
-        match self {
-            Self::Reply(text) => ("reply", Some(text)),
-            Self::ReplyIn { text, .. } => ("reply_in", Some(text)),
-            Self::Ack(text) => ("ack", Some(text)),
-            Self::Queue => ("queue", None),
-            Self::Ignore => ("ignore", None),
-        }
-    }
-}
-
-impl fmt::Display for Decision {
-    /// `reply "text"`, `reply_in "room" "text"`, `ack "text"`, `queue` or `ignore`: how
-    /// `try`, `replay` and self-test failures show a decision.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Reply(text) => write!(f, "reply {}", quote(text)),
-            Self::ReplyIn { room, text } => write!(f, "reply_in {} {}", quote(room), quote(text)),
-            Self::Ack(text) => write!(f, "ack {}", quote(text)),
-            Self::Queue => f.write_str("queue"),
-            Self::Ignore => f.write_str("ignore"),
-        }
-    }
-}
-
-/// `text` in double quotes, with `\`, `"` and control characters escaped (emoji kept).
-pub fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use super::Decision;
 
 type ApiResult = Result<Decision, Box<EvalAltResult>>;
 

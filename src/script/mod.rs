@@ -3,12 +3,13 @@
 //! Owns compiling a script into a [`Personality`] (header, hooks, top level, self-tests) and
 //! [`Runtime::decide`], which only returns a [`Decision`]; carrying it out is `act`'s job.
 //! The engine and its limits are in `engine.rs` (with the allocator that counts a call's
-//! memory in `alloc.rs` and the log budget in `output.rs`), the script API in `api.rs` and
-//! `helpers.rs`, per-runtime state in `state.rs` and `memory*.rs`, errors in `diagnostic.rs`,
-//! hot reload in `reload.rs`.
+//! memory in `alloc.rs` and the log budget in `output.rs`), the `Decision` in `decision.rs`,
+//! the script API in `api.rs` and `helpers.rs`, per-runtime state in `state.rs` and
+//! `memory*.rs`, errors in `diagnostic.rs`, hot reload in `reload.rs`.
 
 mod alloc;
 pub mod api;
+mod decision;
 mod diagnostic;
 pub mod engine;
 pub mod header;
@@ -34,7 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rhai::{AST, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
 
 use crate::event::ChatEvent;
-pub use api::{Decision, quote};
+pub use decision::{Decision, quote};
 pub use diagnostic::{Location, ScriptError};
 pub use engine::{CallBudget, Limits};
 pub use header::{Header, SCRIPT_API_VERSION};

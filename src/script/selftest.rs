@@ -218,17 +218,13 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
     if kind == "message" && say.trim().is_empty() && !quiet {
         return Err("a message case needs `say`, the text to send".to_string());
     }
-    let expect = match text("expect")?.as_deref() {
-        Some("reply") => "reply",
-        Some("reply_in") => "reply_in",
-        Some("ack") => "ack",
-        Some("queue") => "queue",
-        Some("ignore") => "ignore",
-        Some(other) => {
-            return Err(format!(
-                "`expect` must be reply, reply_in, ack, queue or ignore, got `{other}`"
-            ));
-        }
+    let expect = match text("expect")? {
+        Some(name) => Decision::KINDS
+            .into_iter()
+            .find(|kind| *kind == name)
+            .ok_or_else(|| {
+                format!("`expect` must be reply, reply_in, ack, queue or ignore, got `{name}`")
+            })?,
         None => {
             return Err("`expect` is missing: reply, reply_in, ack, queue or ignore".to_string());
         }
@@ -288,10 +284,9 @@ fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
 impl Case {
     /// `Err(what was wrong)` when `decision` is not what the case expects.
     fn check(&self, decision: &Decision) -> Result<(), String> {
-        let (kind, text) = decision.parts();
-        let text = text.unwrap_or_default();
+        let text = decision.text().unwrap_or_default();
         let mut want = self.expect.to_string();
-        let mut ok = kind == self.expect;
+        let mut ok = decision.kind() == self.expect;
         if let Some(part) = &self.contains {
             want.push_str(&format!(" containing {}", super::quote(part)));
             ok &= text.contains(part.as_str());
