@@ -57,69 +57,37 @@ pub(super) fn run(
         return Ok(0);
     }
     let clock = SimClock::new(TEST_EPOCH_MS);
-    let session = Shared::new(
-        Session::new(Clock::Simulated(clock.clone()))
-            .room(TEST_ROOM)
-            .seeded(0)
-            .counted_authors(runtime.limits.max_counted_authors),
-    );
-    let at = Location {
-        name: name.to_string(),
-        line_col: position_of(source, TESTS),
+    let suite = Suite {
+        runtime,
+        ast,
+        hooks,
+        name,
+        session: Shared::new(
+            Session::new(Clock::Simulated(clock.clone()))
+                .room(TEST_ROOM)
+                .seeded(0)
+                .counted_authors(runtime.limits.max_counted_authors),
+        ),
+        clock,
+        at: Location {
+            name: name.to_string(),
+            line_col: position_of(source, TESTS),
+        },
     };
-    let fail = |message: String| ScriptError::SelfTest {
-        at: at.clone(),
-        message,
-    };
-    let value = runtime.call(ast, name, &session, TESTS, ())?;
-    let found = runtime.type_name(&value);
-    let Some(cases) = value.try_cast::<Array>() else {
-        return Err(fail(format!(
-            "tests() must return an array of cases like #{{ say: \"gm\", expect: \"reply\" }}, got {found}"
-        )));
-    };
+    let cases = suite.cases()?;
     let total = cases.len();
-    if total > MAX_CASES {
-        return Err(fail(format!(
-            "tests() returned {total} cases; at most {MAX_CASES} are allowed"
-        )));
-    }
     let started = std::time::Instant::now();
     let mut failures = Vec::new();
     for (i, case) in cases.into_iter().enumerate() {
         let n = i + 1;
         if started.elapsed() > TOTAL_BUDGET {
-            return Err(fail(format!(
+            return Err(suite.fail(format!(
                 "the cases took longer than {} s in total (stopped before case {n})",
                 TOTAL_BUDGET.as_secs()
             )));
         }
-        let case = parse(n, case, runtime).map_err(|e| fail(format!("case {n}: {e}")))?;
-        let (label, decided) = match case.quiet_ms {
-            Some(quiet_ms) => {
-                if !hooks.on_quiet {
-                    return Err(fail(format!(
-                        "case {n}: a quiet case needs `fn {ON_QUIET}(ev)`"
-                    )));
-                }
-                clock.advance_ms(quiet_ms);
-                let ev = super::quiet::event(quiet_ms / 1000);
-                let said = runtime.say_in(ast, name, &session, ON_QUIET, (ev,));
-                let label = format!("case {n} (quiet {} s)", quiet_ms / 1000);
-                (
-                    label,
-                    said.map(|s| s.map_or(Decision::Ignore, Decision::Reply)),
-                )
-            }
-            None => {
-                clock.advance_ms(case.wait_ms);
-                let mut event = case.event.clone();
-                event.ts = clock.now_ms() - case.late_ms.unwrap_or(0);
-                event.late = case.late_ms.is_some();
-                let label = format!("case {n} ({})", label(&event));
-                (label, runtime.decide_in(ast, hooks, name, &session, &event))
-            }
-        };
+        let case = parse(n, case, runtime).map_err(|e| suite.fail(format!("case {n}: {e}")))?;
+        let (label, decided) = suite.decide(n, &case)?;
         match decided {
             Ok(decision) => {
                 if let Err(why) = case.check(&decision) {
@@ -136,13 +104,87 @@ pub(super) fn run(
     }
     match failures.len() {
         0 => Ok(total),
-        1 => Err(fail(failures.remove(0))),
-        more => Err(fail(format!(
+        1 => Err(suite.fail(failures.remove(0))),
+        more => Err(suite.fail(format!(
             "{} (and {} more failing case{})",
             failures.remove(0),
             more - 1,
             if more == 2 { "" } else { "s" }
         ))),
+    }
+}
+
+/// One self-test run: the script, and the session and simulated clock its cases share.
+struct Suite<'a> {
+    runtime: &'a Runtime,
+    ast: &'a AST,
+    hooks: &'a Hooks,
+    name: &'a Arc<str>,
+    session: Shared,
+    clock: SimClock,
+    /// Where `fn tests()` is, for errors about the run as a whole.
+    at: Location,
+}
+
+impl Suite<'_> {
+    /// A failure of the run as a whole, at `fn tests()`.
+    fn fail(&self, message: String) -> ScriptError {
+        ScriptError::SelfTest {
+            at: self.at.clone(),
+            message,
+        }
+    }
+
+    /// Call `tests()`: its cases, unparsed, at most [`MAX_CASES`].
+    fn cases(&self) -> Result<Array, ScriptError> {
+        let value = self
+            .runtime
+            .call(self.ast, self.name, &self.session, TESTS, ())?;
+        let found = self.runtime.type_name(&value);
+        let Some(cases) = value.try_cast::<Array>() else {
+            return Err(self.fail(format!(
+                "tests() must return an array of cases like #{{ say: \"gm\", expect: \"reply\" }}, got {found}"
+            )));
+        };
+        let total = cases.len();
+        if total > MAX_CASES {
+            return Err(self.fail(format!(
+                "tests() returned {total} cases; at most {MAX_CASES} are allowed"
+            )));
+        }
+        Ok(cases)
+    }
+
+    /// Move the clock on and run case `n`: its label for messages, and what the script
+    /// decided (`on_quiet`'s line or silence, for a quiet case, as a reply or an ignore).
+    fn decide(
+        &self,
+        n: usize,
+        case: &Case,
+    ) -> Result<(String, Result<Decision, ScriptError>), ScriptError> {
+        let (runtime, ast, name, session) = (self.runtime, self.ast, self.name, &self.session);
+        let Some(quiet_ms) = case.quiet_ms else {
+            self.clock.advance_ms(case.wait_ms);
+            let mut event = case.event.clone();
+            event.ts = self.clock.now_ms() - case.late_ms.unwrap_or(0);
+            event.late = case.late_ms.is_some();
+            let label = format!("case {n} ({})", label(&event));
+            return Ok((
+                label,
+                runtime.decide_in(ast, self.hooks, name, session, &event),
+            ));
+        };
+        if !self.hooks.on_quiet {
+            return Err(self.fail(format!("case {n}: a quiet case needs `fn {ON_QUIET}(ev)`")));
+        }
+        self.clock.advance_ms(quiet_ms);
+        let ev = super::quiet::event(quiet_ms / 1000);
+        let said = runtime.say_in(ast, name, session, ON_QUIET, (ev,));
+        let label = format!("case {n} (quiet {} s)", quiet_ms / 1000);
+        Ok((
+            label,
+            said.map(|s| s.map_or(Decision::Ignore, Decision::Reply)),
+        ))
     }
 }
 
@@ -163,117 +205,160 @@ fn label(event: &ChatEvent) -> String {
     out
 }
 
-fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
-    let found = runtime.type_name(&case);
-    let Some(map) = case.try_cast::<Map>() else {
-        return Err(format!(
-            "a case is a map like #{{ say: \"gm\", expect: \"reply\" }}, got {found}"
-        ));
-    };
-    if let Some(key) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(format!(
-            "unknown field `{key}`; the fields are {}",
-            FIELDS.join(", ")
-        ));
+/// The longest span a case's `quiet`, `wait` or `late` may give, in seconds.
+const MAX_SECONDS: f64 = 366.0 * 86_400.0;
+
+/// A case's map, with its fields read as the types they must be.
+struct Fields<'a> {
+    map: Map,
+    runtime: &'a Runtime,
+}
+
+impl Fields<'_> {
+    /// A map with only known fields ([`FIELDS`], [`QUIET_FIELDS`] for a quiet case).
+    fn new(case: Dynamic, runtime: &Runtime) -> Result<Fields<'_>, String> {
+        let found = runtime.type_name(&case);
+        let Some(map) = case.try_cast::<Map>() else {
+            return Err(format!(
+                "a case is a map like #{{ say: \"gm\", expect: \"reply\" }}, got {found}"
+            ));
+        };
+        if let Some(key) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown field `{key}`; the fields are {}",
+                FIELDS.join(", ")
+            ));
+        }
+        let fields = Fields { map, runtime };
+        if fields.quiet()
+            && let Some(key) = fields
+                .map
+                .keys()
+                .find(|k| !QUIET_FIELDS.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "a quiet case takes only {}, not `{key}`",
+                QUIET_FIELDS.join(", ")
+            ));
+        }
+        Ok(fields)
     }
-    let quiet = map.contains_key("quiet");
-    if quiet && let Some(key) = map.keys().find(|k| !QUIET_FIELDS.contains(&k.as_str())) {
-        return Err(format!(
-            "a quiet case takes only {}, not `{key}`",
-            QUIET_FIELDS.join(", ")
-        ));
+
+    /// Whether this is a quiet case (it has `quiet`).
+    fn quiet(&self) -> bool {
+        self.map.contains_key("quiet")
     }
-    let text = |key: &str| -> Result<Option<String>, String> {
-        match map.get(key) {
+
+    fn text(&self, key: &str) -> Result<Option<String>, String> {
+        match self.map.get(key) {
             None => Ok(None),
             Some(v) if v.is_string() => Ok(Some(v.to_string())),
             Some(v) => Err(format!(
                 "`{key}` must be a string, got {}",
-                runtime.type_name(v)
+                self.runtime.type_name(v)
             )),
         }
-    };
-    let number = |key: &str| -> Result<Option<f64>, String> {
-        match map.get(key) {
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, String> {
+        match self.map.get(key) {
             None => Ok(None),
             Some(v) => v
                 .as_float()
                 .or_else(|_| v.as_int().map(|i| i as f64))
                 .map(Some)
-                .map_err(|_| format!("`{key}` must be a number, got {}", runtime.type_name(v))),
+                .map_err(|_| {
+                    format!(
+                        "`{key}` must be a number, got {}",
+                        self.runtime.type_name(v)
+                    )
+                }),
         }
-    };
-    let quiet_ms = match number("quiet")? {
-        Some(secs) if (0.0..=366.0 * 86_400.0).contains(&secs) => Some((secs * 1000.0) as i64),
-        Some(secs) => {
+    }
+
+    /// A number of seconds from 0 to a year, in milliseconds.
+    fn millis(&self, key: &str) -> Result<Option<i64>, String> {
+        match self.number(key)? {
+            Some(secs) if (0.0..=MAX_SECONDS).contains(&secs) => Ok(Some((secs * 1000.0) as i64)),
+            Some(secs) => Err(format!(
+                "`{key}` must be seconds from 0 to a year, got {secs}"
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// `expect`, and the `contains` and `equals` that may go with it.
+    fn expectation(&self) -> Result<(&'static str, Option<String>, Option<String>), String> {
+        let expect = match self.text("expect")? {
+            Some(name) => Decision::KINDS
+                .into_iter()
+                .find(|kind| *kind == name)
+                .ok_or_else(|| {
+                    format!("`expect` must be reply, reply_in, ack, queue or ignore, got `{name}`")
+                })?,
+            None => {
+                return Err(
+                    "`expect` is missing: reply, reply_in, ack, queue or ignore".to_string()
+                );
+            }
+        };
+        if self.quiet() && !matches!(expect, "reply" | "ignore") {
             return Err(format!(
-                "`quiet` must be seconds from 0 to a year, got {secs}"
+                "a quiet case expects reply or ignore (on_quiet posts a line or nothing), not {expect}"
             ));
         }
-        None => None,
-    };
-    let kind = text("kind")?.unwrap_or_else(|| "message".to_string());
+        let (contains, equals) = (self.text("contains")?, self.text("equals")?);
+        if (contains.is_some() || equals.is_some())
+            && !matches!(expect, "reply" | "reply_in" | "ack")
+        {
+            return Err(format!(
+                "`contains` and `equals` only go with reply, reply_in or ack, not {expect}"
+            ));
+        }
+        Ok((expect, contains, equals))
+    }
+
+    /// Said in another streamer's room (`msg.room` it, `msg.own_room` false).
+    fn room(&self) -> Result<Option<Box<crate::rooms::Room>>, String> {
+        match self.text("room")? {
+            Some(room) if room.trim().is_empty() => {
+                Err("`room` must name another streamer's room, got an empty one".to_string())
+            }
+            room => Ok(room.map(|id| Box::new(crate::rooms::Room::id(id.trim().to_string())))),
+        }
+    }
+}
+
+/// Case `n` as a [`Case`], or what is wrong with it. Fields are checked in a fixed order, so
+/// a case with several mistakes always names the same one first.
+fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
+    let fields = Fields::new(case, runtime)?;
+    let quiet_ms = fields.millis("quiet")?;
+    let kind = fields
+        .text("kind")?
+        .unwrap_or_else(|| "message".to_string());
     crate::event::check_kind(&kind)?;
-    let say = text("say")?.unwrap_or_default();
-    if kind == "message" && say.trim().is_empty() && !quiet {
+    let say = fields.text("say")?.unwrap_or_default();
+    if kind == "message" && say.trim().is_empty() && !fields.quiet() {
         return Err("a message case needs `say`, the text to send".to_string());
     }
-    let expect = match text("expect")? {
-        Some(name) => Decision::KINDS
-            .into_iter()
-            .find(|kind| *kind == name)
-            .ok_or_else(|| {
-                format!("`expect` must be reply, reply_in, ack, queue or ignore, got `{name}`")
-            })?,
-        None => {
-            return Err("`expect` is missing: reply, reply_in, ack, queue or ignore".to_string());
-        }
-    };
-    if quiet && !matches!(expect, "reply" | "ignore") {
-        return Err(format!(
-            "a quiet case expects reply or ignore (on_quiet posts a line or nothing), not {expect}"
-        ));
-    }
-    let (contains, equals) = (text("contains")?, text("equals")?);
-    if (contains.is_some() || equals.is_some()) && !matches!(expect, "reply" | "reply_in" | "ack") {
-        return Err(format!(
-            "`contains` and `equals` only go with reply, reply_in or ack, not {expect}"
-        ));
-    }
-    let wait = number("wait")?.unwrap_or(1.0);
-    if !(0.0..=366.0 * 86_400.0).contains(&wait) {
-        return Err(format!(
-            "`wait` must be seconds from 0 to a year, got {wait}"
-        ));
-    }
-    let late = number("late")?;
-    if let Some(late) = late
-        && !(0.0..=366.0 * 86_400.0).contains(&late)
-    {
-        return Err(format!(
-            "`late` must be seconds from 0 to a year, got {late}"
-        ));
-    }
-    let author = text("from")?.unwrap_or_else(|| "viewer".to_string());
-    // Said in another streamer's room (`msg.room` it, `msg.own_room` false).
-    let room = match text("room")? {
-        Some(room) if room.trim().is_empty() => {
-            return Err("`room` must name another streamer's room, got an empty one".to_string());
-        }
-        room => room.map(|id| Box::new(crate::rooms::Room::id(id.trim().to_string()))),
-    };
+    let (expect, contains, equals) = fields.expectation()?;
+    let wait_ms = fields.millis("wait")?.unwrap_or(1000);
+    let late_ms = fields.millis("late")?;
+    let author = fields.text("from")?.unwrap_or_else(|| "viewer".to_string());
+    let room = fields.room()?;
     Ok(Case {
         event: ChatEvent {
             id: format!("test-{n}"),
             kind,
             author,
             text: say,
-            amount: number("amount")?,
+            amount: fields.number("amount")?,
             room,
             ..ChatEvent::default()
         },
-        wait_ms: (wait * 1000.0) as i64,
-        late_ms: late.map(|secs| (secs * 1000.0) as i64),
+        wait_ms,
+        late_ms,
         quiet_ms,
         expect,
         contains,
