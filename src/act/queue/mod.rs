@@ -9,6 +9,11 @@
 //! its answered lines are half of it (`take`). Messages over the `max_items` bound go to the
 //! size-capped `queue.archive.jsonl` (`archive`, decided by the listener's `writer`). Lines
 //! that do not parse are kept verbatim.
+//!
+//! The line format and the locked-file protocol change for different reasons and live apart:
+//! what one line holds and how it is encoded and parsed is `item`'s (pure, no files); this
+//! file owns the protocol (the locks, `repair`, `append`), `file` the safe file operations
+//! under it, `take` and `view` the reads and rewrites that follow it.
 
 mod archive;
 mod file;

@@ -66,85 +66,17 @@ impl Queue {
             let Some(mut opened) = self.open_with_ledger()? else {
                 return Ok(Vec::new());
             };
-            let until = now_ms.saturating_add(lease_ms);
-            let mut taken = Vec::new();
-            let mut leased = Vec::new();
+            let mut taking = Taking {
+                max,
+                now_ms,
+                until: now_ms.saturating_add(lease_ms),
+                taken: Vec::new(),
+                leased: Vec::new(),
+            };
             // First the items whose lease ran out: they come before anything unread.
-            let ended: Vec<Lease> = opened
-                .ledger
-                .leases
-                .leased
-                .values()
-                .filter(|l| l.until <= now_ms)
-                .take(max)
-                .cloned()
-                .collect();
-            for lease in ended {
-                let Some(mut item) = self.leased_item(&mut opened, &lease)? else {
-                    // The ledger does not fit this file: start it afresh and read from the top.
-                    opened.ledger.restart();
-                    taken.clear();
-                    leased.clear();
-                    break;
-                };
-                item.attempts = lease.attempts + 1;
-                item.leased_until = Some(until);
-                leased.push(Lease {
-                    until,
-                    attempts: item.attempts,
-                    ..lease
-                });
-                taken.push(item);
-            }
-            // Then the lines no take has read yet.
-            let state = &opened.ledger.leases;
-            let (mut scan, mut unreadable) = (state.scan, state.unreadable);
-            let acked = state.acked.clone();
-            let mut lines = file::Lines::from(&mut opened.queue, scan, &self.path)?;
-            while taken.len() < max {
-                // An unfinished last line is a crash's torn tail: not read past.
-                let Some(RawLine {
-                    at,
-                    bytes,
-                    len,
-                    whole: true,
-                }) = lines.next_line()?
-                else {
-                    break;
-                };
-                scan = at + len;
-                if acked.contains_key(&at) {
-                    continue;
-                }
-                match item::parse_line(bytes, 0) {
-                    None => {}
-                    Some(Line::Unreadable { .. }) => unreadable += 1,
-                    Some(Line::Item(mut item)) => {
-                        let (id, attempts) = (item.id.clone(), item.attempts);
-                        // Leased in the file itself (a compacted queue, an older version).
-                        if let Some(held) = item.leased_until.filter(|&t| t > now_ms) {
-                            leased.push(Lease {
-                                at,
-                                len,
-                                id,
-                                until: held,
-                                attempts,
-                            });
-                            continue;
-                        }
-                        item.attempts += 1;
-                        item.leased_until = Some(until);
-                        leased.push(Lease {
-                            at,
-                            len,
-                            id,
-                            until,
-                            attempts: item.attempts,
-                        });
-                        taken.push(item);
-                    }
-                }
-            }
+            self.take_ended(&mut opened, &mut taking)?;
+            let (scan, unreadable) = self.take_unread(&mut opened, &mut taking)?;
+            let Taking { taken, leased, .. } = taking;
             if scan != opened.ledger.leases.scan || !leased.is_empty() {
                 let record = Record::Take {
                     scan,
@@ -157,6 +89,72 @@ impl Queue {
         })
     }
 
+    /// Take again the items whose lease ended (up to `max`). If the ledger does not fit the
+    /// file, start it afresh and take nothing here: everything is then read from the top.
+    fn take_ended(&self, opened: &mut Opened, taking: &mut Taking) -> Result<(), QueueError> {
+        let ended: Vec<Lease> = opened
+            .ledger
+            .leases
+            .leased
+            .values()
+            .filter(|l| l.until <= taking.now_ms)
+            .take(taking.max)
+            .cloned()
+            .collect();
+        for lease in ended {
+            let Some(mut item) = self.leased_item(opened, &lease)? else {
+                opened.ledger.restart();
+                taking.taken.clear();
+                taking.leased.clear();
+                return Ok(());
+            };
+            item.attempts = lease.attempts + 1;
+            item.leased_until = Some(taking.until);
+            taking.leased.push(Lease {
+                until: taking.until,
+                attempts: item.attempts,
+                ..lease
+            });
+            taking.taken.push(item);
+        }
+        Ok(())
+    }
+
+    /// Take from the lines no take has read yet until `max` are taken; where the reading
+    /// stopped and how many unreadable lines it has passed in all, for the ledger.
+    fn take_unread(
+        &self,
+        opened: &mut Opened,
+        taking: &mut Taking,
+    ) -> Result<(u64, u64), QueueError> {
+        let state = &opened.ledger.leases;
+        let (mut scan, mut unreadable) = (state.scan, state.unreadable);
+        let acked = state.acked.clone();
+        let mut lines = file::Lines::from(&mut opened.queue, scan, &self.path)?;
+        while taking.taken.len() < taking.max {
+            // An unfinished last line is a crash's torn tail: not read past.
+            let Some(RawLine {
+                at,
+                bytes,
+                len,
+                whole: true,
+            }) = lines.next_line()?
+            else {
+                break;
+            };
+            scan = at + len;
+            if acked.contains_key(&at) {
+                continue;
+            }
+            match item::parse_line(bytes, 0) {
+                None => {}
+                Some(Line::Unreadable { .. }) => unreadable += 1,
+                Some(Line::Item(item)) => taking.unread(item, at, len),
+            }
+        }
+        Ok((scan, unreadable))
+    }
+
     /// Remove the items with these ids. Returns the ids that were not in the queue (already
     /// acknowledged, or never there): acknowledging twice is harmless.
     pub fn ack(&self, ids: &[String]) -> Result<Vec<String>, QueueError> {
@@ -164,61 +162,17 @@ impl Queue {
             let Some(mut opened) = self.open_with_ledger()? else {
                 return Ok(ids.to_vec());
             };
-            let mut found = vec![false; ids.len()];
-            let mut spans = Vec::new();
-            let by_id: HashMap<&str, Vec<&Lease>> =
-                opened
-                    .ledger
-                    .leases
-                    .leased
-                    .values()
-                    .fold(HashMap::new(), |mut map, l| {
-                        map.entry(l.id.as_str()).or_default().push(l);
-                        map
-                    });
-            for (i, id) in ids.iter().enumerate() {
-                for lease in by_id.get(id.as_str()).into_iter().flatten() {
-                    spans.push(Span {
-                        at: lease.at,
-                        len: lease.len,
-                    });
-                    found[i] = true;
-                }
-            }
-            drop(by_id);
-            if found.iter().any(|f| !f) {
+            let mut acking = Acking {
+                ids,
+                found: vec![false; ids.len()],
+                spans: Vec::new(),
+            };
+            acking.leased(&opened.ledger.leases);
+            if acking.found.iter().any(|f| !f) {
                 // Never taken: look for them among the lines not read yet.
-                let wanted: Vec<(usize, String)> = ids
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| !found[*i])
-                    .map(|(i, id)| (i, serde_json::to_string(id).unwrap_or_default()))
-                    .collect();
-                let any_legacy = wanted.iter().any(|(i, _)| item::is_legacy_id(&ids[*i]));
-                let state = &opened.ledger.leases;
-                let acked = state.acked.clone();
-                let mut lines = file::Lines::from(&mut opened.queue, state.scan, &self.path)?;
-                while let Some(RawLine { at, bytes, len, .. }) = lines.next_line()? {
-                    if acked.contains_key(&at) {
-                        continue;
-                    }
-                    // A quoted id can only be in a line that holds it; parse just those.
-                    let text = String::from_utf8_lossy(bytes);
-                    if !any_legacy
-                        && !wanted
-                            .iter()
-                            .any(|(_, quoted)| text.contains(quoted.as_str()))
-                    {
-                        continue;
-                    }
-                    if let Some(Line::Item(item)) = item::parse_line(bytes, 0)
-                        && let Some((i, _)) = wanted.iter().find(|(i, _)| ids[*i] == item.id)
-                    {
-                        spans.push(Span { at, len });
-                        found[*i] = true;
-                    }
-                }
+                self.ack_unread(&mut opened, &mut acking)?;
             }
+            let Acking { found, spans, .. } = acking;
             if !spans.is_empty() {
                 let mut after = opened.ledger.leases.clone();
                 after.apply(Record::Ack {
@@ -239,6 +193,42 @@ impl Queue {
                 .map(|(id, _)| id.clone())
                 .collect())
         })
+    }
+
+    /// Find the ids not found yet among the lines no take has read.
+    fn ack_unread(&self, opened: &mut Opened, acking: &mut Acking) -> Result<(), QueueError> {
+        let ids = acking.ids;
+        let wanted: Vec<(usize, String)> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !acking.found[*i])
+            .map(|(i, id)| (i, serde_json::to_string(id).unwrap_or_default()))
+            .collect();
+        let any_legacy = wanted.iter().any(|(i, _)| item::is_legacy_id(&ids[*i]));
+        let state = &opened.ledger.leases;
+        let acked = state.acked.clone();
+        let mut lines = file::Lines::from(&mut opened.queue, state.scan, &self.path)?;
+        while let Some(RawLine { at, bytes, len, .. }) = lines.next_line()? {
+            if acked.contains_key(&at) {
+                continue;
+            }
+            // A quoted id can only be in a line that holds it; parse just those.
+            let text = String::from_utf8_lossy(bytes);
+            if !any_legacy
+                && !wanted
+                    .iter()
+                    .any(|(_, quoted)| text.contains(quoted.as_str()))
+            {
+                continue;
+            }
+            if let Some(Line::Item(item)) = item::parse_line(bytes, 0)
+                && let Some((i, _)) = wanted.iter().find(|(i, _)| ids[*i] == item.id)
+            {
+                acking.spans.push(Span { at, len });
+                acking.found[*i] = true;
+            }
+        }
+        Ok(())
     }
 
     /// Rewrite queue.jsonl without its answered lines, the leases written into the items
@@ -274,5 +264,74 @@ impl Queue {
         }
         file::replace(&self.path, &out)?;
         super::leases::clear(&self.leases_path)
+    }
+}
+
+/// What one `take` hands out and records in the ledger, as it goes.
+struct Taking {
+    max: usize,
+    now_ms: i64,
+    /// When the leases it gives end.
+    until: i64,
+    /// The items handed out, in queue order.
+    taken: Vec<QueueItem>,
+    /// The leases to record: those given, and those found already held in the file.
+    leased: Vec<Lease>,
+}
+
+impl Taking {
+    /// An unread item at `at`: taken, unless the file itself says it is still leased (a
+    /// compacted queue, an older version), which is then only recorded.
+    fn unread(&mut self, mut item: QueueItem, at: u64, len: u64) {
+        let (id, attempts) = (item.id.clone(), item.attempts);
+        if let Some(held) = item.leased_until.filter(|&t| t > self.now_ms) {
+            self.leased.push(Lease {
+                at,
+                len,
+                id,
+                until: held,
+                attempts,
+            });
+            return;
+        }
+        item.attempts += 1;
+        item.leased_until = Some(self.until);
+        self.leased.push(Lease {
+            at,
+            len,
+            id,
+            until: self.until,
+            attempts: item.attempts,
+        });
+        self.taken.push(item);
+    }
+}
+
+/// What one `ack` has found of the ids it was given.
+struct Acking<'a> {
+    ids: &'a [String],
+    /// Whether each id was found, by its index.
+    found: Vec<bool>,
+    /// The lines to mark answered.
+    spans: Vec<Span>,
+}
+
+impl Acking<'_> {
+    /// Find the ids among the leased items (every lease of an id, should it have several).
+    fn leased(&mut self, state: &Leases) {
+        let by_id: HashMap<&str, Vec<&Lease>> =
+            state.leased.values().fold(HashMap::new(), |mut map, l| {
+                map.entry(l.id.as_str()).or_default().push(l);
+                map
+            });
+        for (i, id) in self.ids.iter().enumerate() {
+            for lease in by_id.get(id.as_str()).into_iter().flatten() {
+                self.spans.push(Span {
+                    at: lease.at,
+                    len: lease.len,
+                });
+                self.found[i] = true;
+            }
+        }
     }
 }
