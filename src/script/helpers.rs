@@ -27,6 +27,13 @@ const MAX_DEPTH: usize = 8;
 
 /// Register the helpers on `engine`.
 pub fn register(engine: &mut Engine) {
+    register_clock_and_chance(engine);
+    register_matches(engine);
+    register_memory(engine);
+}
+
+/// `now`, `cooldown`, `pick` and `chance`.
+fn register_clock_and_chance(engine: &mut Engine) {
     engine
         .register_fn("now", |ctx: NativeCallContext| with(&ctx, |s| s.now_ms()))
         .register_fn(
@@ -42,36 +49,46 @@ pub fn register(engine: &mut Engine) {
         .register_fn("chance", |ctx: NativeCallContext, p: INT| {
             chance(&ctx, p as FLOAT)
         });
+}
 
-    let cache: Arc<Mutex<HashMap<String, std::result::Result<Regex, String>>>> = Arc::default();
-    engine.register_fn(
-        "matches",
-        move |text: &str, pattern: &str| -> Result<bool> {
-            if pattern.len() > MAX_PATTERN_BYTES {
-                return Err(
-                    format!("matches() patterns are at most {MAX_PATTERN_BYTES} bytes").into(),
-                );
-            }
-            let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if !cache.contains_key(pattern) {
-                if cache.len() >= REGEX_CACHE {
-                    cache.clear();
-                }
-                let compiled = RegexBuilder::new(pattern)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .dfa_size_limit(REGEX_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| one_line(&e.to_string()));
-                cache.insert(pattern.to_string(), compiled);
-            }
-            match cache.get(pattern) {
-                Some(Ok(regex)) => Ok(regex.is_match(text)),
-                Some(Err(error)) => Err(format!("matches(): bad pattern: {error}").into()),
-                None => Err("matches(): pattern cache failed".into()),
-            }
-        },
-    );
+/// Patterns compiled so far (or why they did not compile), per runtime.
+type RegexCache = Mutex<HashMap<String, std::result::Result<Regex, String>>>;
 
+/// `matches(text, pattern)`, with its own cache of compiled patterns.
+fn register_matches(engine: &mut Engine) {
+    let cache: Arc<RegexCache> = Arc::default();
+    engine.register_fn("matches", move |text: &str, pattern: &str| {
+        matches(&cache, text, pattern)
+    });
+}
+
+/// Whether `pattern` (a regex, compiled once into `cache`) matches `text`.
+fn matches(cache: &RegexCache, text: &str, pattern: &str) -> Result<bool> {
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(format!("matches() patterns are at most {MAX_PATTERN_BYTES} bytes").into());
+    }
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if !cache.contains_key(pattern) {
+        if cache.len() >= REGEX_CACHE {
+            cache.clear();
+        }
+        let compiled = RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| one_line(&e.to_string()));
+        cache.insert(pattern.to_string(), compiled);
+    }
+    match cache.get(pattern) {
+        Some(Ok(regex)) => Ok(regex.is_match(text)),
+        Some(Err(error)) => Err(format!("matches(): bad pattern: {error}").into()),
+        None => Err("matches(): pattern cache failed".into()),
+    }
+}
+
+/// `remember`, `recall`, `forget` and their `_for(author, ...)` forms: one registration per
+/// script function, so the list is as long as the API.
+fn register_memory(engine: &mut Engine) {
     engine
         .register_fn(
             "remember",

@@ -107,98 +107,137 @@ impl Hooks {
 
 /// Find and check the hooks of `ast` (compiled from `source`, named `name`).
 pub fn discover(name: &str, source: &str, ast: &AST) -> Result<Hooks, ScriptError> {
+    let script = Script { name, source };
     let mut hooks = Hooks::default();
     let mut has_message = false;
-    let at = |function: &str| Location {
-        name: name.to_string(),
-        line_col: position_of(source, function),
-    };
-    let wrong = |function: &str, want: usize, params: &str, got: usize| ScriptError::MissingHook {
-        at: at(function),
-        message: format!(
-            "`fn {function}` must take exactly {want} parameter{} ({params}), found one taking {got}",
-            if want == 1 { "" } else { "s" }
-        ),
-    };
     for f in ast.iter_functions() {
         let got = f.params.len();
-        let expect = |want: usize, params: &str| {
-            if got == want {
-                Ok(())
-            } else {
-                Err(wrong(f.name, want, params, got))
-            }
-        };
-        match f.name {
-            ON_MESSAGE => {
-                // Overloads are allowed; the one with one parameter is the hook.
-                has_message |= got == 1;
-            }
+        if f.name == ON_MESSAGE {
+            // Overloads are allowed; the one with one parameter is the hook.
+            has_message |= got == 1;
+        } else {
+            script.add(&mut hooks, f.name, got)?;
+        }
+    }
+    if !has_message {
+        return Err(script.no_message_hook(ast));
+    }
+    hooks
+        .timers
+        .sort_by(|a, b| (a.period, &a.name).cmp(&(b.period, &b.name)));
+    Ok(hooks)
+}
+
+/// The script being checked, for errors that point at a function's line.
+struct Script<'a> {
+    name: &'a str,
+    source: &'a str,
+}
+
+impl Script<'_> {
+    /// Where `fn function` is.
+    fn at(&self, function: &str) -> Location {
+        Location {
+            name: self.name.to_string(),
+            line_col: position_of(self.source, function),
+        }
+    }
+
+    /// An error at `fn function` unless it takes `want` parameters (`params`).
+    fn expect(
+        &self,
+        function: &str,
+        want: usize,
+        params: &str,
+        got: usize,
+    ) -> Result<(), ScriptError> {
+        if got == want {
+            return Ok(());
+        }
+        Err(ScriptError::MissingHook {
+            at: self.at(function),
+            message: format!(
+                "`fn {function}` must take exactly {want} parameter{} ({params}), found one taking {got}",
+                if want == 1 { "" } else { "s" }
+            ),
+        })
+    }
+
+    /// Record `fn function` (taking `got` parameters) in `hooks` if it is a hook besides
+    /// `on_message`, checked; any other function is the script's own.
+    fn add(&self, hooks: &mut Hooks, function: &str, got: usize) -> Result<(), ScriptError> {
+        match function {
             ON_START => {
-                expect(0, "none")?;
+                self.expect(function, 0, "none", got)?;
                 hooks.on_start = true;
             }
             ON_QUIET => {
-                expect(1, "ev")?;
+                self.expect(function, 1, "ev", got)?;
                 hooks.on_quiet = true;
             }
             TESTS => {
-                expect(0, "none")?;
+                self.expect(function, 0, "none", got)?;
                 hooks.tests = true;
             }
-            other if other.starts_with("every_") => {
-                expect(0, "none")?;
-                let period = timer_period(other).ok_or_else(|| ScriptError::MissingHook {
-                    at: at(other),
-                    message: format!(
-                        "`fn {other}` is not a timer name: write every_<N>s, every_<N>m or \
-                         every_<N>h with a period from 30 s to 24 h, e.g. every_5m"
-                    ),
-                })?;
-                if hooks.timers.len() == MAX_TIMERS {
-                    return Err(ScriptError::MissingHook {
-                        at: at(other),
-                        message: format!("at most {MAX_TIMERS} timers are allowed"),
-                    });
-                }
-                hooks.timers.push(Timer {
-                    name: other.to_string(),
-                    period,
-                });
+            timer if timer.starts_with("every_") => {
+                self.expect(function, 0, "none", got)?;
+                self.add_timer(hooks, timer)?;
             }
             other => {
                 if let Some(i) = EVENT_HOOKS.iter().position(|(_, h)| *h == other) {
-                    expect(1, "ev")?;
+                    self.expect(function, 1, "ev", got)?;
                     hooks.events[i] = true;
                 }
             }
         }
+        Ok(())
     }
-    if has_message {
-        hooks
-            .timers
-            .sort_by(|a, b| (a.period, &a.name).cmp(&(b.period, &b.name)));
-        return Ok(hooks);
+
+    /// Add the timer `fn name` (`every_...`) to `hooks`, if its name is a period and there
+    /// is room for it.
+    fn add_timer(&self, hooks: &mut Hooks, name: &str) -> Result<(), ScriptError> {
+        let period = timer_period(name).ok_or_else(|| ScriptError::MissingHook {
+            at: self.at(name),
+            message: format!(
+                "`fn {name}` is not a timer name: write every_<N>s, every_<N>m or \
+                 every_<N>h with a period from 30 s to 24 h, e.g. every_5m"
+            ),
+        })?;
+        if hooks.timers.len() == MAX_TIMERS {
+            return Err(ScriptError::MissingHook {
+                at: self.at(name),
+                message: format!("at most {MAX_TIMERS} timers are allowed"),
+            });
+        }
+        hooks.timers.push(Timer {
+            name: name.to_string(),
+            period,
+        });
+        Ok(())
     }
-    let found: Vec<String> = ast
-        .iter_functions()
-        .filter(|f| f.name == ON_MESSAGE)
-        .map(|f| f.params.len().to_string())
-        .collect();
-    let message = if found.is_empty() {
-        format!("no `fn {ON_MESSAGE}(msg)` defined; every personality needs one")
-    } else {
-        format!(
-            "`fn {ON_MESSAGE}` must take exactly 1 parameter (msg), found one taking {}",
-            found.join(", ")
-        )
-    };
-    let at = if found.is_empty() {
-        Location::script(name)
-    } else {
-        at(ON_MESSAGE)
-    };
-    Err(ScriptError::MissingHook { at, message })
+
+    /// The error for a script without `fn on_message(msg)`: none at all, or only with the
+    /// wrong number of parameters.
+    fn no_message_hook(&self, ast: &AST) -> ScriptError {
+        let found: Vec<String> = ast
+            .iter_functions()
+            .filter(|f| f.name == ON_MESSAGE)
+            .map(|f| f.params.len().to_string())
+            .collect();
+        if found.is_empty() {
+            return ScriptError::MissingHook {
+                at: Location::script(self.name),
+                message: format!("no `fn {ON_MESSAGE}(msg)` defined; every personality needs one"),
+            };
+        }
+        ScriptError::MissingHook {
+            at: self.at(ON_MESSAGE),
+            message: format!(
+                "`fn {ON_MESSAGE}` must take exactly 1 parameter (msg), found one taking {}",
+                found.join(", ")
+            ),
+        }
+    }
 }
 
 /// `every_30s` → 30 s, `every_5m` → 5 min, `every_1h` → 1 h, within the allowed range.
