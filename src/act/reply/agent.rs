@@ -142,38 +142,11 @@ pub async fn reply(
         crate::files::check_state_dir(&config.state_dir)
             .map_err(|e| ReplyError::State(e.into()))?;
     }
-    let health = Health::new();
     let deadline = tokio::time::Instant::now() + deadline;
-    let mut failure = None;
-    let mut posted = 0;
-    for part in &parts {
-        let retrying = |error: &SendError, left| {
-            progress(format!(
-                "{}; retrying for up to {}",
-                describe(error, sender.url()),
-                seconds(left)
-            ))
-        };
-        match sender
-            .deliver_noting(room, part, deadline, &health, retrying)
-            .await
-        {
-            Ok(()) => posted += 1,
-            Err(error) => {
-                failure = Some(error);
-                break;
-            }
-        }
-    }
+    let (posted, failure) = post(&sender, room, &parts, deadline, progress).await;
     // What reached the chat is in the conversation, even when its second part did not.
     let sent: Vec<String> = parts.into_iter().take(posted).collect();
-    let transcript_error = {
-        let (config, sent, room) = (config.clone(), sent.clone(), room.to_string());
-        blocking(move || crate::transcript::append_said(&config, &room, &sent))
-            .await
-            .err()
-            .map(|e| format!("{e:#}"))
-    };
+    let transcript_error = write_transcript(config, room, &sent).await;
     if let Some(error) = failure {
         let url = sender.url().to_string();
         return Err(if error.is_unknown() {
@@ -182,20 +155,7 @@ pub async fn reply(
             ReplyError::Failed { posted, error, url }
         });
     }
-    let mut not_in_queue = Vec::new();
-    if !ack.is_empty() {
-        let queue = Queue::with_config(config.queue_path(), &config.queue);
-        let ids = ack.to_vec();
-        match blocking(move || queue.ack(&ids).map_err(anyhow::Error::from)).await {
-            Ok(unknown) => not_in_queue = unknown,
-            Err(error) => {
-                return Err(match error.downcast::<QueueError>() {
-                    Ok(error) => ReplyError::Ack { sent, error },
-                    Err(other) => ReplyError::State(other),
-                });
-            }
-        }
-    }
+    let not_in_queue = acknowledge(config, ack, &sent).await?;
     let acked = ack
         .iter()
         .filter(|id| !not_in_queue.contains(id))
@@ -208,6 +168,67 @@ pub async fn reply(
         transcript_error,
         cut_chars: fit(text).cut_chars,
     })
+}
+
+/// Post `parts` in order until one fails: how many were posted, and the failure. The first
+/// failure that is retried is said through `progress`.
+async fn post(
+    sender: &Sender,
+    room: &str,
+    parts: &[String],
+    deadline: tokio::time::Instant,
+    progress: impl Fn(String),
+) -> (usize, Option<SendError>) {
+    let health = Health::new();
+    let mut posted = 0;
+    for part in parts {
+        let retrying = |error: &SendError, left| {
+            progress(format!(
+                "{}; retrying for up to {}",
+                describe(error, sender.url()),
+                seconds(left)
+            ))
+        };
+        match sender
+            .deliver_noting(room, part, deadline, &health, retrying)
+            .await
+        {
+            Ok(()) => posted += 1,
+            Err(error) => return (posted, Some(error)),
+        }
+    }
+    (posted, None)
+}
+
+/// Write what was delivered to the transcript; why it could not be, if it could not.
+async fn write_transcript(config: &Config, room: &str, sent: &[String]) -> Option<String> {
+    let (config, sent, room) = (config.clone(), sent.to_vec(), room.to_string());
+    blocking(move || crate::transcript::append_said(&config, &room, &sent))
+        .await
+        .err()
+        .map(|e| format!("{e:#}"))
+}
+
+/// Acknowledge `ack` once `sent` is in the chat: the ids that were not in the queue.
+async fn acknowledge(
+    config: &Config,
+    ack: &[String],
+    sent: &[String],
+) -> Result<Vec<String>, ReplyError> {
+    if ack.is_empty() {
+        return Ok(Vec::new());
+    }
+    let queue = Queue::with_config(config.queue_path(), &config.queue);
+    let ids = ack.to_vec();
+    blocking(move || queue.ack(&ids).map_err(anyhow::Error::from))
+        .await
+        .map_err(|error| match error.downcast::<QueueError>() {
+            Ok(error) => ReplyError::Ack {
+                sent: sent.to_vec(),
+                error,
+            },
+            Err(other) => ReplyError::State(other),
+        })
 }
 
 /// The id of `given` (an id, or a name an earlier `--room` resolved, from `rooms.json`);
