@@ -10,6 +10,8 @@ use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
 
 use serde_json::Value;
 
+use crate::time::parse_rfc3339_ms;
+
 /// Longest text (in characters) handed to the personality; the rest is cut off.
 pub const MAX_TEXT_CHARS: usize = 2000;
 /// Longest author name, id, wallet or message id kept (in characters).
@@ -315,56 +317,6 @@ pub(crate) fn synthetic_id(event: &ChatEvent, has_timestamp: bool) -> String {
     format!("v2-{:016x}", hasher.finish())
 }
 
-/// Parse `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` into epoch milliseconds; `None` if it is not that.
-fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| s.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut millis = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let padded = format!("{:0<3}", &frac[..digits.min(3)]);
-        millis = padded.parse::<i64>().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset_min = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let h = rest.get(1..3)?.parse::<i64>().ok()?;
-            let m = rest.get(4..6)?.parse::<i64>().ok()?;
-            sign * (h * 60 + m)
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
-    Some(secs * 1000 + millis)
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The most recent message ids, so a message the server repeats (after a reconnect) is answered once.
 ///
 /// Kept as 64-bit hashes (keys random per process), not as strings: a flood leaves no block
@@ -568,17 +520,6 @@ mod tests {
         assert!(e.is_own("Bot", ""));
         assert!(e.is_own("", "u1"));
         assert!(!e.is_own("Other", "u2"));
-    }
-
-    #[test]
-    fn rfc3339_variants() {
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_ms("1970-01-01T01:00:00.5+01:00"), Some(500));
-        assert_eq!(
-            parse_rfc3339_ms("2000-03-01T00:00:00Z"),
-            Some(951_868_800_000)
-        );
-        assert_eq!(parse_rfc3339_ms("nonsense"), None);
     }
 
     /// A random JSON value built from the fields the normalizer looks at, with values of

@@ -28,6 +28,7 @@
 //! - [`rotating`]: JSON-lines files written off the hot path and rotated by size (the
 //!   decision log, the transcript).
 //! - [`files`]: the state directory and its files private; temp files never through a link.
+//! - [`time`]: epoch milliseconds now, and RFC 3339 text in and out.
 //! - [`error_text`]: one readable line for an error and its causes.
 //! - [`malloc`]: the C allocator tuned to give memory back after a flood.
 //! - [`mcp`]: the agent's chat tools over MCP (`retake-chat mcp`, its own binary).
@@ -64,6 +65,7 @@ pub mod rotating;
 pub mod script;
 pub mod source;
 pub mod state_lock;
+pub mod time;
 pub mod tls;
 pub mod transcript;
 pub mod visible;

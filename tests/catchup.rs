@@ -8,16 +8,12 @@ use std::time::Duration;
 
 use retake_chat::config::{ApiVersion, Config};
 use retake_chat::fake::{FakeOptions, FakeRetake, HistoryShape};
+use retake_chat::time::now_ms;
 use serde_json::{Value, json};
 
 use crate::support::{
     AGENT, DEADLINE, Harness, ROOM, Setup, expect, listener, terminate, wait_until,
 };
-
-/// Epoch ms now.
-fn now_ms() -> i64 {
-    retake_chat::health::now_ms()
-}
 
 /// A v1 viewer message said `ago_secs` before now (the platform's timestamp, as a string of
 /// epoch milliseconds, which both the socket and the history carry).

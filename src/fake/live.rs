@@ -4,11 +4,7 @@
 //! `newtrade`'s fields; the others use the field names of its chat payloads (RETAKE_API.md),
 //! which are among those `live` reads.
 
-use std::time::SystemTime;
-
 use serde_json::{Value, json};
-
-use super::payload::epoch_millis;
 
 /// The room of `streamer`'s live session `session_id`, where `pinned` comes.
 pub fn session_room(streamer: &str, session_id: &str) -> String {
@@ -70,5 +66,5 @@ pub fn pinned(author: &str, text: &str) -> Value {
 }
 
 fn now() -> String {
-    epoch_millis(SystemTime::now()).to_string()
+    crate::time::now_ms().to_string()
 }

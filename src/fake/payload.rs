@@ -2,11 +2,12 @@
 //! and the two history item shapes a stored payload is served in (`documented_item`,
 //! `flat_item`). Field names follow RETAKE_API.md; parsing them is `event`'s job, not this one's.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
 use crate::event::{Normalized, normalize};
+use crate::time::{now_ms, rfc3339};
 
 /// A generation-1 `message` event payload from a viewer called `author`.
 ///
@@ -30,7 +31,7 @@ pub fn v2_message(
         "sender_user_id": sender_user_id,
         "sender_username": sender_username,
         "text": text,
-        "timestamp": epoch_millis(SystemTime::now()).to_string(),
+        "timestamp": now_ms().to_string(),
     })
 }
 
@@ -40,7 +41,7 @@ pub(super) fn v1_payload(id: &str, fusername: &str, fid: Value, wallet: &str, te
         "_id": id,
         "type": "message",
         "text": text,
-        "timestamp": rfc3339(SystemTime::now()),
+        "timestamp": rfc3339(now_ms()),
         "author": { "fusername": fusername, "fid": fid, "walletAddress": wallet },
     })
 }
@@ -55,7 +56,8 @@ pub(super) fn documented_item(
     stored_at: SystemTime,
 ) -> Value {
     let fields = Fields::of(payload);
-    let timestamp = rfc3339(at_millis(instant_ms(fields.get("timestamp"), stored_at)));
+    // A negative instant is served as the epoch itself.
+    let timestamp = rfc3339(instant_ms(fields.get("timestamp"), stored_at).max(0));
     let mut item = json!({
         "_id": documented_id(payload).map_or_else(|| json!(format!("h{seq}")), Value::clone),
         "streamId": fields.or("streamId", json!(room)),
@@ -165,42 +167,8 @@ fn instant_ms(timestamp: Value, stored_at: SystemTime) -> i64 {
     }
 }
 
-/// The instant `ms` milliseconds after the epoch (the epoch itself for a negative `ms`).
-fn at_millis(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-pub(super) fn epoch_millis(t: SystemTime) -> u128 {
+fn epoch_millis(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()
-}
-
-/// `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC); written by hand to keep chrono out of the tree.
-pub(super) fn rfc3339(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -208,18 +176,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc3339_matches_known_instants() {
-        let at = |ms: u64| rfc3339(UNIX_EPOCH + Duration::from_millis(ms));
-        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
-        // The two example timestamps in RETAKE_API.md are the same instant.
-        assert_eq!(at(1_738_419_600_000), "2025-02-01T14:20:00.000Z");
-        assert_eq!(at(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(at(4_107_542_399_000), "2100-02-28T23:59:59.000Z");
-    }
-
-    #[test]
     fn history_items_keep_the_instant_the_extras_and_survive_junk() {
-        let stored = UNIX_EPOCH + Duration::from_millis(1_738_419_600_000);
+        let stored = UNIX_EPOCH + std::time::Duration::from_millis(1_738_419_600_000);
         let v1 = json!({ "_id": 7, "text": "hi", "timestamp": "2025-02-01T15:20:00.5+01:00",
             "author": { "fid": "u1" } });
         let documented = documented_item(&v1, "r", 3, UNIX_EPOCH);

@@ -30,12 +30,12 @@ pub mod timers;
 use std::fmt;
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rhai::{AST, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
 
 use crate::event::ChatEvent;
 pub use decision::{Decision, quote};
+use crate::time::now_ms;
 pub use diagnostic::{Location, ScriptError};
 pub use engine::{CallBudget, Limits};
 pub use header::{Header, SCRIPT_API_VERSION};
@@ -398,12 +398,6 @@ fn version_of(source: &str) -> String {
     let mut hasher = DefaultHasher::new();
     hasher.write(source.as_bytes());
     format!("{:016x}", hasher.finish())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
