@@ -1,6 +1,7 @@
 //! Files on a shared host: the state directory made 0700 and refused when another user owns
 //! it or can write to it; state files created 0600; a file replaced through a fresh temp
-//! file created exclusively (a symlink planted at a predictable name is never followed);
+//! file created exclusively (a symlink planted at a predictable name is never followed),
+//! with one durability rule for all (fsync the file, rename, fsync the directory);
 //! small files read only when regular and capped, so a FIFO or a device is a sentence.
 //! What goes into the files is each stage's business.
 
@@ -112,23 +113,59 @@ pub fn open_append(path: &Path) -> io::Result<File> {
     private(OpenOptions::new().create(true).append(true)).open(path)
 }
 
-/// Replace `path` with `bytes` atomically: written to a new temp file beside it (0600, a
-/// random name, created exclusively: never through a link), synced when `sync`, renamed.
-pub fn write_replacing(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+/// Replace `path` with `bytes` atomically and durably, the one rule for every file the
+/// program replaces (health.json, memory.json, the queue's rewrites, rooms.json, …): a new
+/// temp file beside it (0600, a random name, created exclusively: never through a link),
+/// written, fsynced, renamed over `path`, then the directory fsynced. A crash at any point
+/// leaves the old file or the whole new one, never an empty or torn one. The fsyncs cost
+/// health.json one every write interval (seconds apart, on the blocking pool): cheap for
+/// one rule nobody has to think about.
+pub fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), ReplaceError> {
+    let dir = parent(path);
+    let failed = |step| move |cause| ReplaceError { step, cause };
     let mut tmp = tempfile::Builder::new()
         .prefix(&temp_prefix(path))
         .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    if sync {
-        tmp.as_file().sync_all()?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
+        .tempfile_in(dir)
+        .map_err(failed("create a temp file for"))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(failed("write a temp file for"))?;
+    tmp.persist(path).map_err(|e| failed("replace")(e.error))?;
+    sync_dir(dir);
     Ok(())
+}
+
+/// Why [`write_replacing`] failed: the step and its I/O error. Shown as the I/O error alone
+/// (the caller names the file); `step` is for callers that say what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{cause}")]
+pub struct ReplaceError {
+    /// `create a temp file for`, `write a temp file for` or `replace` (then the path).
+    pub step: &'static str,
+    /// The I/O error, kind and OS code intact (a full disk is still told apart).
+    pub cause: io::Error,
+}
+
+impl From<ReplaceError> for io::Error {
+    fn from(e: ReplaceError) -> Self {
+        e.cause
+    }
+}
+
+/// Make renames in `dir` durable; not every platform can open a directory, hence no error.
+fn sync_dir(dir: &Path) {
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
+
+/// The directory `path` is in (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 const TEMP_SUFFIX: &str = ".tmp";
@@ -246,7 +283,7 @@ mod tests {
         for name in ["health.json.tmp", ".health.json.tmp"] {
             std::os::unix::fs::symlink(&victim, dir.path().join(name)).expect("symlink");
         }
-        write_replacing(&path, b"{}", true).expect("write");
+        write_replacing(&path, b"{}").expect("write");
         assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "{}");
         assert_eq!(mode(&path), 0o600);

@@ -496,10 +496,9 @@ impl Health {
         serde_json::to_string_pretty(&snapshot).unwrap_or_default()
     }
 
-    /// Write health.json atomically: a new private temp file beside it, then rename. Not
-    /// synced: the next write is seconds away, and a lost one only makes it look older.
+    /// Write health.json atomically ([`crate::files::write_replacing`]).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        crate::files::write_replacing(path, self.to_json().as_bytes(), false)?;
+        crate::files::write_replacing(path, self.to_json().as_bytes())?;
         self.written_at.store(now_ms(), Ordering::Relaxed);
         Ok(())
     }

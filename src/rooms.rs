@@ -190,7 +190,7 @@ fn read_cache(path: &Path) -> Cache {
 fn write_cache(path: &Path, cache: &Cache) {
     let written = serde_json::to_vec_pretty(cache)
         .map_err(std::io::Error::other)
-        .and_then(|bytes| crate::files::write_replacing(path, &bytes, true));
+        .and_then(|bytes| crate::files::write_replacing(path, &bytes).map_err(Into::into));
     if let Err(e) = written {
         tracing::warn!(
             "cannot write {}: {e}; the rooms will be looked up again next start",

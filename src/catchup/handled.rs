@@ -118,7 +118,7 @@ impl Handled {
             }
             if report.unreadable.is_some() {
                 // Replace what cannot be read rather than append to it.
-                crate::files::write_replacing(path, b"", true)?;
+                crate::files::write_replacing(path, b"")?;
             }
             inner.file = Some(Disk {
                 path: path.to_path_buf(),
@@ -246,7 +246,8 @@ impl Disk {
             text.push_str(&serde_json::to_string(mark).unwrap_or_default());
             text.push('\n');
         }
-        let reopened = crate::files::write_replacing(&self.path, text.as_bytes(), true)
+        let reopened = crate::files::write_replacing(&self.path, text.as_bytes())
+            .map_err(std::io::Error::from)
             .and_then(|()| crate::files::open_append(&self.path));
         match reopened {
             Ok(file) => {

@@ -262,7 +262,7 @@ fn write_creds(path: &Path, values: &[String], force: bool) -> anyhow::Result<()
     bytes.push(b'\n');
     if force {
         create_parent(path, true)?;
-        crate::files::write_replacing(path, &bytes, true)
+        crate::files::write_replacing(path, &bytes)
             .with_context(|| format!("cannot write {}", path.display()))?;
     } else if !write_new(path, &bytes, true)? {
         bail!(

@@ -146,15 +146,12 @@ fn write_string(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string()));
 }
 
-/// Write `text` to `path` atomically: a temp file beside it, synced, renamed over it.
+/// Write `text` to `path` atomically and durably ([`crate::files::write_replacing`]).
 pub(super) fn write_atomic(path: &Path, text: &str) -> Result<(), MemoryError> {
-    let err = |error| MemoryError::Write {
+    crate::files::write_replacing(path, text.as_bytes()).map_err(|e| MemoryError::Write {
         path: path.to_path_buf(),
-        error,
-    };
-    // A fresh temp file (exclusive, owner-only, never through a planted symlink), synced,
-    // renamed over the file.
-    crate::files::write_replacing(path, text.as_bytes(), true).map_err(err)
+        error: e.into(),
+    })
 }
 
 /// Streams the top-level object into `memory`, counting entries the limits refused.

@@ -293,31 +293,11 @@ pub(super) struct RawLine<'a> {
     pub whole: bool,
 }
 
-/// Replace `path` with `bytes`: a temp file beside it, created exclusively (never through an
-/// existing file or symlink) and owner-only, fsynced, renamed over `path`, then the
-/// directory fsynced. A crash at any point leaves the old file or the new one.
+/// Replace `path` with `bytes` through [`crate::files::write_replacing`] (a private temp
+/// file, fsynced, renamed, the directory fsynced): a crash at any point leaves the old file
+/// or the new one.
 pub(super) fn replace(path: &Path, bytes: &[u8]) -> Result<(), QueueError> {
-    let dir = parent(path);
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io("create a temp file for", path))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_data())
-        .map_err(io("write a temp file for", path))?;
-    tmp.persist(path)
-        .map_err(|e| io("replace", path)(e.error))?;
-    sync_dir(dir);
-    Ok(())
-}
-
-/// Make renames in `dir` durable; not all platforms allow it, hence no error.
-pub(super) fn sync_dir(dir: &Path) {
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
+    crate::files::write_replacing(path, bytes).map_err(|e| io(e.step, path)(e.cause))
 }
 
 /// The directory `path` is in (`.` for a bare name).
