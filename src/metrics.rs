@@ -2,8 +2,9 @@
 //! [`verdict`] as `retake-chat status`, `/metrics` the counters and gauges in Prometheus' text
 //! format.
 //!
-//! Both are rendered from the live [`Health`] snapshot (the same JSON health.json holds) and,
-//! for the queue gauges, a fresh read of the queue file. It binds exactly the address given;
+//! Both are rendered from the live [`Health`]'s typed [`Snapshot`] (what health.json holds)
+//! and, for the queue gauges, a fresh read of the queue file. Each counter's HELP is its doc
+//! in health's one table of counters ([`Counters::each`]). It binds exactly the address given;
 //! the daemon owns the task and its shutdown.
 
 use std::fmt::Write as _;
@@ -16,12 +17,13 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::act::queue::{Queue, QueueStats};
-use crate::health::{Health, now_ms, verdict};
+use crate::act::queue::Queue;
+use crate::health::{
+    Cause, Counters, Disconnects, Health, QueueStats, Snapshot, Status, now_ms, verdict,
+};
 
 /// Prometheus' text exposition format, version 0.0.4.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -73,10 +75,10 @@ pub async fn serve(
 
 /// The live snapshot as health.json would hold it now, except that `updatedAt` is when the
 /// file was last written: a stuck writer (a full disk) makes `/healthz` fail as `status` would.
-fn snapshot(health: &Health) -> Value {
-    let mut snapshot = serde_json::from_str(&health.to_json()).unwrap_or(Value::Null);
+fn snapshot(health: &Health) -> Snapshot {
+    let mut snapshot = health.snapshot();
     if let Some(at) = health.written_at() {
-        snapshot["updatedAt"] = at.into();
+        snapshot.updated_at = Some(at);
     }
     snapshot
 }
@@ -99,62 +101,79 @@ async fn metrics(State(sources): State<Arc<Sources>>) -> Response {
     // it cannot be read.
     let stats = match tokio::task::spawn_blocking(move || queue.stats(now)).await {
         Ok(Ok(stats)) => stats,
-        _ => crate::health::queue_stats(&snapshot),
+        _ => snapshot.queue,
     };
     let body = render(&snapshot, &stats, now);
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }
 
-/// The exposition: every health counter as `retake_chat_<name>_total`, then the gauges.
-pub fn render(snapshot: &Value, queue: &QueueStats, now: i64) -> String {
+/// The exposition: every health counter as `retake_chat_<name>_total`, the disconnects by
+/// cause, then the gauges.
+pub fn render(snapshot: &Snapshot, queue: &QueueStats, now: i64) -> String {
     let mut out = String::new();
-    if let Some(counters) = snapshot["counters"].as_object() {
-        for (name, value) in counters {
-            let metric = format!("retake_chat_{}_total", snake_case(name));
-            let _ = writeln!(out, "# HELP {metric} {}", counter_help(name));
-            let _ = writeln!(out, "# TYPE {metric} counter");
-            let _ = writeln!(out, "{metric} {}", value.as_u64().unwrap_or(0));
-        }
+    counters(&mut out, &snapshot.counters);
+    disconnects(&mut out, &snapshot.disconnects);
+    for (name, help, value) in gauges(snapshot, queue, now) {
+        let metric = format!("retake_chat_{name}");
+        family(&mut out, &metric, help, "gauge");
+        let _ = writeln!(out, "{metric} {value}");
     }
-    if let Some(causes) = snapshot["disconnects"].as_object() {
-        let metric = "retake_chat_disconnects_total";
-        let _ = writeln!(
-            out,
-            "# HELP {metric} Established chat connections lost, by cause."
-        );
-        let _ = writeln!(out, "# TYPE {metric} counter");
-        for (cause, value) in causes {
-            let (cause, value) = (snake_case(cause), value.as_u64().unwrap_or(0));
-            let _ = writeln!(out, "{metric}{{cause=\"{cause}\"}} {value}");
-        }
+    out
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric.
+fn family(out: &mut String, metric: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {metric} {help}");
+    let _ = writeln!(out, "# TYPE {metric} {kind}");
+}
+
+fn counters(out: &mut String, counters: &Counters) {
+    for (name, help, value) in counters.each() {
+        let metric = format!("retake_chat_{name}_total");
+        family(out, &metric, help, "counter");
+        let _ = writeln!(out, "{metric} {value}");
     }
+}
+
+fn disconnects(out: &mut String, disconnects: &Disconnects) {
+    let metric = "retake_chat_disconnects_total";
+    family(out, metric, Disconnects::HELP, "counter");
+    for cause in Cause::ALL {
+        let (label, value) = (cause.label(), disconnects.get(cause));
+        let _ = writeln!(out, "{metric}{{cause=\"{label}\"}} {value}");
+    }
+}
+
+/// Every gauge as (name after `retake_chat_`, HELP, value); the timestamps only when known.
+fn gauges(
+    snapshot: &Snapshot,
+    queue: &QueueStats,
+    now: i64,
+) -> Vec<(&'static str, &'static str, f64)> {
     let seconds = |ms: i64| ms as f64 / 1000.0;
-    let connected = snapshot["status"] == "connected";
+    let flag = |on: bool| f64::from(u8::from(on));
+    let connected = snapshot.status.known() == Some(Status::Connected);
     let healthy = verdict(snapshot, now).healthy;
     let oldest_age = queue
         .oldest_queued
         .map_or(0.0, |t| seconds(now - t).max(0.0));
     let mut gauges = vec![
         ("up", "1 while the listener runs.", 1.0),
-        (
-            "healthy",
-            "1 when /healthz answers 200.",
-            f64::from(u8::from(healthy)),
-        ),
+        ("healthy", "1 when /healthz answers 200.", flag(healthy)),
         (
             "connected",
             "1 while connected and joined to the room.",
-            f64::from(u8::from(connected)),
+            flag(connected),
         ),
         (
             "reconnects",
             "Connection attempts after the first.",
-            snapshot["reconnects"].as_f64().unwrap_or(0.0),
+            snapshot.reconnects as f64,
         ),
         (
             "uptime_seconds",
             "Seconds since the listener started.",
-            snapshot["uptime"].as_f64().unwrap_or(0.0) / 1000.0,
+            snapshot.uptime as f64 / 1000.0,
         ),
         (
             "queue_pending",
@@ -172,88 +191,21 @@ pub fn render(snapshot: &Value, queue: &QueueStats, now: i64) -> String {
             oldest_age,
         ),
     ];
-    if let Some(at) = snapshot["script"]["loadedAt"].as_i64() {
+    if let Some(at) = snapshot.script.loaded_at {
         gauges.push((
             "script_loaded_timestamp_seconds",
             "When the running personality was loaded, Unix time.",
             seconds(at),
         ));
     }
-    if let Some(at) = snapshot["lastMessage"].as_i64() {
+    if let Some(at) = snapshot.last_message {
         gauges.push((
             "last_message_timestamp_seconds",
             "When the last viewer message arrived, Unix time.",
             seconds(at),
         ));
     }
-    for (name, help, value) in gauges {
-        let _ = writeln!(out, "# HELP retake_chat_{name} {help}");
-        let _ = writeln!(out, "# TYPE retake_chat_{name} gauge");
-        let _ = writeln!(out, "retake_chat_{name} {value}");
-    }
-    out
-}
-
-/// `messagesIn` → `messages_in`.
-fn snake_case(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else {
-            out.push('_');
-        }
-    }
-    out
-}
-
-/// HELP text of a health.json counter (a new counter still gets one).
-fn counter_help(name: &str) -> String {
-    let known = match name {
-        "eventsIn" => "Raw message payloads received from the socket.",
-        "messagesIn" => "Viewer messages handed to the personality.",
-        "repliesSent" => "Instant replies delivered.",
-        "acksSent" => "Acknowledgements delivered.",
-        "queued" => "Messages written to the queue for the agent.",
-        "ignored" => "Messages the personality chose to ignore.",
-        "moderation" => "Moderation events skipped.",
-        "own" => "The agent's own echoed messages skipped.",
-        "duplicates" => "Repeated message ids skipped.",
-        "malformed" => "Payloads of an unknown shape skipped.",
-        "unknownEvents" => "Socket.IO events nobody handles, counted and skipped.",
-        "tipDuplicates" => "Second copies of a tip (chat message and tip_received) dropped.",
-        "scriptErrors" => "Personality calls that failed, overran a budget or returned nonsense.",
-        "sendErrors" => "HTTP send attempts that failed (each retry counts).",
-        "sendDropped" => "Replies and acknowledgements that never reached the chat.",
-        "rateLimited" => "Replies not sent because the send budget was spent.",
-        "blocked" => "Texts not sent because they held a secret or matched [send] block.",
-        "wakes" => "Agent wakes started.",
-        "wakeFailures" => "Agent wakes that failed or timed out.",
-        "decisionsDropped" => "Decision-log records dropped because the writer fell behind.",
-        "transcriptDropped" => "Transcript lines dropped because the writer fell behind.",
-        "shed" => {
-            "Instant texts dropped, oldest first, because too many were waiting to be posted."
-        }
-        "unscripted" => {
-            "Messages queued without the personality because too many were waiting for it."
-        }
-        "repliesDropped" => "Replies and timer lines that never reached the chat.",
-        "repliesUnknown" => {
-            "Replies and timer lines posted without an answer in time: maybe in the chat."
-        }
-        "acksDropped" => "Acknowledgements that never reached the chat.",
-        "acksUnknown" => "Acknowledgements posted without an answer in time: maybe in the chat.",
-        "archived" => "Messages kept out of the full queue, written to its archive.",
-        "queueErrors" => "Queue writes that failed (the messages are kept and retried).",
-        "scriptLogSuppressed" => {
-            "Script log lines dropped over the log budget (10 a call, 60 a minute)."
-        }
-        _ => return format!("The {name} counter of health.json."),
-    };
-    known.to_string()
+    gauges
 }
 
 #[cfg(test)]
@@ -262,14 +214,14 @@ mod tests {
 
     #[test]
     fn counters_become_snake_case_totals() {
-        assert_eq!(snake_case("messagesIn"), "messages_in");
-        let snapshot = serde_json::json!({
+        let snapshot: Snapshot = serde_json::from_value(serde_json::json!({
             "status": "connected", "reconnects": 2, "uptime": 1500,
             "updatedAt": 1000, "writeIntervalMs": 1000,
             "counters": {"messagesIn": 3, "sendErrors": 1},
             "disconnects": {"serverClosed": 2, "pingTimeout": 1},
             "script": {"loadedAt": 500},
-        });
+        }))
+        .expect("a snapshot");
         let text = render(&snapshot, &QueueStats::default(), 1000);
         assert!(
             text.contains(
@@ -278,6 +230,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("retake_chat_send_errors_total 1\n"), "{text}");
+        // The HELP is the counter's doc in health's table.
+        assert!(
+            text.contains(
+                "# HELP retake_chat_messages_in_total Viewer messages handed to the personality.\n"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("retake_chat_disconnects_total{cause=\"server_closed\"} 2\n")
                 && text.contains("retake_chat_disconnects_total{cause=\"ping_timeout\"} 1\n"),

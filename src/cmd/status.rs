@@ -9,12 +9,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::Value;
-
-use crate::act::queue::{Queue, QueueStats};
+use crate::act::queue::Queue;
 use crate::cli::StatusArgs;
 use crate::config::{self, Env};
-use crate::health::{self, Report, Verdict, now_ms};
+use crate::health::{
+    Counters, Feed, QueueStats, Report, ScriptState, Snapshot, Status, Verdict, WakeState, now_ms,
+};
 use crate::state_lock::{self, Holder};
 use crate::visible;
 
@@ -30,17 +30,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         println!("{}", visible::json(&text));
     } else {
         let queue = queue.map_err(|e| e.to_string());
-        print!(
-            "{}",
-            summary(
-                &report.snapshot,
-                &report.verdict,
-                queue,
-                report.holder,
-                &dir,
-                now
-            )
-        );
+        print!("{}", summary(&report, queue, &dir, now));
     }
     Ok(if report.verdict.healthy {
         ExitCode::SUCCESS
@@ -50,19 +40,44 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The human summary: the verdict, then one aligned line per subject.
-fn summary(
-    s: &Value,
-    verdict: &Verdict,
-    queue: Result<QueueStats, String>,
-    holder: Holder,
-    dir: &Path,
-    now: i64,
-) -> String {
+fn summary(report: &Report, queue: Result<QueueStats, String>, dir: &Path, now: i64) -> String {
+    let s = &report.snapshot;
+    let mut out = headline(s.pid, &report.verdict);
+    let mut line = |name: &str, text: String| {
+        let _ = writeln!(out, "  {name:<13} {}", visible::escape(&text));
+    };
+    line("connection", connection(s, now));
+    if let Some(text) = listener(report.holder, dir) {
+        line("listener", text);
+    }
+    line("last message", ago(s.last_message, now, "none yet"));
+    line("messages", messages(s));
+    if let Some(error) = &s.history_error {
+        line("history", first_line(error));
+    }
+    line("queue", queue_line(s, queue, now));
+    line("last wake", wake(&s.wake, now));
+    line("script", script(&s.script, now));
+    if let Some(error) = &s.script.error {
+        line("script error", first_line(error));
+    }
+    line("sends", sends(&s.counters));
+    if let Some(error) = &s.last_error {
+        line("last error", first_line(error));
+    }
     let path = dir.join("health.json");
+    let written = ago(s.updated_at, now, "never");
+    line(
+        "health file",
+        format!("{}, written {written}", path.display()),
+    );
+    out
+}
+
+/// `retake-chat (pid N): healthy`, or `UNHEALTHY` and one line per reason.
+fn headline(pid: Option<u32>, verdict: &Verdict) -> String {
     let mut out = String::new();
-    let pid = s["pid"]
-        .as_u64()
-        .map_or(String::new(), |p| format!(" (pid {p})"));
+    let pid = pid.map_or(String::new(), |p| format!(" (pid {p})"));
     let word = if verdict.healthy {
         "healthy"
     } else {
@@ -73,21 +88,20 @@ fn summary(
     for reason in &verdict.reasons {
         let _ = writeln!(out, "  - {}", visible::escape(reason));
     }
-    let mut line = |name: &str, text: String| {
-        let _ = writeln!(out, "  {name:<13} {}", visible::escape(&text));
-    };
-    let status = s["status"].as_str().unwrap_or("unknown");
-    let updated = s["updatedAt"].as_i64();
-    let mut uptime = s["uptime"].as_i64().unwrap_or(0);
-    if status != "stopped" {
-        uptime += updated.map_or(0, |t| (now - t).max(0));
+    out
+}
+
+/// `connected, up 2h 3m, 1 reconnects (lost: 1 serverClosed)`.
+fn connection(s: &Snapshot, now: i64) -> String {
+    let stopped = s.status.known() == Some(Status::Stopped);
+    let mut uptime = i64::try_from(s.uptime).unwrap_or(i64::MAX);
+    if !stopped {
+        uptime = uptime.saturating_add(s.updated_at.map_or(0, |t| (now - t).max(0)));
     }
-    let reconnects = s["reconnects"].as_u64().unwrap_or(0);
-    let lost: Vec<String> = s["disconnects"]
-        .as_object()
+    let lost: Vec<String> = crate::health::Cause::ALL
         .into_iter()
-        .flatten()
-        .filter_map(|(cause, n)| Some((cause, n.as_u64().filter(|&n| n > 0)?)))
+        .map(|cause| (cause.name(), s.disconnects.get(cause)))
+        .filter(|&(_, n)| n > 0)
         .map(|(cause, n)| format!("{n} {cause}"))
         .collect();
     let lost = if lost.is_empty() {
@@ -95,112 +109,107 @@ fn summary(
     } else {
         format!(" (lost: {})", lost.join(", "))
     };
-    line(
-        "connection",
-        format!(
-            "{status}, up {}, {reconnects} reconnects{lost}",
-            span(uptime)
-        ),
-    );
+    let status = s.status.as_str().unwrap_or("unknown");
+    format!(
+        "{status}, up {}, {} reconnects{lost}",
+        span(uptime),
+        s.reconnects
+    )
+}
+
+/// Who holds `listener.lock`; nothing when there is no lock file.
+fn listener(holder: Holder, dir: &Path) -> Option<String> {
     let lock = dir.join(state_lock::FILE);
-    match holder {
-        Holder::Running(Some(pid)) => {
-            line("listener", format!("pid {pid} holds {}", lock.display()))
-        }
-        Holder::Running(None) => line("listener", format!("running (holds {})", lock.display())),
-        Holder::Free => line(
-            "listener",
-            format!("not running (nothing holds {})", lock.display()),
-        ),
-        Holder::NoFile => {}
-    }
-    let count = |name: &str| s["counters"][name].as_u64().unwrap_or(0);
-    line(
-        "last message",
-        ago(s["lastMessage"].as_i64(), now, "none yet"),
-    );
-    let source = match s["source"].as_str() {
-        Some("catching up") => "the socket, catching up from the history",
-        Some("polling") => "the history, polled (the socket is out of reach)",
-        Some("none") if status == "stopped" => "nowhere (stopped)",
-        Some("none") => "nowhere yet (the socket is out of reach)",
-        _ => "the socket",
+    Some(match holder {
+        Holder::Running(Some(pid)) => format!("pid {pid} holds {}", lock.display()),
+        Holder::Running(None) => format!("running (holds {})", lock.display()),
+        Holder::Free => format!("not running (nothing holds {})", lock.display()),
+        Holder::NoFile => return None,
+    })
+}
+
+/// Where messages come from, and what the history added.
+fn messages(s: &Snapshot) -> String {
+    let stopped = s.status.known() == Some(Status::Stopped);
+    let source = match s.source {
+        Some(Feed::CatchingUp) => "the socket, catching up from the history",
+        Some(Feed::Polling) => "the history, polled (the socket is out of reach)",
+        Some(Feed::None) if stopped => "nowhere (stopped)",
+        Some(Feed::None) => "nowhere yet (the socket is out of reach)",
+        Some(Feed::Socket) | None => "the socket",
     };
-    let history_errors = match count("historyErrors") {
+    let c = &s.counters;
+    let history_errors = match c.history_errors.get() {
         0 => String::new(),
         n => format!(", {n} history errors"),
     };
-    line(
-        "messages",
-        format!(
-            "from {source}; {} caught up, {} polled{history_errors}",
-            count("caughtUp"),
-            count("polled"),
-        ),
-    );
-    if let Some(error) = s["historyError"].as_str() {
-        line("history", first_line(error));
-    }
+    format!(
+        "from {source}; {} caught up, {} polled{history_errors}",
+        c.caught_up.get(),
+        c.polled.get(),
+    )
+}
+
+/// The queue now (or as last written, when it cannot be read) and its troubles since the start.
+fn queue_line(s: &Snapshot, queue: Result<QueueStats, String>, now: i64) -> String {
     let (stats, note) = match queue {
         Ok(stats) => (stats, String::new()),
-        Err(e) => (health::queue_stats(s), format!(" (as last written; {e})")),
+        Err(e) => (s.queue, format!(" (as last written; {e})")),
     };
     let oldest = stats.oldest_queued.map_or(String::new(), |t| {
         format!(", oldest waiting {}", span(now - t))
     });
     // Since the start: the verdict above says whether the queue can be written now.
-    let troubles: Vec<String> = [("write errors", "queueErrors"), ("archived", "archived")]
-        .into_iter()
-        .filter(|(_, name)| count(name) > 0)
-        .map(|(what, name)| format!("{} {what}", count(name)))
-        .collect();
+    let c = &s.counters;
+    let troubles: Vec<String> = [
+        ("write errors", c.queue_errors.get()),
+        ("archived", c.archived.get()),
+    ]
+    .into_iter()
+    .filter(|&(_, n)| n > 0)
+    .map(|(what, n)| format!("{n} {what}"))
+    .collect();
     let troubles = if troubles.is_empty() {
         String::new()
     } else {
         format!(" ({})", troubles.join(", "))
     };
-    line(
-        "queue",
-        format!(
-            "{} pending, {} leased{oldest}{troubles}{note}",
-            stats.pending, stats.leased
-        ),
-    );
-    let wake = &s["wake"];
-    let outcome = match (wake["ok"].as_bool(), wake["error"].as_str()) {
+    format!(
+        "{} pending, {} leased{oldest}{troubles}{note}",
+        stats.pending, stats.leased
+    )
+}
+
+/// When the agent was last woken, and how that went.
+fn wake(wake: &WakeState, now: i64) -> String {
+    let outcome = match (wake.ok, &wake.error) {
         (Some(true), _) => ", ok".to_string(),
         (Some(false), Some(error)) => format!(", failed: {error}"),
         (Some(false), None) => ", failed".to_string(),
         (None, _) => String::new(),
     };
-    let at = ago(wake["at"].as_i64(), now, "never");
-    line("last wake", format!("{at}{outcome}"));
-    let script = &s["script"];
-    let loaded = ago(script["loadedAt"].as_i64(), now, "not loaded");
-    let name = script["path"].as_str().unwrap_or("unknown");
-    line("script", format!("{name}, loaded {loaded}"));
-    if let Some(error) = script["error"].as_str() {
-        line("script error", first_line(error));
-    }
-    line(
-        "sends",
-        format!(
-            "{} send errors, {} dropped, {} unknown, {} rate-limited",
-            count("sendErrors"),
-            count("sendDropped"),
-            count("repliesUnknown") + count("acksUnknown"),
-            count("rateLimited")
-        ),
-    );
-    if let Some(error) = s["lastError"].as_str() {
-        line("last error", first_line(error));
-    }
-    let written = ago(updated, now, "never");
-    line(
-        "health file",
-        format!("{}, written {written}", path.display()),
-    );
-    out
+    format!("{}{outcome}", ago(wake.at, now, "never"))
+}
+
+/// The personality and when it was loaded.
+fn script(script: &ScriptState, now: i64) -> String {
+    let loaded = ago(script.loaded_at, now, "not loaded");
+    // The path is always written (before the first write): empty means the file had none.
+    let name = Some(script.path.as_str())
+        .filter(|p| !p.is_empty())
+        .unwrap_or("unknown");
+    format!("{name}, loaded {loaded}")
+}
+
+/// What went wrong sending, since the start.
+fn sends(c: &Counters) -> String {
+    format!(
+        "{} send errors, {} dropped, {} unknown, {} rate-limited",
+        c.send_errors.get(),
+        c.send_dropped.get(),
+        c.replies_unknown.get() + c.acks_unknown.get(),
+        c.rate_limited.get()
+    )
 }
 
 /// "12s ago", or `never` when there is no time.

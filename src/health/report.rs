@@ -1,20 +1,23 @@
 //! What `retake-chat status` and the MCP server's `chat_status` report: the listener's
-//! health.json, who holds its state directory's lock, and the verdict on both.
+//! health.json (as written, and read into the typed [`Snapshot`] that is judged), who holds
+//! its state directory's lock, and the verdict on both.
 
 use std::path::Path;
 
 use anyhow::Context;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Process, Verdict, judge};
-use crate::act::queue::QueueStats;
+use super::{Process, QueueStats, Snapshot, Verdict, judge};
 use crate::state_lock::{self, Holder};
 
 /// A listener's health, read from its state directory.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// health.json, a JSON object.
-    pub snapshot: Value,
+    /// health.json, read leniently (a field it cannot read is unknown).
+    pub snapshot: Snapshot,
+    /// health.json as written, a JSON object: what `status --json` prints.
+    pub file: Value,
     /// Who holds `listener.lock`.
     pub holder: Holder,
     /// Healthy or not, and why.
@@ -25,7 +28,10 @@ impl Report {
     /// Read health.json in `dir` and judge it at `now` (epoch ms); the error is one sentence
     /// naming the file.
     pub fn read(dir: &Path, now: i64) -> anyhow::Result<Self> {
-        let snapshot = read_snapshot(&dir.join("health.json"))?;
+        let path = dir.join("health.json");
+        let file = read_object(&path)?;
+        let snapshot = Snapshot::deserialize(&file)
+            .with_context(|| format!("health file {} is not a snapshot", path.display()))?;
         // An unreadable lock file tells nothing either way: judge by the snapshot's pid.
         let holder = state_lock::holder(dir).unwrap_or(Holder::NoFile);
         let process = match holder {
@@ -36,16 +42,17 @@ impl Report {
         let verdict = judge(&snapshot, now, process);
         Ok(Self {
             snapshot,
+            file,
             holder,
             verdict,
         })
     }
 
-    /// The snapshot plus `listener` (`{"running", "pid"}`, null when unknown) and `verdict`
+    /// The file plus `listener` (`{"running", "pid"}`, null when unknown) and `verdict`
     /// (`{"healthy", "reasons"}`): what `status --json` prints. `queue`, when given, replaces
     /// the counts health.json had at its last write with the queue as it is now.
     pub fn to_json(&self, queue: Option<QueueStats>) -> Value {
-        let mut json = self.snapshot.clone();
+        let mut json = self.file.clone();
         if let Value::Object(map) = &mut json {
             if let Some(stats) = queue.and_then(|stats| serde_json::to_value(stats).ok()) {
                 map.insert("queue".into(), stats);
@@ -66,7 +73,7 @@ impl Report {
 }
 
 /// health.json as a JSON object, or one sentence naming the file.
-fn read_snapshot(path: &Path) -> anyhow::Result<Value> {
+fn read_object(path: &Path) -> anyhow::Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "no readable health file at {} (is the listener running with this state directory?)",

@@ -10,7 +10,8 @@ use notify::{RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::act::queue::{Queue, QueueStats};
+use crate::act::queue::Queue;
+use crate::health::QueueStats;
 use crate::health::now_ms;
 
 /// The longest between two looks at the queue.

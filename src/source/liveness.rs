@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::health::Cause;
+
 /// Allowance beyond the server's own deadline: a ping is late, not lost, for this long.
 const MARGIN: Duration = Duration::from_secs(1);
 
@@ -32,7 +34,7 @@ pub enum Loss {
 }
 
 impl Loss {
-    /// The cause as health.json and `/metrics` name it.
+    /// The cause as health counts it (health.json's `disconnects`, `/metrics`' `cause`).
     pub fn cause(&self) -> Cause {
         match self {
             Loss::ServerClosed => Cause::ServerClosed,
@@ -70,39 +72,6 @@ impl fmt::Display for Loss {
             }
             Loss::PingTimeout(silent) => write!(f, "no ping for {}s", silent.as_secs()),
             Loss::TransportError(error) => write!(f, "connection error: {error}"),
-        }
-    }
-}
-
-/// The kinds of [`Loss`], counted apart in health.json's `disconnects`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
-    /// [`Loss::ServerClosed`].
-    ServerClosed,
-    /// [`Loss::Kicked`].
-    Kicked,
-    /// [`Loss::PingTimeout`].
-    PingTimeout,
-    /// [`Loss::TransportError`].
-    TransportError,
-}
-
-impl Cause {
-    /// Every cause, in the order health.json lists them.
-    pub const ALL: [Cause; 4] = [
-        Cause::ServerClosed,
-        Cause::Kicked,
-        Cause::PingTimeout,
-        Cause::TransportError,
-    ];
-
-    /// The name in health.json (`serverClosed`) and, snake-cased, in `/metrics`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cause::ServerClosed => "serverClosed",
-            Cause::Kicked => "kicked",
-            Cause::PingTimeout => "pingTimeout",
-            Cause::TransportError => "transportError",
         }
     }
 }

@@ -28,9 +28,9 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::config::QueueConfig;
+// The counts are health's to report (`Queue::stats` computes them).
+use crate::health::QueueStats;
 use file::Mode;
 pub use item::{Line, QueueItem, parse};
 pub use writer::{Writer, Written};
@@ -96,22 +96,6 @@ fn disk_full_prefix(cause: &std::io::Error) -> &'static str {
         StorageFull | FileTooLarge | QuotaExceeded => "disk full: ",
         _ => "",
     }
-}
-
-/// Counts for health and `status`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QueueStats {
-    /// Items waiting to be taken.
-    pub pending: usize,
-    /// Items taken and not yet acknowledged, lease still running.
-    pub leased: usize,
-    /// `ts` of the oldest pending item (epoch ms).
-    pub oldest_pending: Option<i64>,
-    /// When the longest-waiting pending item was queued (epoch ms).
-    pub oldest_queued: Option<i64>,
-    /// Lines that are not queue items.
-    pub unreadable: usize,
 }
 
 /// The queue file, its lock, its ledger and its archive.
