@@ -18,12 +18,13 @@ use crate::act::Actions;
 use crate::catchup::{Handled, Origin, held_back};
 use crate::decisions::{DecisionLog, Record};
 use crate::event::{ChatEvent, Normalized, Via, normalize, normalize_follow};
-use crate::health::{Health, Status, now_ms};
+use crate::health::{Health, Status};
 use crate::live::Live;
 use crate::rooms::Rooms;
 use crate::script::quiet::breaks_silence;
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError, Silence, hooks};
 use crate::source::Inbound;
+use crate::time::now_ms;
 use crate::transcript::Transcript;
 
 /// The personality stage and what it needs.

@@ -60,7 +60,7 @@ impl Record {
         error: Option<String>,
     ) -> Self {
         Self {
-            ts: crate::health::now_ms(),
+            ts: crate::time::now_ms(),
             id: event.id.clone(),
             author: event.author.clone(),
             kind: event.kind.clone(),

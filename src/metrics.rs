@@ -21,9 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::act::queue::Queue;
-use crate::health::{
-    Cause, Counters, Disconnects, Health, QueueStats, Snapshot, Status, now_ms, verdict,
-};
+use crate::health::{Cause, Counters, Disconnects, Health, QueueStats, Snapshot, Status, verdict};
+use crate::time::now_ms;
 
 /// Prometheus' text exposition format, version 0.0.4.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -23,8 +23,9 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, TranscriptConfig};
 use crate::event::ChatEvent;
-use crate::health::{Health, now_ms};
+use crate::health::Health;
 use crate::rotating::{Feed, Rotation};
+use crate::time::now_ms;
 
 /// One transcript line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -82,7 +82,7 @@ async fn status_follows_the_listener_connected_disconnected_stopped() {
 
 /// A connected snapshot as a listener with pid `pid` would have written it `age_ms` ago.
 fn write_health(dir: &Path, pid: u32, age_ms: i64) {
-    let now = retake_chat::health::now_ms();
+    let now = retake_chat::time::now_ms();
     let snapshot = json!({
         "status": "connected", "lastMessage": null, "reconnects": 0, "uptime": 1000,
         "pid": pid, "updatedAt": now - age_ms, "startedAt": now - 1000,

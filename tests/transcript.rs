@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use retake_chat::fake::v1_message;
-use retake_chat::health::now_ms;
+use retake_chat::time::now_ms;
 use retake_chat::transcript::{self, Line};
 use serde_json::{Value, json};
 

@@ -20,8 +20,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::event::ChatEvent;
-use crate::health::{Health, now_ms};
+use crate::health::Health;
 use crate::script::Decision;
+use crate::time::now_ms;
 use outbox::OutboxTx;
 use queue::{Queue, QueueItem, Writer, Written};
 use reply::{Outgoing, Purpose};

@@ -17,7 +17,8 @@ use tokio::time::Instant;
 use super::queue::Queue;
 use crate::config::{Tls, WakeConfig};
 use crate::error_text::with_causes;
-use crate::health::{Health, now_ms};
+use crate::health::Health;
+use crate::time::now_ms;
 
 /// How often the queue is looked at for health and re-waking (more often when re-waking is
 /// set below this).

@@ -127,7 +127,7 @@ impl History {
             }
             body.extend_from_slice(&chunk);
         }
-        parse(&body, crate::health::now_ms())
+        parse(&body, crate::time::now_ms())
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::act::queue::{Queue, QueueItem};
 use crate::cli::{QueueAction, QueueArgs};
 use crate::config::{self, Env};
-use crate::health::now_ms;
+use crate::time::now_ms;
 use crate::transcript::{self, Line};
 use crate::visible;
 

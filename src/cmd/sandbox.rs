@@ -22,8 +22,9 @@ use crate::act::guard::Guard;
 use crate::cli::SandboxArgs;
 use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Secret};
 use crate::fake::{FakeOptions, FakeRetake, wait_until};
-use crate::health::{Health, now_ms};
+use crate::health::Health;
 use crate::script::{Runtime, ScriptError, reload};
+use crate::time::now_ms;
 use crate::visible;
 
 mod agent;

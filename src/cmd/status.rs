@@ -13,9 +13,10 @@ use crate::act::queue::Queue;
 use crate::cli::StatusArgs;
 use crate::config::{self, Env};
 use crate::health::{
-    Counters, Feed, QueueStats, Report, ScriptState, Snapshot, Status, Verdict, WakeState, now_ms,
+    Counters, Feed, QueueStats, Report, ScriptState, Snapshot, Status, Verdict, WakeState,
 };
 use crate::state_lock::{self, Holder};
+use crate::time::now_ms;
 use crate::visible;
 
 /// Print the listener's state; the exit code is the verdict.

@@ -15,12 +15,13 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use crate::time::now_ms;
+
 mod counters;
 mod report;
 mod snapshot;
 mod verdict;
 mod writer;
-pub use crate::time::now_ms;
 pub use counters::{Cause, Counter, Counters, Disconnects};
 pub use report::Report;
 pub use snapshot::{Feed, QueueStats, ScriptState, Snapshot, Status, StatusWord, WakeState};

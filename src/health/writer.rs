@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Health, now_ms};
+use super::Health;
+use crate::time::now_ms;
 
 impl Health {
     /// Write health.json atomically ([`crate::files::write_replacing`]).

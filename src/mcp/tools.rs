@@ -19,7 +19,8 @@ use super::wait;
 use crate::act::queue::{Queue, QueueItem};
 use crate::act::reply::agent::{self, ReplyError};
 use crate::config::{self, Env, Local, Overrides};
-use crate::health::{Report, now_ms};
+use crate::health::Report;
+use crate::time::now_ms;
 use crate::transcript::{self, Line};
 
 /// What the model is told when it connects.

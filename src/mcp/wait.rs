@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::act::queue::Queue;
 use crate::health::QueueStats;
-use crate::health::now_ms;
+use crate::time::now_ms;
 
 /// The longest between two looks at the queue.
 const RECHECK: Duration = Duration::from_millis(500);

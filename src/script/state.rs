@@ -37,7 +37,7 @@ impl Clock {
     /// Milliseconds since the Unix epoch, by this clock.
     pub fn now_ms(&self) -> i64 {
         match self {
-            Self::System => super::now_ms(),
+            Self::System => crate::time::now_ms(),
             Self::Simulated(clock) => clock.now_ms(),
         }
     }

@@ -152,10 +152,7 @@ impl Harness {
         (setup.tweak)(&mut config);
         let mut pace = Pace::default();
         if setup.sim_clock {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("the clock is past 1970");
-            let start = i64::try_from(now.as_millis()).expect("epoch ms fit");
+            let start = retake_chat::time::now_ms();
             pace.clock = Clock::Simulated(SimClock::new(start));
             pace.tick = SIM_TICK;
         }

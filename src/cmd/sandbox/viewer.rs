@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{BOT, RIVAL, RIVAL_ID, ROOM, live};
 use crate::event::{Normalized, normalize, normalize_follow};
-use crate::health::now_ms;
+use crate::time::now_ms;
 
 /// How far before the newest message heard a catch-up still looks (`catchup.rs`'s slack),
 /// less a second, so a `/late` line allowed here is always read back.
