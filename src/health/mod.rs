@@ -1,7 +1,7 @@
 //! What the listener is doing, for people and watchdogs: counters, connection state, the
 //! script's last load, the last wake.
 //!
-//! Every stage holds an `Arc<Health>` and reports into it; the [`writer`] writes its
+//! Every stage holds an `Arc<Health>` and reports into it; the writer ([`run`]) writes its
 //! [`Snapshot`] to `health.json` every interval and soon after each state change. Nothing
 //! here ever holds the access token. [`verdict`] judges a snapshot healthy or not, for
 //! `retake-chat status` (through [`Report`]) and `/healthz` alike. Depends on leaf modules
