@@ -81,12 +81,12 @@ async fn outage(length: Duration, tweak: fn(&mut Config), tag: &str) {
 /// A second out, with the harness's quick backoff (50 ms to 0.5 s): several attempts, each
 /// refused, then back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_1s_outage() {
+async fn after_a_1s_outage_it_rejoins_and_answers_once() {
     outage(Duration::from_secs(1), |_| {}, "one").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kick_loop() {
+async fn after_ten_kicks_in_a_row_it_rejoins_each_time_and_answers_once() {
     let h = Harness::start().await;
     let fake = &h.fake;
     // Kick the listener every time it gets into the room, ten times over.

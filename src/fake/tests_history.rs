@@ -176,7 +176,10 @@ async fn items_come_in_the_shape_the_test_chose() {
             }
         }
     }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_socket_message_and_its_flat_history_copy_normalize_alike() {
     // The listener matches a v2 socket message with its flat history copy by these fields.
     let fake = fake_with(|o| o.history_shape = HistoryShape::Flat).await;
     let socket = v2_message(ROOM, "u7", "viewer7", "is it live?");
@@ -204,7 +207,10 @@ async fn items_come_in_the_shape_the_test_chose() {
         (live.id.as_str(), kept.id.as_str()),
         ("sandbox-7", "sandbox-7")
     );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_array_history_answers_with_the_items_alone() {
     let fake = fake_with(|o| o.history_bare_array = true).await;
     fake.add_history(ROOM, v1_at("c1", "bare"));
     let (status, body) = get(&fake.v1_history_url(), &[("userDbId", ROOM)]).await;

@@ -280,7 +280,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timer_names() {
+    fn timer_names_give_periods_from_30_s_to_24_h_and_nothing_else() {
         assert_eq!(timer_period("every_30s"), Some(Duration::from_secs(30)));
         assert_eq!(timer_period("every_5m"), Some(Duration::from_secs(300)));
         assert_eq!(timer_period("every_2h"), Some(Duration::from_secs(7200)));
@@ -317,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn positions() {
+    fn position_of_finds_the_fn_line_skipping_comments_and_longer_names() {
         let src = "// fn on_message(x)\nfn helper() {}\n  fn  on_tip (ev) {}\nfn on_tipx(ev) {}";
         assert_eq!(position_of(src, "on_tip"), Some((3, 3)));
         assert_eq!(position_of(src, "on_start"), None);

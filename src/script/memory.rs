@@ -252,7 +252,7 @@ mod tests {
     }
 
     #[test]
-    fn limits_hold() {
+    fn values_keys_and_author_names_past_their_limits_are_refused() {
         let mut m = Memory::default();
         let big = "x".repeat(MAX_VALUE_BYTES);
         assert!(m.remember("k", json!(big)).is_err());

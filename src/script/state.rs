@@ -250,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_per_author() {
+    fn count_is_kept_per_author() {
         let (mut s, _) = at(0);
         assert_eq!(s.count("a"), 1);
         assert_eq!(s.count("a"), 2);

@@ -95,7 +95,7 @@ fn shipped_personality_matches_the_seed() {
 }
 
 #[test]
-fn return_conventions() {
+fn each_return_convention_is_its_decision_and_other_values_are_bad_returns() {
     let runtime = Runtime::new(Limits::default());
     let cases = [
         ("()", Decision::Ignore),
@@ -361,7 +361,7 @@ fn versions_follow_content() {
 }
 
 #[test]
-fn shared_across_threads() {
+fn a_runtime_is_shared_across_threads_and_a_runaway_on_one_does_not_stop_another() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Personality>();
     send_sync::<Runtime>();
