@@ -38,7 +38,8 @@
 //! - [`transcript`]: the chat as the listener saw it, for the agent's context.
 //! - [`platform`]: the HTTP client and bearer header every request to retake.tv uses.
 //! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
-//! - [`fake`]: an in-process fake retake.tv on loopback for tests and the sandbox.
+//! - [`fake`]: an in-process fake retake.tv on loopback for tests, the sandbox and the
+//!   benchmark, and the `wait_until` they poll it with.
 
 pub mod act;
 pub mod catchup;
