@@ -245,8 +245,8 @@ fn memory_global_and_per_author() {
     );
 }
 
-#[test]
-fn memory_survives_a_restart_through_its_file() {
+#[tokio::test]
+async fn memory_survives_a_restart_through_its_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("memory.json");
     let open = || {
@@ -265,11 +265,8 @@ fn memory_survives_a_restart_through_its_file() {
     assert_eq!(say(&runtime, &p, "ann", "x"), "0");
     // The first change is saved at once, in the background; later ones wait for the throttle
     // or save_memory.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !path.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    assert!(path.exists(), "saved in the background");
+    let saved = crate::fake::wait_until(std::time::Duration::from_secs(10), || path.exists());
+    assert!(saved.await, "saved in the background");
     assert_eq!(say(&runtime, &p, "ann", "x"), "1");
     assert_eq!(runtime.save_memory().ok(), Some(true));
     assert_eq!(runtime.save_memory().ok(), Some(false));
