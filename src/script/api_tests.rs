@@ -128,7 +128,7 @@ fn cooldowns_and_now_follow_the_simulated_clock() {
 }
 
 #[test]
-fn pick_chance_and_matches() {
+fn pick_chance_and_matches_work_as_documented_and_seeded_picks_repeat() {
     let (runtime, _) = simulated();
     let p = compile(
         &runtime,
@@ -414,7 +414,7 @@ fn tests() {
 }
 
 #[test]
-fn on_start_and_timers() {
+fn timers_run_shortest_first_and_on_start_and_timers_may_only_say_a_line() {
     let (runtime, _) = simulated();
     let source = r#"fn on_message(msg) {}
 fn on_start() { remember("started", true); "hello chat" }

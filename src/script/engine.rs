@@ -297,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn sleep_is_replaced() {
+    fn sleep_fails_at_once_instead_of_blocking_the_thread() {
         let engine = build(&Limits::default(), CallBudget::new(), &Arc::default());
         let started = Instant::now();
         let result = engine.run("sleep(5);");

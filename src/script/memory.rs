@@ -233,7 +233,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn remember_recall_forget() {
+    fn what_is_remembered_is_recalled_until_forgotten() {
         let mut m = Memory::default();
         m.remember("k", json!(1)).expect("fits");
         m.remember_for("alice", "seen", json!(["gm"]))

@@ -17,7 +17,7 @@ fn temp_queue() -> (tempfile::TempDir, Queue) {
 }
 
 #[test]
-fn take_lease_ack_cycle() {
+fn taken_items_are_leased_and_come_back_when_it_ends_unless_acked() {
     let (_dir, queue) = temp_queue();
     queue
         .append(&[item("a"), item("b"), item("c")])
