@@ -22,7 +22,7 @@ use crate::act::{self, Actions, wake};
 use crate::catchup::{CatchUp, Handled, History, Link};
 use crate::config::{ApiVersion, Config, ScriptChoice};
 use crate::decider::Decider;
-use crate::decisions::{self, DecisionLog};
+use crate::decision_log::{self, DecisionLog};
 use crate::health::{self, Health, Status};
 use crate::live::Live;
 use crate::rooms::Rooms;
@@ -268,7 +268,7 @@ pub async fn run_paced(
         (DecisionLog::printing(), None)
     } else if config.decisions.max_bytes > 0 {
         let (log, records_rx) = DecisionLog::channel(health.clone());
-        let task = tokio::spawn(decisions::run(
+        let task = tokio::spawn(decision_log::run(
             records_rx,
             config.decisions_path(),
             config.decisions.clone(),

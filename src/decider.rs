@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::act::Actions;
 use crate::catchup::{Handled, Origin, held_back};
-use crate::decisions::{DecisionLog, Record};
+use crate::decision_log::{DecisionLog, Record};
 use crate::event::{ChatEvent, Normalized, Via, normalize, normalize_follow};
 use crate::health::{Health, Status};
 use crate::live::Live;

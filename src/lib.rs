@@ -24,7 +24,7 @@
 //! - [`act`]: what a decision does: send a reply, append to the queue, wake the agent.
 //! - [`health`]: counters and state, written to `health.json`; the healthy-or-not verdict.
 //! - [`metrics`]: the optional HTTP endpoint: `/healthz` and Prometheus `/metrics`.
-//! - [`decisions`]: the decision log, one JSON line per decided event, rotated by size.
+//! - [`decision_log`]: the decision log, one JSON line per decided event, rotated by size.
 //! - [`rotating`]: JSON-lines files written off the hot path and rotated by size (the
 //!   decision log, the transcript).
 //! - [`files`]: the state directory and its files private; temp files never through a link.
@@ -48,7 +48,7 @@ pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod decider;
-pub mod decisions;
+pub mod decision_log;
 pub mod error_text;
 pub mod event;
 pub mod fake;
