@@ -25,6 +25,7 @@ use crate::decider::Decider;
 use crate::decision_log::{self, DecisionLog};
 use crate::health::{self, Health, Status};
 use crate::live::Live;
+use crate::outcome::{Outcome, Outcomes};
 use crate::rooms::Rooms;
 use crate::script::{self, Clock, Personality, Runtime, Session, reload};
 use crate::source::{self, Backoff, Inbound, SourceConfig};
@@ -60,7 +61,16 @@ pub async fn run_with_quiet(
     quiet_rx: mpsc::UnboundedReceiver<()>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    run_paced(config, health, quiet_rx, Pace::default(), shutdown).await
+    let outcomes = Outcomes::off();
+    run_paced(
+        config,
+        health,
+        quiet_rx,
+        Pace::default(),
+        outcomes,
+        shutdown,
+    )
+    .await
 }
 
 /// The listener's sense of time. Users never set it (the binary and the sandbox run the
@@ -84,12 +94,14 @@ impl Default for Pace {
     }
 }
 
-/// [`run_with_quiet`] at `pace`.
+/// [`run_with_quiet`] at `pace`, publishing what happens on `outcomes` (the sandbox's screen
+/// and the tests subscribe to it).
 pub async fn run_paced(
     config: Config,
     health: Arc<Health>,
     mut quiet_rx: mpsc::UnboundedReceiver<()>,
     pace: Pace,
+    outcomes: Outcomes,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     // Ours alone (0700), and refused if others could plant links where our files go.
@@ -142,7 +154,11 @@ pub async fn run_paced(
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (raw_tx, raw_rx) = mpsc::unbounded_channel();
-    let (reply_tx, reply_rx) = act::outbox::outbox(config.backlog.instant_texts, health.clone());
+    let (reply_tx, reply_rx) = act::outbox::outbox(
+        config.backlog.instant_texts,
+        health.clone(),
+        outcomes.clone(),
+    );
     let (queue_tx, queue_rx) = mpsc::unbounded_channel();
     let (waker, wake_rx) = wake::channel();
 
@@ -226,12 +242,18 @@ pub async fn run_paced(
         .collect();
     let catchup_task = tokio::spawn(catch_up(history, None).run(link_rx, shutdown_rx.clone()));
     if let ScriptChoice::File(path) = &config.script {
-        let health = health.clone();
+        let (health, outcomes) = (health.clone(), outcomes.clone());
         let report = move |outcome| match outcome {
             reload::ReloadOutcome::Loaded { name, loaded_at_ms } => {
-                health.script_loaded(&name, loaded_at_ms)
+                health.script_loaded(&name, loaded_at_ms);
+                outcomes.publish(|| Outcome::Reloaded { path: name });
             }
-            reload::ReloadOutcome::Failed { error, .. } => health.script_failed(error),
+            reload::ReloadOutcome::Failed { error, .. } => {
+                outcomes.publish(|| Outcome::ReloadFailed {
+                    error: error.clone(),
+                });
+                health.script_failed(error);
+            }
         };
         tokio::spawn(reload::run(
             runtime.clone(),
@@ -277,6 +299,7 @@ pub async fn run_paced(
     } else {
         (DecisionLog::disabled(health.clone()), None)
     };
+    let decision_log = decision_log.publishing(outcomes.clone());
     let (transcript, transcript_task) = if config.transcript.max_bytes > 0 {
         let (transcript, lines_rx) = Transcript::channel(health.clone(), &config.creds.agent_name);
         let task = tokio::spawn(transcript::run(
@@ -290,7 +313,9 @@ pub async fn run_paced(
     };
     let reply_task = {
         let (limits, health, said) = (config.send.clone(), health.clone(), transcript.clone());
-        tokio::spawn(async move { act::reply::run(reply_rx, sender, &limits, health, said).await })
+        tokio::spawn(async move {
+            act::reply::run(reply_rx, sender, &limits, health, said, outcomes).await
+        })
     };
     let actions = Actions {
         reply_tx,

@@ -5,6 +5,8 @@
 //! The personality thread only hands a [`Record`] to a bounded channel ([`DecisionLog::record`]
 //! never blocks, and drops and counts when the writer falls behind); [`run`] writes batches from
 //! a blocking worker and rotates by size ([`crate::rotating`], which the transcript shares).
+//! Every record is also published as an [`Outcome::Decided`], whether the file is written or
+//! not ([`DecisionLog::publishing`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::sync::mpsc;
 use crate::config::DecisionsConfig;
 use crate::event::ChatEvent;
 use crate::health::Health;
+use crate::outcome::{Outcome, Outcomes};
 use crate::rotating::{Feed, Rotation};
 use crate::script::Decision;
 
@@ -106,13 +109,20 @@ pub struct DecisionLog {
     feed: Feed<Record>,
     /// Print each record on stdout instead ([`DecisionLog::printing`]).
     print: bool,
+    /// Where each record is published too.
+    outcomes: Outcomes,
 }
 
 impl DecisionLog {
     /// A log whose records go to the returned receiver (give it to [`run`]).
     pub fn channel(health: Arc<Health>) -> (Self, mpsc::Receiver<Record>) {
         let (feed, rx) = Feed::channel(health, |counters| &counters.decisions_dropped);
-        (Self { feed, print: false }, rx)
+        let log = Self {
+            feed,
+            print: false,
+            outcomes: Outcomes::off(),
+        };
+        (log, rx)
     }
 
     /// A log that records nothing (`[decisions] max_bytes = 0`).
@@ -120,6 +130,7 @@ impl DecisionLog {
         Self {
             feed: Feed::disabled(),
             print: false,
+            outcomes: Outcomes::off(),
         }
     }
 
@@ -130,12 +141,29 @@ impl DecisionLog {
         Self {
             feed: Feed::disabled(),
             print: true,
+            outcomes: Outcomes::off(),
         }
     }
 
+    /// This log, publishing each record on `outcomes` as well (also when it writes no file).
+    pub fn publishing(self, outcomes: Outcomes) -> Self {
+        Self { outcomes, ..self }
+    }
+
     /// Hand one record to the writer; when it is too far behind, drop it and count it. The
-    /// record is only built when the log is on: it copies the message, per event.
+    /// record is only built when the log is on or someone listens for outcomes: it copies the
+    /// message, per event.
     pub fn record(&self, make: impl FnOnce() -> Record) {
+        if !self.outcomes.wanted() {
+            return self.write(make);
+        }
+        let record = Arc::new(make());
+        self.outcomes
+            .publish(|| Outcome::Decided(Arc::clone(&record)));
+        self.write(|| Arc::unwrap_or_clone(record));
+    }
+
+    fn write(&self, make: impl FnOnce() -> Record) {
         if self.print {
             println!("{}", make().line());
         } else {
@@ -186,5 +214,45 @@ mod tests {
             ..record
         };
         assert_eq!(late.line(), "alice: hi\\u{1b}[2J  →  ignore (late) [late]");
+    }
+
+    #[test]
+    fn every_record_is_published_also_when_no_file_is_written() {
+        let outcomes = Outcomes::broadcast();
+        let mut rx = outcomes.subscribe();
+        let health = Arc::new(Health::new());
+        let (written, mut records_rx) = DecisionLog::channel(health.clone());
+        let logs = [
+            written.publishing(outcomes.clone()),
+            DecisionLog::disabled(health).publishing(outcomes.clone()),
+        ];
+        for (i, log) in logs.iter().enumerate() {
+            log.record(|| Record {
+                id: format!("m{i}"),
+                ..record()
+            });
+            let Ok(Outcome::Decided(published)) = rx.try_recv() else {
+                panic!("record {i} published");
+            };
+            assert_eq!(published.id, format!("m{i}"));
+        }
+        assert_eq!(records_rx.try_recv().expect("written").id, "m0");
+        assert!(records_rx.try_recv().is_err(), "only the first log writes");
+    }
+
+    fn record() -> Record {
+        Record {
+            ts: 1,
+            id: "c_91".into(),
+            author: "alice".into(),
+            kind: "message".into(),
+            message: "gm".into(),
+            decision: "reply",
+            text: Some("gm alice".into()),
+            error: None,
+            late: false,
+            script_version: "0123456789abcdef".into(),
+            micros: 12,
+        }
     }
 }

@@ -25,6 +25,8 @@
 //! - [`health`]: counters and state, written to `health.json`; the healthy-or-not verdict.
 //! - [`metrics`]: the optional HTTP endpoint: `/healthz` and Prometheus `/metrics`.
 //! - [`decision_log`]: the decision log, one JSON line per decided event, rotated by size.
+//! - [`outcome`]: what happened to each event (decided, sent, held back) and to the
+//!   personality (reloaded), broadcast as it happens to the sandbox and the tests.
 //! - [`rotating`]: JSON-lines files written off the hot path and rotated by size (the
 //!   decision log, the transcript).
 //! - [`files`]: the state directory and its files private; temp files never through a link.
@@ -60,6 +62,7 @@ pub mod logging;
 pub mod malloc;
 pub mod mcp;
 pub mod metrics;
+pub mod outcome;
 pub mod platform;
 pub mod rooms;
 pub mod rotating;

@@ -15,6 +15,7 @@ use retake_chat::config::{ApiVersion, Config, ScriptChoice, SendConfig};
 use retake_chat::event::{Normalized, normalize};
 use retake_chat::fake::{FakeRetake, v1_message};
 use retake_chat::health::Health;
+use retake_chat::outcome::Outcomes;
 use retake_chat::script::Decision;
 use retake_chat::time::now_ms;
 use retake_chat::transcript::Transcript;
@@ -186,13 +187,14 @@ async fn sixteen_timer_lines_do_not_starve_a_viewer() {
     let mut config = test_config(&fake, dir.path(), ApiVersion::V1, ScriptChoice::Embedded);
     config.send = SendConfig::default();
     let health = Arc::new(Health::new());
-    let (reply_tx, reply_rx) = outbox::outbox(100, health.clone());
+    let (reply_tx, reply_rx) = outbox::outbox(100, health.clone(), Outcomes::off());
     let (queue_tx, _queue_rx) = mpsc::unbounded_channel();
     let sender = Sender::new(&config).expect("sender");
     let limits = config.send.clone();
     let stage = tokio::spawn({
         let health = health.clone();
-        async move { reply::run(reply_rx, sender, &limits, health, Transcript::disabled()).await }
+        let said = Transcript::disabled();
+        async move { reply::run(reply_rx, sender, &limits, health, said, Outcomes::off()).await }
     });
     let actions = Actions {
         reply_tx,

@@ -2,7 +2,8 @@
 //! line that never blocks whoever adds to it. When it is full the oldest text is dropped and
 //! counted (`shed`): under a flood the freshest replies are the ones still worth posting, and
 //! nothing in here is a viewer's question (a question is on disk before its "On it!" is
-//! added). Memory stays flat however far the sender falls behind.
+//! added). Memory stays flat however far the sender falls behind. A shed text is published
+//! as an [`crate::outcome::Outcome::Held`].
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use tokio::sync::Notify;
 
 use super::reply::Outgoing;
 use crate::health::Health;
+use crate::outcome::{Held, Outcomes};
 
 /// Shed texts between two log lines about it (the first is always logged).
 const LOG_EVERY: u64 = 1000;
@@ -25,6 +27,7 @@ struct Shared {
     senders: AtomicUsize,
     capacity: usize,
     health: Arc<Health>,
+    outcomes: Outcomes,
 }
 
 impl Shared {
@@ -42,14 +45,16 @@ pub struct OutboxTx(Arc<Shared>);
 #[derive(Debug)]
 pub struct OutboxRx(Arc<Shared>);
 
-/// An outbox holding at most `capacity` texts (at least one).
-pub fn outbox(capacity: usize, health: Arc<Health>) -> (OutboxTx, OutboxRx) {
+/// An outbox holding at most `capacity` texts (at least one); what it sheds is counted in
+/// `health` and published on `outcomes`.
+pub fn outbox(capacity: usize, health: Arc<Health>, outcomes: Outcomes) -> (OutboxTx, OutboxRx) {
     let shared = Arc::new(Shared {
         items: Mutex::new(VecDeque::new()),
         ready: Notify::new(),
         senders: AtomicUsize::new(1),
         capacity: capacity.max(1),
         health,
+        outcomes,
     });
     (OutboxTx(shared.clone()), OutboxRx(shared))
 }
@@ -70,6 +75,8 @@ impl OutboxTx {
             let counter = &self.0.health.counters.shed;
             counter.inc();
             let total = counter.get();
+            let outcomes = &self.0.outcomes;
+            outcomes.held(Held::Shed, &old.in_reply_to, &old.room, &old.text);
             if total % LOG_EVERY == 1 {
                 tracing::warn!(
                     id = %old.in_reply_to,
@@ -151,12 +158,24 @@ mod tests {
     #[tokio::test]
     async fn the_oldest_are_shed_and_counted_the_rest_come_out_in_order() {
         let health = Arc::new(Health::new());
-        let (tx, mut rx) = outbox(3, health.clone());
+        let outcomes = Outcomes::broadcast();
+        let mut told = outcomes.subscribe();
+        let (tx, mut rx) = outbox(3, health.clone(), outcomes);
         for n in 0..10 {
             tx.send(text(n));
         }
         assert_eq!(rx.len(), 3);
         assert_eq!(health.counters.shed.get(), 7);
+        for n in 0..7 {
+            let Ok(crate::outcome::Outcome::Held(Held::Shed, shed)) = told.try_recv() else {
+                panic!("shed text {n} told");
+            };
+            assert_eq!(
+                (shed.text, shed.in_reply_to),
+                (format!("t{n}"), format!("m{n}"))
+            );
+        }
+        assert!(told.try_recv().is_err(), "only the shed ones");
         let mut out = Vec::new();
         drop(tx);
         while let Some(o) = rx.recv().await {
@@ -167,14 +186,14 @@ mod tests {
 
     #[tokio::test]
     async fn recv_waits_for_a_text_and_ends_with_the_last_sender() {
-        let (tx, mut rx) = outbox(8, Arc::new(Health::new()));
+        let (tx, mut rx) = outbox(8, Arc::new(Health::new()), Outcomes::off());
         let second = tx.clone();
         let waiting = tokio::spawn(async move { rx.recv().await.map(|o| o.text) });
         std::thread::spawn(move || second.send(text(1)))
             .join()
             .expect("sender thread");
         assert_eq!(waiting.await.expect("joined"), Some("t1".to_string()));
-        let (tx2, mut rx2) = outbox(8, Arc::new(Health::new()));
+        let (tx2, mut rx2) = outbox(8, Arc::new(Health::new()), Outcomes::off());
         drop(tx2);
         drop(tx);
         assert!(rx2.recv().await.is_none(), "no sender left: the end");

@@ -4,7 +4,8 @@
 //! answer came).
 //!
 //! The HTTP side (one POST, retries, what an error means) is [`sender`]; the budget and the
-//! cleaning and splitting of texts are [`super::budget`].
+//! cleaning and splitting of texts are [`super::budget`]. Each text's fate is also published
+//! as an [`crate::outcome::Outcome`].
 
 pub mod agent;
 mod sender;
@@ -18,6 +19,7 @@ use tokio::time::Instant;
 use super::budget::{RecentTexts, SendBudget};
 use crate::config::SendConfig;
 use crate::health::{Counter, Counters, Health};
+use crate::outcome::{self, Held, Outcomes};
 use crate::transcript::Transcript;
 
 /// What a message is, for counting and for the budget.
@@ -96,13 +98,14 @@ fn first_refusal(
 /// `blocked`: a blocked acknowledgement leaves its message queued), each within its deadline,
 /// under the send budget (`per_30s`/`burst`, 0 = unlimited, timer lines within
 /// `timer_share_percent` of it), never the same text twice within 30 s, until every sender is
-/// gone. What the platform accepted goes into `transcript`.
+/// gone. What the platform accepted goes into `transcript`; every text's fate to `outcomes`.
 pub async fn run(
     mut rx: super::outbox::OutboxRx,
     sender: Sender,
     limits: &SendConfig,
     health: Arc<Health>,
     transcript: Transcript,
+    outcomes: Outcomes,
 ) {
     let mut budget = SendBudget::new(limits);
     let mut recent = RecentTexts::default();
@@ -116,6 +119,7 @@ pub async fn run(
             Ok(parts) => parts,
             Err(blocked) => {
                 counters.blocked.inc();
+                outcomes.held(Held::Blocked, id, &out.room, "");
                 match out.purpose {
                     Purpose::Ack => {
                         tracing::warn!(%id, "acknowledgement not sent: it {blocked}; the message stays queued for the agent")
@@ -130,17 +134,20 @@ pub async fn run(
             let now = Instant::now();
             if now >= out.deadline {
                 count(counters, out.purpose, Outcome::Dropped);
+                outcomes.held(Held::Dropped, id, &out.room, &text);
                 tracing::warn!(%id, "reply dropped: its deadline passed before it could be sent");
                 continue;
             }
             if recent.contains(&out.room, &text, now) {
                 counters.repeats_suppressed.inc();
+                outcomes.held(Held::Repeat, id, &out.room, &text);
                 tracing::debug!(%id, "not sending {text:?} again within 30 s");
                 continue;
             }
             let timer = out.purpose == Purpose::Timer;
             if !budget.try_take(timer, now) {
                 counters.rate_limited.inc();
+                outcomes.held(Held::Budget, id, &out.room, &text);
                 if timer {
                     tracing::info!(%id, "timer line dropped: over the timers' share of the send budget ([send] timer_share_percent = {})", limits.timer_share_percent);
                 } else {
@@ -157,15 +164,22 @@ pub async fn run(
                     tracing::debug!(%id, "sent {text:?}");
                     count(counters, out.purpose, Outcome::Sent);
                     transcript.said(&out.room, &text);
+                    outcomes.publish(|| {
+                        outcome::Outcome::Sent(outcome::Text::new(id, &out.room, &text))
+                    });
                 }
                 Err(error) if error.is_unknown() => {
                     count(counters, out.purpose, Outcome::Unknown);
                     health.set_error(format!("send: {error}"));
+                    outcomes.publish(|| {
+                        outcome::Outcome::Unconfirmed(outcome::Text::new(id, &out.room, &text))
+                    });
                     tracing::warn!(%id, "reply not confirmed, and not sent again: {error}");
                 }
                 Err(error) => {
                     count(counters, out.purpose, Outcome::Dropped);
                     health.set_error(format!("send: {error}"));
+                    outcomes.held(Held::Dropped, id, &out.room, &text);
                     tracing::warn!(%id, "reply dropped: {error}");
                     if first_refusal(&mut refused_rooms, &out.room, &error) {
                         tracing::error!(room = %out.room, "the platform refuses messages for room {} ({error}): check --room / rooms (said once per room)", out.room);

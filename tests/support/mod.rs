@@ -1,5 +1,6 @@
 //! Test helpers: a temp state dir, the in-process fake retake.tv, a listener that shuts down
-//! on drop, and `wait_until` (poll with a deadline; never a fixed sleep).
+//! on drop, `wait_until` (poll with a deadline; never a fixed sleep), and the listener's
+//! outcomes to await ([`Harness::outcomes`]) instead of re-reading its files.
 
 pub mod interop;
 pub mod proxy;
@@ -7,6 +8,7 @@ pub mod proxy;
 pub mod pty;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use retake_chat::act::queue::{Queue, QueueItem};
@@ -15,11 +17,13 @@ use retake_chat::config::{
     ScriptChoice, ScriptConfig, Secret, SendConfig, WakeConfig,
 };
 use retake_chat::daemon::Pace;
+use retake_chat::decision_log::Record;
 use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
+use retake_chat::outcome::{Outcome, Outcomes};
 use retake_chat::script::{Clock, SimClock};
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -59,6 +63,8 @@ pub struct Harness {
     /// The listener's sense of time: the script's clock ([`Harness::advance`] moves a
     /// simulated one) and how often it is looked at.
     pace: Pace,
+    /// What every launch of the listener publishes ([`Self::outcomes`]).
+    outcomes: Outcomes,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -166,6 +172,7 @@ impl Harness {
             config,
             pace,
             live: std::sync::Arc::default(),
+            outcomes: Outcomes::broadcast(),
             stop: None,
             task: None,
         };
@@ -185,6 +192,7 @@ impl Harness {
             self.live.clone(),
             quiet_rx,
             self.pace.clone(),
+            self.outcomes.clone(),
             async {
                 let _ = stop_rx.await;
             },
@@ -261,6 +269,15 @@ impl Harness {
         serde_json::from_str(&self.live.to_json()).expect("health serializes")
     }
 
+    /// What the listener does from now on (across relaunches), to await: its decisions, the
+    /// fates of its texts, its reloads. Subscribe before causing what is awaited.
+    pub fn outcomes(&self) -> OutcomeWatch {
+        OutcomeWatch {
+            rx: self.outcomes.subscribe(),
+            seen: Vec::new(),
+        }
+    }
+
     /// health.json as JSON (`Null` when it does not exist yet).
     pub fn health_file(&self) -> Value {
         read_json(&self.config.health_path())
@@ -295,6 +312,65 @@ impl Drop for Harness {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// The listener's outcomes since [`Harness::outcomes`] subscribed, taken in order.
+pub struct OutcomeWatch {
+    rx: broadcast::Receiver<Outcome>,
+    /// One line per outcome taken so far, for the failure message (never a text: a blocked
+    /// or echoed one could hold the token).
+    seen: Vec<String>,
+}
+
+impl OutcomeWatch {
+    /// The first outcome from here on that `pick` picks, within [`DEADLINE`]; panics naming
+    /// `what` and what came instead. Falling behind the listener fails the test too: what
+    /// was lost cannot be looked at.
+    pub async fn wait_for<T>(
+        &mut self,
+        what: &str,
+        mut pick: impl FnMut(&Outcome) -> Option<T>,
+    ) -> T {
+        let end = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let next = tokio::time::timeout_at(end, self.rx.recv()).await;
+            let outcome = match next {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
+                    panic!("waiting for {what}: fell behind the listener by {n} outcomes")
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => panic!(
+                    "timed out waiting for: {what}; came instead: {:#?}",
+                    self.seen
+                ),
+            };
+            if let Some(picked) = pick(&outcome) {
+                return picked;
+            }
+            self.seen.push(summary(&outcome));
+        }
+    }
+
+    /// The decision on the message `id`.
+    pub async fn decision(&mut self, id: &str) -> Arc<Record> {
+        self.wait_for(&format!("the decision on {id}"), |outcome| match outcome {
+            Outcome::Decided(record) if record.id == id => Some(record.clone()),
+            _ => None,
+        })
+        .await
+    }
+}
+
+/// An outcome in a line, without its texts.
+fn summary(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Decided(record) => format!("decided {}: {}", record.id, record.decision),
+        Outcome::Sent(text) => format!("sent, in reply to {:?}", text.in_reply_to),
+        Outcome::Unconfirmed(text) => format!("unconfirmed, in reply to {:?}", text.in_reply_to),
+        Outcome::Held(why, text) => format!("held ({why:?}), in reply to {:?}", text.in_reply_to),
+        Outcome::Reloaded { .. } => "reloaded".into(),
+        Outcome::ReloadFailed { .. } => "reload failed".into(),
     }
 }
 
