@@ -1,7 +1,8 @@
 //! The agent loop against the sandbox: it prints its state directory and the environment a
 //! second terminal needs, and with exactly that, `queue take`, `reply --ack` and `status` (as
 //! child processes) work against it; the agent's reply shows in the sandbox's output, marked
-//! as the agent's. `--state-dir` keeps the state after the sandbox ends.
+//! as the agent's. `--state-dir` keeps the state after the sandbox ends. And, typed line by
+//! line as well, a script edited mid-session: reloaded, or its error shown.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -255,4 +256,37 @@ fn piped_sandbox_in(home: &Path, script: &Path, state: &Path, input: &str) -> Ou
         .arg("--state-dir")
         .arg(state);
     fed(&mut cmd, input)
+}
+
+/// Editing the personality mid-session (as editors save: a temp file renamed over it) says
+/// `reloaded` and the new version answers; a broken edit says `script error` with its
+/// position, and the last good version keeps answering.
+#[test]
+fn an_edit_is_reloaded_and_a_broken_one_is_shown_while_the_last_good_answers() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let script = home.path().join("bot.rhai");
+    let edit = |source: &str| {
+        let tmp = home.path().join("bot.rhai.swp");
+        std::fs::write(&tmp, source).expect("write the edit");
+        std::fs::rename(&tmp, &script).expect("save it over the script");
+    };
+    std::fs::write(&script, "fn on_message(msg) { reply(\"one\") }\n").expect("write script");
+    let mut sandbox = Running::start(home.path(), &["--script", &script.to_string_lossy()]);
+    sandbox.say("hi");
+    sandbox.expect_out("bot: one");
+    edit("fn on_message(msg) { reply(`two ${msg.text}`) }\n");
+    sandbox.expect_out(&format!("reloaded {}", script.display()));
+    sandbox.say("hi");
+    sandbox.expect_out("bot: two hi");
+    edit("fn on_message(msg) { reply( }\n");
+    let mut seen = Vec::new();
+    let error = next_line(&sandbox.out, &mut seen, |l| l.starts_with("script error: "));
+    assert!(
+        error.starts_with(&format!("script error: {}:1:", script.display())),
+        "{error}"
+    );
+    assert!(seen.is_empty(), "nothing else came first: {seen:?}");
+    sandbox.say("hey");
+    sandbox.expect_out("bot: two hey");
+    assert_eq!(sandbox.finish(), 0);
 }

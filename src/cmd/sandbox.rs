@@ -5,7 +5,8 @@
 //! state. A script that does not load stops it at once with `check`'s diagnostic.
 //!
 //! The user types viewer lines (`sandbox/viewer.rs`); each is emitted, and its outcome shown,
-//! before the next (`sandbox/screen.rs`), so piped input gets its outcomes in its own order.
+//! before the next (`sandbox/screen.rs`, subscribed to the listener's [`crate::outcome`]s), so
+//! piped input gets its outcomes in its own order.
 //! Tips, going live, trades and pins come as the platform's live-room events
 //! (`sandbox/live.rs`). A second terminal can play the agent (`sandbox/agent.rs`).
 
@@ -23,6 +24,7 @@ use crate::cli::SandboxArgs;
 use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Secret};
 use crate::fake::{FakeOptions, FakeRetake, wait_until};
 use crate::health::Health;
+use crate::outcome::Outcomes;
 use crate::script::{Runtime, ScriptError, reload};
 use crate::time::now_ms;
 use crate::visible;
@@ -116,6 +118,8 @@ fn precheck(script: &ScriptChoice) -> Option<ExitCode> {
     Some(ExitCode::from(code))
 }
 
+/// One sandbox run in `state_dir` (`kept`: the user's, left in place): the fake, the
+/// listener, then the typed lines until the input ends or the user leaves.
 async fn session(
     script: ScriptChoice,
     state_dir: &Path,
@@ -129,39 +133,22 @@ async fn session(
     })
     .await?;
     fake.add_streamer(RIVAL, RIVAL_ID);
-    let interactive = std::io::stdin().is_terminal();
-    match &script {
-        ScriptChoice::File(path) => eprintln!(
-            "sandbox: personality {} (edit it: it reloads)",
-            path.display()
-        ),
-        ScriptChoice::Embedded => {
-            eprintln!("sandbox: the built-in personality (--script PATH to try yours)")
-        }
-    }
-    eprintln!("{}", agent::guide(state_dir, kept, &fake.url()));
-    if interactive {
-        eprintln!("{HELP}\n{}", live::HELP);
-    }
+    introduce(&script, state_dir, kept, &fake);
     let config = sandbox_config(&fake, script, state_dir);
-    // As if the listener last heard the chat an hour ago, so what `/late` says (at most an
-    // hour back) is after its cursor and gets caught up.
-    let an_hour_ago = crate::catchup::Mark {
-        id: String::new(),
-        ts: now_ms() - 3_600_000,
-    };
-    crate::catchup::Handled::open(&config.handled_path())?
-        .0
-        .baseline(an_hour_ago);
+    heard_an_hour_ago(&config)?;
     let guard = Guard::new(&config).map_err(anyhow::Error::msg)?;
-    let mut screen = Screen::new(config.decisions_path(), guard, agent::authorization());
+    // Subscribed before the listener starts: the screen misses nothing it does.
+    let outcomes = Outcomes::broadcast();
+    let mut screen = Screen::new(outcomes.subscribe(), guard, agent::authorization());
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (quiet_tx, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut daemon = tokio::spawn(crate::daemon::run_with_quiet(
+    let mut daemon = tokio::spawn(crate::daemon::run_paced(
         config,
         health.clone(),
         quiet_rx,
+        crate::daemon::Pace::default(),
+        outcomes,
         async {
             let _ = stop_rx.await;
         },
@@ -174,27 +161,118 @@ async fn session(
         ended = &mut daemon => return ended_early(ended),
         () = leave.recv() => return stop(stop_tx, daemon).await,
     }
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut viewer = Viewer::new();
-    let mut poll = tokio::time::interval(POLL);
     let sandbox = Sandbox {
         fake: &fake,
         health: &health,
+        quiet_tx,
     };
-    loop {
-        let line = tokio::select! {
-            line = lines.next_line() => line,
-            _ = poll.tick() => {
-                screen.update(&fake, &health);
-                continue;
+    match sandbox.converse(&mut screen, &mut daemon, leave).await {
+        End::Input => {}
+        End::Listener(ended) => return ended_early(ended),
+        // Told to leave: at once, without waiting for what is still being decided.
+        End::Told => return stop(stop_tx, daemon).await,
+    }
+    tokio::select! {
+        () = settle(&mut screen, &sandbox) => {}
+        () = leave.recv() => {}
+    }
+    stop(stop_tx, daemon).await
+}
+
+/// What the sandbox runs, where its state is and how to play the agent; the commands when a
+/// person types.
+fn introduce(script: &ScriptChoice, state_dir: &Path, kept: bool, fake: &FakeRetake) {
+    match script {
+        ScriptChoice::File(path) => eprintln!(
+            "sandbox: personality {} (edit it: it reloads)",
+            path.display()
+        ),
+        ScriptChoice::Embedded => {
+            eprintln!("sandbox: the built-in personality (--script PATH to try yours)")
+        }
+    }
+    eprintln!("{}", agent::guide(state_dir, kept, &fake.url()));
+    if std::io::stdin().is_terminal() {
+        eprintln!("{HELP}\n{}", live::HELP);
+    }
+}
+
+/// As if the listener last heard the chat an hour ago, so what `/late` says (at most an hour
+/// back) is after its cursor and gets caught up.
+fn heard_an_hour_ago(config: &Config) -> anyhow::Result<()> {
+    let an_hour_ago = crate::catchup::Mark {
+        id: String::new(),
+        ts: now_ms() - 3_600_000,
+    };
+    crate::catchup::Handled::open(&config.handled_path())?
+        .0
+        .baseline(an_hour_ago);
+    Ok(())
+}
+
+/// How the typed lines ended.
+enum End {
+    /// The input ended, or `/quit`.
+    Input,
+    /// The listener stopped by itself.
+    Listener(Result<anyhow::Result<()>, tokio::task::JoinError>),
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    Told,
+}
+
+/// The running sandbox: the fake, the listener's health (what the screen's waits look at),
+/// and its `/quiet`.
+struct Sandbox<'a> {
+    fake: &'a FakeRetake,
+    health: &'a Health,
+    quiet_tx: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+impl Sandbox<'_> {
+    /// Read typed lines until the input ends: each is said, and its outcome shown, before the
+    /// next is read, so piped input is shown in its own order.
+    async fn converse(
+        &self,
+        screen: &mut Screen,
+        daemon: &mut JoinHandle<anyhow::Result<()>>,
+        leave: &mut Leave,
+    ) -> End {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        let mut viewer = Viewer::new();
+        let mut poll = tokio::time::interval(POLL);
+        loop {
+            let line = tokio::select! {
+                line = lines.next_line() => line,
+                _ = poll.tick() => {
+                    screen.update(self.fake, self.health);
+                    continue;
+                }
+                ended = &mut *daemon => return End::Listener(ended),
+                () = leave.recv() => return End::Told,
+            };
+            let Ok(Some(line)) = line else {
+                return End::Input;
+            };
+            let handled = self.handled();
+            let Some(expected) = self.perform(&mut viewer, screen, &line).await else {
+                return End::Input;
+            };
+            tokio::select! {
+                _ = wait_until(OUTCOME_WITHIN, || {
+                    screen.update(self.fake, self.health);
+                    self.handled() >= handled + expected && self.shown(screen)
+                }) => {}
+                ended = &mut *daemon => return End::Listener(ended),
+                () = leave.recv() => return End::Told,
             }
-            ended = &mut daemon => return ended_early(ended),
-            // Told to leave: at once, without waiting for what is still being decided.
-            () = leave.recv() => return stop(stop_tx, daemon).await,
-        };
-        let Ok(Some(line)) = line else { break };
-        let handled = sandbox.handled();
-        let expected = match viewer.command(&line) {
+        }
+    }
+
+    /// Do what one typed line says: how many events the listener will take in for it, or
+    /// `None` for `/quit`.
+    async fn perform(&self, viewer: &mut Viewer, screen: &mut Screen, line: &str) -> Option<u64> {
+        let fake = self.fake;
+        let expected = match viewer.command(line) {
             Command::Say(events) => {
                 let expected = viewer::decided(&events);
                 for (room, event, payload) in events {
@@ -231,44 +309,23 @@ async fn session(
                 eprintln!(
                     "(the room counts as quiet now: on_quiet runs, if the personality has one)"
                 );
-                let _ = quiet_tx.send(());
+                let _ = self.quiet_tx.send(());
                 0
             }
             Command::Help => {
                 eprintln!("{HELP}\n{}", live::HELP);
                 0
             }
-            Command::Quit => break,
+            Command::Quit => return None,
             Command::Nothing => 0,
             Command::Bad(why) => {
                 eprintln!("{why}");
                 0
             }
         };
-        // This line's outcome before the next line: piped input is shown in its own order.
-        tokio::select! {
-            _ = wait_until(OUTCOME_WITHIN, || {
-                screen.update(&fake, &health);
-                sandbox.handled() >= handled + expected && sandbox.shown(&screen)
-            }) => {}
-            ended = &mut daemon => return ended_early(ended),
-            () = leave.recv() => return stop(stop_tx, daemon).await,
-        }
+        Some(expected)
     }
-    tokio::select! {
-        () = settle(&mut screen, &sandbox) => {}
-        () = leave.recv() => {}
-    }
-    stop(stop_tx, daemon).await
-}
 
-/// What the screen's waits look at.
-struct Sandbox<'a> {
-    fake: &'a FakeRetake,
-    health: &'a Health,
-}
-
-impl Sandbox<'_> {
     /// Events the listener has taken in: decided, or dropped as a repeat, moderation, a
     /// payload it cannot read or a tip's second copy (not the bot's own echoes, which the
     /// agent's replies cause at any time; a line the bot says itself is not counted).
@@ -281,14 +338,10 @@ impl Sandbox<'_> {
             + c.tip_duplicates.get()
     }
 
-    /// Whether the screen shows every decision made so far, and its texts' fates.
+    /// Whether the screen shows every decision made so far (each one is published, also
+    /// when the decision log falls behind), and its texts' fates.
     fn shown(&self, screen: &Screen) -> bool {
-        let c = &self.health.counters;
-        let records = c
-            .messages_in
-            .get()
-            .saturating_sub(c.decisions_dropped.get());
-        screen.records >= records && screen.settled()
+        screen.records >= self.health.counters.messages_in.get() && screen.settled()
     }
 }
 

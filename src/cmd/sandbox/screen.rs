@@ -1,33 +1,38 @@
 //! The sandbox's screen: what the bot (and the agent, through `retake-chat reply`) said in
 //! chat, what it queued or ignored, why it stayed quiet, reloads and errors, each printed once
-//! as it appears in the fake, the decision log or health, and in the order the messages came.
-//! Viewers, scripts and the server wrote that text, so it is shown escaped, never obeyed.
+//! and in the order the messages came. What the listener did comes from its outcomes (a
+//! broadcast, [`crate::outcome`]); what reached the chat from the fake, which also hears the
+//! agent's replies (another process); the last error from health. Viewers, scripts and the
+//! server wrote that text, so it is shown escaped, never obeyed.
 //!
-//! A decided reply or acknowledgement waits here until its fate is seen (sent, or held back
-//! by a counter of the reply stage, `fate.rs`); a message's own line (queued, ignored) is
-//! printed after its texts' fates, and no later message's line before it.
+//! A decided reply or acknowledgement waits here until its fate is seen (sent, or held back,
+//! `fate.rs`); a message's own line (queued, ignored) is printed after its texts' fates, and
+//! no later message's line before it.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tokio::sync::broadcast::{self, error::TryRecvError};
 
-use super::fate::{Fate, HELD, Held, about};
+use super::fate::{Fate, about, held_line};
 use crate::act::guard::Guard;
+use crate::decision_log::Record;
 use crate::fake::FakeRetake;
 use crate::health::Health;
+use crate::outcome::{Held, Outcome};
 use crate::visible;
 
-/// How long a fate may come before the decision it belongs to is read (the decision log is
-/// written a moment after the decision), and a decision wait for its fate, before each is
-/// shown on its own.
+/// How long a fate may come before a decision it could belong to, and a decision wait for
+/// its fate, before each is shown on its own.
 const MATCH_WITHIN: Duration = Duration::from_secs(3);
 /// How long a script error in health waits for the decision line that shows it too.
 const ERROR_WAIT: Duration = Duration::from_millis(500);
 
 /// A decided message whose line waits for its texts' fates (and for the messages before it).
 struct Waiting {
+    /// The message's id: the fates of its texts name it.
+    id: String,
     /// `the reply to viewer: gm`, for the lines that say why a text was not sent.
     about: String,
     /// The chat messages its text becomes, not yet seen sent or held back.
@@ -39,13 +44,12 @@ struct Waiting {
 
 /// What has been printed so far, to print only what is new.
 pub(super) struct Screen {
-    decisions: PathBuf,
-    decisions_read: usize,
-    /// Decision records read so far.
+    /// What the listener does, subscribed to before it started.
+    outcomes: broadcast::Receiver<Outcome>,
+    /// Decisions taken in so far (and outcomes lost by falling behind, which may have been).
     pub(super) records: u64,
+    /// Requests of the fake's shown so far.
     sent: usize,
-    /// The counters behind each reason a text was not sent, as last seen.
-    held: [u64; HELD.len()],
     waiting: VecDeque<Waiting>,
     /// Fates seen before their decision was read.
     early: VecDeque<(Fate, Instant)>,
@@ -53,7 +57,10 @@ pub(super) struct Screen {
     guard: Guard,
     /// The `Authorization` the agent's `retake-chat reply` sends: its texts are marked.
     agent_auth: String,
-    script: Value,
+    /// Reloads and reload errors seen, printed after this update's decision lines.
+    script_lines: Vec<String>,
+    /// The reload error last shown, until a good reload: the same one again is not news.
+    load_error: Option<String>,
     last_error: Value,
     /// A script error from health, until its decision line shows it (or [`ERROR_WAIT`]).
     unshown_error: Option<(String, Instant)>,
@@ -66,20 +73,22 @@ pub(super) struct Screen {
 }
 
 impl Screen {
-    pub(super) fn new(decisions: PathBuf, guard: Guard, agent_auth: String) -> Self {
-        // A kept state directory holds earlier runs' decisions: shown then, not again.
-        let earlier = std::fs::metadata(&decisions).map_or(0, |m| m.len());
+    /// A screen showing `outcomes` (and nothing of a kept state directory's earlier runs).
+    pub(super) fn new(
+        outcomes: broadcast::Receiver<Outcome>,
+        guard: Guard,
+        agent_auth: String,
+    ) -> Self {
         Self {
-            decisions_read: usize::try_from(earlier).unwrap_or(usize::MAX),
-            decisions,
+            outcomes,
             records: 0,
             sent: 0,
-            held: [0; HELD.len()],
             waiting: VecDeque::new(),
             early: VecDeque::new(),
             guard,
             agent_auth,
-            script: Value::Null,
+            script_lines: Vec::new(),
+            load_error: None,
             last_error: Value::Null,
             unshown_error: None,
             shown_failure: None,
@@ -108,7 +117,59 @@ impl Screen {
 
     /// Print what happened since the last call.
     pub(super) fn update(&mut self, fake: &FakeRetake, health: &Health) {
-        self.decisions_tail();
+        self.take_outcomes(fake);
+        self.show_sent(fake);
+        self.pump();
+        for line in std::mem::take(&mut self.script_lines) {
+            self.print(line);
+        }
+        self.errors(health);
+    }
+
+    /// Every outcome published since the last call, in order. One lost by falling behind is
+    /// said, and counted as shown: the sandbox never waits for what it cannot see.
+    fn take_outcomes(&mut self, fake: &FakeRetake) {
+        loop {
+            match self.outcomes.try_recv() {
+                Ok(outcome) => self.outcome(outcome, fake),
+                Err(TryRecvError::Lagged(lost)) => {
+                    self.records += lost;
+                    eprintln!(
+                        "(the sandbox fell behind the listener: {lost} outcomes are not shown)"
+                    );
+                }
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn outcome(&mut self, outcome: Outcome, fake: &FakeRetake) {
+        match outcome {
+            Outcome::Decided(record) => {
+                self.records += 1;
+                self.decided(&record);
+            }
+            // The fake has it by now: its line first, so a later text's fate comes after it.
+            Outcome::Sent(text) | Outcome::Unconfirmed(text) => {
+                self.show_sent(fake);
+                self.fate(Fate::Sent(text));
+            }
+            Outcome::Held(held, text) => self.fate(Fate::Held(held, text)),
+            Outcome::Reloaded { path } => {
+                self.load_error = None;
+                self.script_lines.push(format!("reloaded {path}"));
+            }
+            Outcome::ReloadFailed { error } => {
+                if self.load_error.as_deref() != Some(error.as_str()) {
+                    self.script_lines.push(format!("script error: {error}"));
+                    self.load_error = Some(error);
+                }
+            }
+        }
+    }
+
+    /// What the fake received since the last call: the bot's texts and the agent's.
+    fn show_sent(&mut self, fake: &FakeRetake) {
         let sent = fake.sent();
         for request in sent.iter().skip(self.sent) {
             let text = request.body["message"].as_str().unwrap_or_default();
@@ -127,53 +188,25 @@ impl Screen {
                 )),
                 _ => self.print(format!("bot: {}", visible::escape(text))),
             }
-            self.fate(Fate::Sent(text.to_string()));
         }
         self.sent = sent.len();
-        for (i, held) in HELD.into_iter().enumerate() {
-            let count = held.count(&health.counters);
-            for _ in self.held[i]..count {
-                self.fate(Fate::Held(held));
-            }
-            self.held[i] = count;
-        }
-        self.pump();
-        self.script_and_errors(health);
     }
 
-    /// Decisions: queued and ignored messages get a line; replies and acknowledgements wait
-    /// for their fates.
-    fn decisions_tail(&mut self) {
-        let Ok(text) = std::fs::read_to_string(&self.decisions) else {
-            return;
+    /// One decision: queued and ignored messages get a line; replies and acknowledgements
+    /// wait for their fates.
+    fn decided(&mut self, record: &Record) {
+        let author = visible::escape(&record.author);
+        let who = match record.kind.as_str() {
+            "message" => author.into_owned(),
+            kind => format!("{author} ({})", visible::escape(kind)),
         };
-        // Only whole lines: the writer may be mid-line.
-        let complete = text.rfind('\n').map_or(0, |i| i + 1);
-        let new: Vec<Value> = text[self.decisions_read.min(complete)..complete]
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect();
-        self.decisions_read = complete;
-        for record in new {
-            self.records += 1;
-            self.decided(&record);
-        }
-    }
-
-    /// One decision record.
-    fn decided(&mut self, record: &Value) {
-        let author = visible::escape(record["author"].as_str().unwrap_or_default());
-        let who = match record["kind"].as_str() {
-            Some("message") | None => author.into_owned(),
-            Some(kind) => format!("{author} ({})", visible::escape(kind)),
-        };
-        let message = record["message"].as_str().unwrap_or_default();
+        let message = record.message.as_str();
         let mut what = visible::escape(message);
-        if record["late"] == true {
+        if record.late {
             what = format!("{what} (late: caught up from the history)").into();
         }
-        let error = record["error"].as_str();
-        let decision = record["decision"].as_str().unwrap_or_default();
+        let error = record.error.as_deref();
+        let decision = record.decision;
         let then = match decision {
             "ack" | "queue" => {
                 let why = error
@@ -196,7 +229,7 @@ impl Screen {
             }
             _ => None,
         };
-        let parts = match (decision, record["text"].as_str()) {
+        let parts = match (decision, record.text.as_deref()) {
             ("reply" | "ack", Some(text)) => match self.guard.parts(text) {
                 Ok(parts) => parts.into(),
                 // Blocked: one fate for the whole text.
@@ -205,6 +238,7 @@ impl Screen {
             _ => VecDeque::new(),
         };
         let mut waiting = Waiting {
+            id: record.id.clone(),
             about: about(decision, &who, message),
             parts,
             then,
@@ -214,12 +248,12 @@ impl Screen {
         // (a timer's line) and is already shown.
         while let (Some(part), Some((fate, _))) = (waiting.parts.front(), self.early.front()) {
             match fate {
-                Fate::Sent(text) if text != part => {}
+                Fate::Sent(sent) if sent.text != *part => {}
                 Fate::Sent(_) => {
                     waiting.parts.pop_front();
                 }
-                Fate::Held(held) => {
-                    let line = held.line(Some((part, &waiting.about)));
+                Fate::Held(held, _) => {
+                    let line = held_line(*held, Some((part, &waiting.about)));
                     self.print(line);
                     waiting.parts.pop_front();
                 }
@@ -229,23 +263,28 @@ impl Screen {
         self.waiting.push_back(waiting);
     }
 
-    /// A text sent or held back: it belongs to the oldest waiting decision it can be.
+    /// A text sent or held back: it belongs to the decision on the message it answers, or
+    /// else to the oldest waiting decision it can be.
     fn fate(&mut self, fate: Fate) {
-        let found = self.waiting.iter().position(|w| match &fate {
-            Fate::Sent(text) => w.parts.front() == Some(text),
-            Fate::Held(_) => !w.parts.is_empty(),
-        });
+        let could = |w: &Waiting| match &fate {
+            Fate::Sent(sent) => w.parts.front() == Some(&sent.text),
+            Fate::Held(..) => !w.parts.is_empty(),
+        };
+        let answers = fate.text().in_reply_to.as_str();
+        let found = (self.waiting.iter())
+            .position(|w| w.id == answers && could(w))
+            .or_else(|| self.waiting.iter().position(could));
         let Some(i) = found else {
             self.early.push_back((fate, Instant::now()));
             return;
         };
         let waiting = &mut self.waiting[i];
         let part = waiting.parts.pop_front().unwrap_or_default();
-        if let Fate::Held(held) = fate {
+        if let Fate::Held(held, _) = fate {
             if held == Held::Blocked {
                 waiting.parts.clear();
             }
-            let line = held.line(Some((&part, &waiting.about)));
+            let line = held_line(held, Some((&part, &waiting.about)));
             self.print(line);
         }
     }
@@ -265,31 +304,17 @@ impl Screen {
             if at.elapsed() < MATCH_WITHIN {
                 break;
             }
-            if let Fate::Held(held) = fate {
-                let line = held.line(None);
+            if let Fate::Held(held, _) = fate {
+                let line = held_line(*held, None);
                 self.print(line);
             }
             self.early.pop_front();
         }
     }
 
-    /// Reloads, the script's load errors and the last error, each once.
-    fn script_and_errors(&mut self, health: &Health) {
+    /// The listener's last error, once (health's: errors of every stage go there).
+    fn errors(&mut self, health: &Health) {
         let snapshot: Value = serde_json::from_str(&health.to_json()).unwrap_or_default();
-        let script = &snapshot["script"];
-        if self.script != Value::Null && script["loadedAt"] != self.script["loadedAt"] {
-            self.print(format!(
-                "reloaded {}",
-                script["path"].as_str().unwrap_or_default()
-            ));
-        }
-        if script["error"] != self.script["error"] && !script["error"].is_null() {
-            self.print(format!(
-                "script error: {}",
-                script["error"].as_str().unwrap_or_default()
-            ));
-        }
-        self.script = script.clone();
         let error = &snapshot["lastError"];
         if *error != self.last_error
             && let Some(text) = error.as_str()
