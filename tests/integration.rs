@@ -28,6 +28,7 @@ mod live_events;
 mod mcp;
 mod operations;
 mod outages;
+mod outcomes;
 mod private_files;
 mod queue_bounds;
 mod queue_disk_full;
