@@ -4,16 +4,99 @@
 //! in-process tests subscribe to it instead of re-reading `decisions.jsonl` and health.
 //!
 //! It leaves the files to others: the decision log, health.json and the queue stay the
-//! binary's interface for everyone outside the process.
+//! binary's interface for everyone outside the process. The [`Record`] of a decision is here
+//! because it is an outcome; the decision log writes it as its line.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::decision_log::Record;
+use crate::event::ChatEvent;
+use crate::script::Decision;
 
 /// Outcomes a subscriber may fall behind by before it loses the oldest.
 const CAPACITY: usize = 4096;
+
+/// One decided event, as one line of `decisions.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// When the decision was made, epoch ms.
+    pub ts: i64,
+    /// The message id.
+    pub id: String,
+    /// The viewer's display name.
+    pub author: String,
+    /// `message`, `tip` or `trade`.
+    pub kind: String,
+    /// What the viewer wrote.
+    pub message: String,
+    /// `reply`, `ack`, `queue` or `ignore`.
+    pub decision: &'static str,
+    /// The reply or acknowledgement text, for `reply` and `ack`.
+    pub text: Option<String>,
+    /// Why the decision is not the personality's own: it failed (the message was queued),
+    /// it was not asked (a flood), or its reply came too late (a late message).
+    pub error: Option<String>,
+    /// Read from the chat history after the socket missed it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
+    /// The personality's version (a hash of its source).
+    pub script_version: String,
+    /// How long the personality took, microseconds.
+    pub micros: u64,
+}
+
+impl Record {
+    /// The record of `decision` on `event`, made by script `version` in `took`.
+    pub fn new(
+        event: &ChatEvent,
+        decision: &Decision,
+        version: &str,
+        took: Duration,
+        error: Option<String>,
+    ) -> Self {
+        Self {
+            ts: crate::time::now_ms(),
+            id: event.id.clone(),
+            author: event.author.clone(),
+            kind: event.kind.clone(),
+            message: event.text.clone(),
+            decision: decision.kind(),
+            text: decision.text().map(str::to_string),
+            error,
+            late: event.late,
+            script_version: version.to_string(),
+            micros: took.as_micros().try_into().unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl Record {
+    /// The record as one line for a person: `alice: gm  →  reply "gm alice!"`, with why the
+    /// decision is not the personality's own in parentheses and `[late]` for a message read
+    /// from the history. What `run --dry-run` prints.
+    pub fn line(&self) -> String {
+        let said = self
+            .text
+            .as_deref()
+            .map(|text| format!(" {}", crate::script::quote(text)))
+            .unwrap_or_default();
+        let why = self
+            .error
+            .as_deref()
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default();
+        let late = if self.late { " [late]" } else { "" };
+        let line = format!(
+            "{}: {}  →  {}{said}{why}{late}",
+            self.author, self.message, self.decision
+        );
+        // Viewers write the message: it is shown, never obeyed by the terminal.
+        crate::visible::escape(&line).into_owned()
+    }
+}
 
 /// One thing that happened to an event, or to the personality.
 #[derive(Debug, Clone)]
@@ -139,6 +222,37 @@ impl Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_one_line_with_the_documented_fields() {
+        let record = Record {
+            ts: 1,
+            id: "c_91".into(),
+            author: "alice".into(),
+            kind: "message".into(),
+            message: "gm".into(),
+            decision: "reply",
+            text: Some("gm alice".into()),
+            error: None,
+            late: false,
+            script_version: "0123456789abcdef".into(),
+            micros: 12,
+        };
+        assert_eq!(
+            serde_json::to_string(&record).expect("json"),
+            r#"{"ts":1,"id":"c_91","author":"alice","kind":"message","message":"gm","decision":"reply","text":"gm alice","error":null,"script_version":"0123456789abcdef","micros":12}"#
+        );
+        assert_eq!(record.line(), "alice: gm  →  reply \"gm alice\"");
+        let late = Record {
+            decision: "ignore",
+            text: None,
+            error: Some("late".into()),
+            late: true,
+            message: "hi\u{1b}[2J".into(),
+            ..record
+        };
+        assert_eq!(late.line(), "alice: hi\\u{1b}[2J  →  ignore (late) [late]");
+    }
 
     #[test]
     fn outcomes_reach_every_subscriber_and_nobody_listening_costs_nothing() {
