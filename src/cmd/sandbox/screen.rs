@@ -143,6 +143,8 @@ impl Screen {
         }
     }
 
+    /// One outcome: a decision waits for its texts' fates, a fate finds its decision, a
+    /// reload is said after this update's decision lines.
     fn outcome(&mut self, outcome: Outcome, fake: &FakeRetake) {
         match outcome {
             Outcome::Decided(record) => {
