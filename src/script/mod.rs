@@ -34,8 +34,8 @@ use std::sync::Arc;
 use rhai::{AST, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
 
 use crate::event::ChatEvent;
-pub use decision::{Decision, quote};
 use crate::time::now_ms;
+pub use decision::{Decision, quote};
 pub use diagnostic::{Location, ScriptError};
 pub use engine::{CallBudget, Limits};
 pub use header::{Header, SCRIPT_API_VERSION};
