@@ -9,7 +9,8 @@
 //!  health ◄── every stage counts; written atomically to health.json
 //! ```
 //!
-//! - [`config`]: flags, environment, config file and credentials resolved into one `Config`.
+//! - [`config`]: flags, environment, config file and credentials resolved into one `Config`;
+//!   how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`, `config::tls`).
 //! - [`daemon`]: wires the stages together and owns every spawned task.
 //! - [`source`]: the one Socket.IO connection, joined to the room, watched for loss (close,
 //!   error, ping silence) and reconnected forever.
@@ -39,7 +40,6 @@
 //! - [`logging`]: logs on stderr, readable or JSON, for both binaries.
 //! - [`transcript`]: the chat as the listener saw it, for the agent's context.
 //! - [`platform`]: the HTTP client and bearer header every request to retake.tv uses.
-//! - [`tls`]: how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`).
 //! - [`fake`]: an in-process fake retake.tv on loopback for tests, the sandbox and the
 //!   benchmark, and the `wait_until` they poll it with.
 
@@ -70,6 +70,5 @@ pub mod script;
 pub mod source;
 pub mod state_lock;
 pub mod time;
-pub mod tls;
 pub mod transcript;
 pub mod visible;

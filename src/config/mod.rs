@@ -3,10 +3,12 @@
 //! The only module that reads environment variables (through an [`Env`] snapshot, so tests
 //! can pass their own), the config file (`file`) and the credentials file (`credentials`).
 //! It writes nothing and creates nothing: directories are made by the stages that use them.
+//! The TLS roots every connection trusts (`tls`) are resolved here too, from `SSL_CERT_FILE`.
 
 mod credentials;
 mod file;
 mod sources;
+mod tls;
 
 pub use credentials::{Credentials, Secret, load_credentials};
 pub use file::{
@@ -14,6 +16,7 @@ pub use file::{
     QueueConfig, ScriptConfig, SendConfig, TranscriptConfig, WakeConfig,
 };
 pub use sources::{Source, Sources, sources};
+pub use tls::Tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,8 +24,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-
-pub use crate::tls::Tls;
 
 use credentials::default_creds_path;
 use file::load_file;

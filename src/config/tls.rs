@@ -13,7 +13,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::config::ConfigError;
+use super::ConfigError;
 
 /// The TLS settings every outgoing connection shares.
 #[derive(Clone, Default)]
