@@ -243,7 +243,7 @@ impl CatchUp {
         if state.refused {
             return never;
         }
-        let polling_from = state.down_since + crate::config::secs(self.settings.poll_after_secs);
+        let polling_from = state.down_since + self.settings.poll_after;
         let due = match (&state.owed, state.socket_up) {
             (Some(_), true) => Instant::now(),
             (_, false) => polling_from.max(state.next_poll),
@@ -263,11 +263,11 @@ impl CatchUp {
             .newest()
             .is_some_and(|m| now_ms() - m.ts < ACTIVE_MS);
         let every = if active {
-            self.settings.poll_active_secs
+            self.settings.poll_active
         } else {
-            self.settings.poll_quiet_secs
+            self.settings.poll_quiet
         };
-        state.next_poll = Instant::now() + crate::config::secs(every.max(1));
+        state.next_poll = Instant::now() + every;
     }
 
     /// One catch-up or poll back to `since`, its messages sent on, its error reported.
@@ -342,8 +342,7 @@ impl CatchUp {
         since: &Mark,
         before_start: &HashSet<String>,
     ) -> Result<Vec<ChatEvent>, HistoryError> {
-        let max_age_ms =
-            i64::try_from(self.settings.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let max_age_ms = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
         let floor = since
             .ts
             .saturating_sub(SLACK_MS)

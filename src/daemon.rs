@@ -134,7 +134,7 @@ pub async fn run_paced(
             )
         })?;
     let runtime = Arc::new(Runtime::with_session(
-        config.script_limits.to_limits(),
+        (&config.script_limits).into(),
         session,
     ));
     let counted = health.clone();
@@ -165,7 +165,7 @@ pub async fn run_paced(
     let health_task = tokio::spawn(health::run(
         health.clone(),
         config.health_path(),
-        crate::config::secs(config.health.interval_secs),
+        config.health.interval,
         shutdown_rx.clone(),
     ));
     // Joins and losses, for catching up: the own room's, and each other room's.
@@ -320,7 +320,7 @@ pub async fn run_paced(
     let actions = Actions {
         reply_tx,
         queue_tx,
-        instant_deadline: crate::config::secs(config.send.instant_deadline_secs),
+        instant_deadline: config.send.instant_deadline,
         health: health.clone(),
         room: config.creds.user_db_id.clone(),
         dry_run: config.dry_run,
@@ -335,9 +335,9 @@ pub async fn run_paced(
         log: decision_log,
         backlog: config.backlog.personality,
         handled: handled.clone(),
-        reply_window: crate::config::secs(config.catchup.reply_window_secs),
+        reply_window: config.catchup.reply_window,
         transcript,
-        quiet_after: config.script_limits.quiet_after(),
+        quiet_after: config.script_limits.quiet_after,
         live,
         rooms,
     };
@@ -544,11 +544,8 @@ fn source_config(
             }
         },
         learned_rooms,
-        connect_timeout: crate::config::secs(config.connection.connect_timeout_secs),
-        backoff: Backoff {
-            initial: Duration::from_millis(config.connection.backoff_initial_ms.max(1)),
-            max: Duration::from_millis(config.connection.backoff_max_ms.max(1)),
-        },
+        connect_timeout: config.connection.connect_timeout,
+        backoff: Backoff::from(&config.connection),
         max_reconnects: config.max_reconnects,
         tls: config.tls.socket_config(),
         tag: None,

@@ -274,9 +274,9 @@ async fn a_fresh_start_answers_nothing_from_before_it() {
 async fn polling_hears_chat_while_the_socket_is_refused() {
     let h = Harness::start_with(Setup {
         tweak: |c: &mut Config| {
-            c.catchup.poll_after_secs = 1;
-            c.catchup.poll_active_secs = 1;
-            c.catchup.poll_quiet_secs = 1;
+            c.catchup.poll_after = Duration::from_secs(1);
+            c.catchup.poll_active = Duration::from_secs(1);
+            c.catchup.poll_quiet = Duration::from_secs(1);
         },
         ..Setup::default()
     })

@@ -142,8 +142,8 @@ async fn a_redirect_is_dropped_and_named_never_followed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_slow_platform_the_counters_match_what_it_received() {
     let slow = |config: &mut Config| {
-        config.send.request_timeout_secs = 1;
-        config.send.instant_deadline_secs = 3;
+        config.send.request_timeout = Duration::from_secs(1);
+        config.send.instant_deadline = Duration::from_secs(3);
     };
     let h = Harness::start_with(Setup {
         tweak: slow,
@@ -275,7 +275,7 @@ async fn a_request_with_no_answer_in_time_is_unknown_and_not_retried() {
     fake.set_send_delay(Duration::from_secs(3));
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(&fake, dir.path(), ApiVersion::V1, ScriptChoice::Embedded);
-    config.send.request_timeout_secs = 1;
+    config.send.request_timeout = Duration::from_secs(1);
     let sender = Sender::new(&config).expect("sender");
     // Time enough for several attempts: there must be only one.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

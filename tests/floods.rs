@@ -5,6 +5,7 @@
 //! 200,000-message flood) is measured by the benchmark, `benches/bench/flood.rs`.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::support::{Harness, Setup, expect};
 
@@ -27,8 +28,8 @@ async fn a_reply_decided_after_its_deadline_is_dropped_not_posted_late() {
         // in time; decided at 4 s, the second is a second late.
         script: Some(slow_script(2000)),
         tweak: |config| {
-            config.send.instant_deadline_secs = 3;
-            config.script_limits.time_budget_ms = 5_000;
+            config.send.instant_deadline = Duration::from_secs(3);
+            config.script_limits.time_budget = Duration::from_millis(5_000);
             config.script_limits.max_operations = u64::MAX;
         },
         ..Setup::default()
@@ -59,7 +60,7 @@ async fn a_personality_slower_than_the_chat_cannot_pile_messages_up() {
         script: Some(slow_script(50)),
         tweak: |config| {
             config.backlog.personality = 3;
-            config.script_limits.time_budget_ms = 5_000;
+            config.script_limits.time_budget = Duration::from_millis(5_000);
             config.script_limits.max_operations = u64::MAX;
         },
         ..Setup::default()

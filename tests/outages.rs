@@ -112,7 +112,7 @@ async fn a_frozen_server_is_noticed_by_ping_timeout() {
             ..FakeOptions::default()
         },
         // Each attempt against the frozen server waits this out: the shortest there is.
-        tweak: |config| config.connection.connect_timeout_secs = 1,
+        tweak: |config| config.connection.connect_timeout = Duration::from_secs(1),
         ..Setup::default()
     })
     .await;

@@ -30,7 +30,7 @@ fn on_quiet(ev) {
 const STAYS_QUIET: Duration = Duration::from_millis(SIM_TICK.as_millis() as u64 * 15);
 
 fn quiet_after_1s(config: &mut Config) {
-    config.script_limits.quiet_after_secs = 1;
+    config.script_limits.quiet_after = Duration::from_secs(1);
 }
 
 async fn start(script: &str, tweak: fn(&mut Config)) -> Harness {
@@ -125,7 +125,10 @@ async fn a_viewer_line_starts_a_new_quiet_period_and_the_bots_replies_do_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_after_secs_zero_turns_dead_air_off() {
     let script = format!("{LIVELY}\nfn on_start() {{ \"hello\" }}\n");
-    let h = start(&script, |config| config.script_limits.quiet_after_secs = 0).await;
+    let h = start(&script, |config| {
+        config.script_limits.quiet_after = Duration::from_secs(0)
+    })
+    .await;
     h.wait_sent(1).await;
     no_more_than(&h, 1).await;
     assert_eq!(h.sent_texts(), ["hello"]);
@@ -164,7 +167,7 @@ fn on_quiet(ev) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_air_lines_take_the_timers_share_of_the_send_budget() {
     let h = start(LIVELY, |config| {
-        config.script_limits.quiet_after_secs = 1;
+        config.script_limits.quiet_after = Duration::from_secs(1);
         config.send.timer_share_percent = 0;
     })
     .await;

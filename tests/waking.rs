@@ -2,6 +2,7 @@
 //! token, and items nobody takes cause further wakes.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use retake_chat::config::{Config, Secret};
@@ -12,7 +13,7 @@ use crate::support::{Harness, Setup, expect};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_questions_coalesces_into_few_wakes() {
     let slow_wake = |config: &mut Config| {
-        config.wake.min_interval_ms = 1000;
+        config.wake.min_interval = Duration::from_millis(1000);
     };
     let h = Harness::start_with(Setup {
         tweak: slow_wake,
@@ -80,7 +81,7 @@ async fn an_http_wake_posts_text_and_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_left_pending_wake_the_agent_again() {
     let eager = |config: &mut Config| {
-        config.wake.rewake_after_secs = 1;
+        config.wake.rewake_after = Duration::from_secs(1);
     };
     let h = Harness::start_with(Setup {
         tweak: eager,

@@ -54,8 +54,8 @@ pub async fn run(
     queue: Queue,
     health: Arc<Health>,
 ) {
-    let min_interval = Duration::from_millis(config.min_interval_ms);
-    let rewake_after = Duration::from_secs(config.rewake_after_secs);
+    let min_interval = config.min_interval;
+    let rewake_after = config.rewake_after;
     // Only an HTTP wake needs a client.
     let client = match &config.url {
         Some(_) => match tls.http(reqwest::Client::builder()).build() {
@@ -180,7 +180,7 @@ async fn look_at_queue(queue: &Queue, health: &Health, rewake: &mut Rewake) -> b
 }
 
 async fn wake_once(config: &WakeConfig, client: Option<&reqwest::Client>) -> Result<(), String> {
-    let timeout = crate::config::secs(config.timeout_secs);
+    let timeout = config.timeout;
     if let Some(url) = &config.url {
         let Some(client) = client else {
             return Err("wake hook: no HTTP client (its error is in the log)".into());

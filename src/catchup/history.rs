@@ -57,7 +57,7 @@ impl History {
     /// The endpoint for the configured API generation, room and token.
     pub fn new(config: &Config) -> Result<Self, String> {
         let auth = crate::platform::bearer(&config.creds.access_token)?;
-        let timeout = crate::config::secs(config.catchup.request_timeout_secs);
+        let timeout = config.catchup.request_timeout;
         let client = crate::platform::client(config, timeout)
             .build()
             .map_err(|e| with_causes(&e))?;

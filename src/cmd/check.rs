@@ -8,13 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::CheckArgs;
-use crate::config::ScriptConfig;
-use crate::script::{Personality, Runtime, ScriptError, reload};
+use crate::script::{Limits, Personality, Runtime, ScriptError, reload};
 use crate::visible;
 
 /// Check every script; exit 0 all good, 1 a script has problems, 2 a file cannot be read.
 pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let runtime = Runtime::new(ScriptConfig::default().to_limits());
+    let runtime = Runtime::new(Limits::default());
     let mut problems = false;
     let mut unreadable = false;
     let default = [Path::new("scripts").join("personality.rhai")];

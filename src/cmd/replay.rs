@@ -51,7 +51,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         );
     let clock = SimClock::new(start);
     let session = Session::new(Clock::Simulated(clock.clone())).seeded(SEED);
-    let runtime = Runtime::with_session(ScriptConfig::default().to_limits(), session);
+    let runtime = Runtime::with_session((&ScriptConfig::default()).into(), session);
     let p = match load(&runtime, args.script.as_deref()) {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -64,7 +64,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     out.say("on_start", clock.now_ms(), &runtime.start(&p));
     let mut timers = Schedule::new(&p, start);
     // The listener's quiet clock, started as if it joined at the first line.
-    let mut silence = Silence::new(ScriptConfig::default().quiet_after());
+    let mut silence = Silence::new(ScriptConfig::default().quiet_after);
     silence.start(start);
     let mut first = true;
     for (n, line) in lines {

@@ -106,7 +106,7 @@ fn precheck(script: &ScriptChoice) -> Option<ExitCode> {
     let ScriptChoice::File(path) = script else {
         return None;
     };
-    let runtime = Runtime::new(config::ScriptConfig::default().to_limits());
+    let runtime = Runtime::new(crate::script::Limits::default());
     let (error, rendered) = reload::load_rendered(&runtime, path).err()?;
     // Shared scripts are hostile too: their lines are shown, never obeyed.
     eprintln!("{}", visible::escape_lines(&rendered));

@@ -23,7 +23,7 @@ use crate::visible;
 /// (or does not load), 2 when the script cannot be read.
 pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::with_session(
-        ScriptConfig::default().to_limits(),
+        (&ScriptConfig::default()).into(),
         Session::new(Clock::System),
     );
     let personality = match load(&runtime, args.script.as_deref()) {
@@ -122,7 +122,7 @@ pub fn with_reply_window(
     event: &ChatEvent,
     now_ms: i64,
 ) -> (Result<Decision, ScriptError>, Option<String>) {
-    let window = crate::config::secs(CatchupConfig::default().reply_window_secs);
+    let window = CatchupConfig::default().reply_window;
     match &result {
         Ok(decision) => match crate::catchup::held_back(decision, event, now_ms, window) {
             Some(why) => (Ok(Decision::Ignore), Some(why)),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::duration::{millis, millis_nonzero, secs, secs_nonzero};
 use super::{ApiVersion, ConfigError, Env, Overrides, Secret};
 
 /// How the agent is woken when something is queued.
@@ -20,14 +21,19 @@ pub struct WakeConfig {
     pub url: Option<String>,
     /// The text of an HTTP wake.
     pub text: String,
-    /// A wake still running after this long is killed (or abandoned) and counted as failed.
-    pub timeout_secs: u64,
-    /// At most one wake starts per interval; requests in between coalesce into one.
-    pub min_interval_ms: u64,
+    /// A wake still running after this long is killed (or abandoned) and counted as failed
+    /// (`timeout_secs`, at least 1).
+    #[serde(rename = "timeout_secs", deserialize_with = "secs_nonzero")]
+    pub timeout: Duration,
+    /// At most one wake starts per interval; requests in between coalesce into one
+    /// (`min_interval_ms`).
+    #[serde(rename = "min_interval_ms", deserialize_with = "millis")]
+    pub min_interval: Duration,
     /// Items still pending this long after they were queued cause another wake (wakes are
     /// known to be skipped on the agent side); the interval doubles while nothing changes.
-    /// 0 turns re-waking off.
-    pub rewake_after_secs: u64,
+    /// Zero turns re-waking off (`rewake_after_secs`).
+    #[serde(rename = "rewake_after_secs", deserialize_with = "secs")]
+    pub rewake_after: Duration,
     /// The bearer token for `url`, from `RETAKE_WAKE_TOKEN` (never from the file).
     #[serde(skip)]
     pub token: Option<Secret>,
@@ -49,9 +55,9 @@ impl Default for WakeConfig {
             .to_vec(),
             url: None,
             text: "RETAKE_CHAT_CHECK".to_string(),
-            timeout_secs: 30,
-            min_interval_ms: 1000,
-            rewake_after_secs: 30,
+            timeout: Duration::from_secs(30),
+            min_interval: Duration::from_millis(1000),
+            rewake_after: Duration::from_secs(30),
             token: None,
         }
     }
@@ -61,13 +67,18 @@ impl Default for WakeConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SendConfig {
-    /// An instant reply or acknowledgement not delivered within this many seconds is dropped
-    /// rather than posted late.
-    pub instant_deadline_secs: u64,
-    /// Give up on one HTTP request after this many seconds (then retry within the deadline).
-    pub request_timeout_secs: u64,
-    /// An agent's `reply` is retried for this many seconds before it fails.
-    pub agent_deadline_secs: u64,
+    /// An instant reply or acknowledgement not delivered within this long is dropped rather
+    /// than posted late (`instant_deadline_secs`, at least 1).
+    #[serde(rename = "instant_deadline_secs", deserialize_with = "secs_nonzero")]
+    pub instant_deadline: Duration,
+    /// Give up on one HTTP request after this long (then retry within the deadline)
+    /// (`request_timeout_secs`, at least 1).
+    #[serde(rename = "request_timeout_secs", deserialize_with = "secs_nonzero")]
+    pub request_timeout: Duration,
+    /// An agent's `reply` is retried for this long before it fails (`agent_deadline_secs`,
+    /// at least 1).
+    #[serde(rename = "agent_deadline_secs", deserialize_with = "secs_nonzero")]
+    pub agent_deadline: Duration,
     /// Messages allowed per 30 seconds; 0 means unlimited.
     pub per_30s: u32,
     /// Messages that may go out at once before the rate applies.
@@ -83,9 +94,9 @@ pub struct SendConfig {
 impl Default for SendConfig {
     fn default() -> Self {
         Self {
-            instant_deadline_secs: 5,
-            request_timeout_secs: 5,
-            agent_deadline_secs: 60,
+            instant_deadline: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            agent_deadline: Duration::from_secs(60),
             per_30s: 20,
             burst: 5,
             timer_share_percent: 25,
@@ -119,8 +130,10 @@ pub struct QueueConfig {
     pub archive_max_bytes: u64,
     /// Rotated archives kept (`queue.archive.1.jsonl` is the newest).
     pub archive_keep: usize,
-    /// Longest wait for `queue.lock` before an operation gives up naming its holder, seconds.
-    pub lock_timeout_secs: u64,
+    /// Longest wait for `queue.lock` before an operation gives up naming its holder
+    /// (`lock_timeout_secs`, at least 1).
+    #[serde(rename = "lock_timeout_secs", deserialize_with = "secs_nonzero")]
+    pub lock_timeout: Duration,
 }
 
 impl Default for QueueConfig {
@@ -129,7 +142,7 @@ impl Default for QueueConfig {
             max_items: 10_000,
             archive_max_bytes: 10 * 1024 * 1024,
             archive_keep: 3,
-            lock_timeout_secs: 10,
+            lock_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -141,50 +154,40 @@ impl Default for QueueConfig {
 pub struct ScriptConfig {
     /// Rhai operations one call may take.
     pub max_operations: u64,
-    /// Wall-clock budget of one call, milliseconds.
-    pub time_budget_ms: u64,
+    /// Wall-clock budget of one call (`time_budget_ms`, at least 1).
+    #[serde(rename = "time_budget_ms", deserialize_with = "millis_nonzero")]
+    pub time_budget: Duration,
     /// Memory one call may hold at once, MiB (at least 1).
     pub memory_budget_mib: u64,
     /// Distinct authors whose `msg.count` and `msg.first_time` are kept (at least 1); the
     /// one seen longest ago is forgotten past it.
     pub max_counted_authors: usize,
-    /// Seconds without a viewer line in the own room after which `fn on_quiet(ev)` runs (once
-    /// per quiet stretch); 0 turns it off.
-    pub quiet_after_secs: u64,
+    /// How long without a viewer line in the own room before `fn on_quiet(ev)` runs (once
+    /// per quiet stretch); zero turns it off (`quiet_after_secs`).
+    #[serde(rename = "quiet_after_secs", deserialize_with = "secs")]
+    pub quiet_after: Duration,
 }
 
+/// Plain settings: the script layer turns them into its engine limits (`script::Limits`
+/// comes from a `ScriptConfig`, its defaults from this default).
 impl Default for ScriptConfig {
     fn default() -> Self {
-        let limits = crate::script::Limits::default();
         Self {
-            max_operations: limits.max_operations,
-            time_budget_ms: limits.time_budget.as_millis() as u64,
-            memory_budget_mib: (limits.max_memory / MIB) as u64,
-            max_counted_authors: limits.max_counted_authors,
-            quiet_after_secs: 120,
+            max_operations: 200_000,
+            time_budget: Duration::from_millis(50),
+            memory_budget_mib: 16,
+            max_counted_authors: 10_000,
+            quiet_after: Duration::from_secs(120),
         }
     }
 }
 
-/// Bytes in a MiB.
-const MIB: usize = 1024 * 1024;
-
 impl ScriptConfig {
-    /// How long the own room must be quiet before `on_quiet` runs; zero never.
-    pub fn quiet_after(&self) -> Duration {
-        Duration::from_secs(self.quiet_after_secs)
-    }
-
-    /// The engine limits these settings give (the rest at their defaults).
-    pub fn to_limits(&self) -> crate::script::Limits {
-        crate::script::Limits {
-            max_operations: self.max_operations,
-            time_budget: Duration::from_millis(self.time_budget_ms.max(1)),
-            max_memory: usize::try_from(self.memory_budget_mib.max(1))
-                .map_or(usize::MAX, |mib| mib.saturating_mul(MIB)),
-            max_counted_authors: self.max_counted_authors.max(1),
-            ..crate::script::Limits::default()
-        }
+    /// `memory_budget_mib` in bytes, at least 1 MiB.
+    pub fn memory_budget_bytes(&self) -> usize {
+        const MIB: usize = 1024 * 1024;
+        usize::try_from(self.memory_budget_mib.max(1))
+            .map_or(usize::MAX, |mib| mib.saturating_mul(MIB))
     }
 }
 
@@ -192,22 +195,24 @@ impl ScriptConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectionConfig {
-    /// Give up one connection attempt after this many seconds.
-    pub connect_timeout_secs: u64,
-    /// Shortest delay between attempts, milliseconds. The delay is a quarter of the outage
-    /// so far (with jitter), at least this.
-    pub backoff_initial_ms: u64,
-    /// Longest delay between attempts, milliseconds, however long the outage.
-    pub backoff_max_ms: u64,
+    /// Give up one connection attempt after this long (`connect_timeout_secs`, at least 1).
+    #[serde(rename = "connect_timeout_secs", deserialize_with = "secs_nonzero")]
+    pub connect_timeout: Duration,
+    /// Shortest delay between attempts. The delay is a quarter of the outage so far (with
+    /// jitter), at least this (`backoff_initial_ms`, at least 1).
+    #[serde(rename = "backoff_initial_ms", deserialize_with = "millis_nonzero")]
+    pub backoff_initial: Duration,
+    /// Longest delay between attempts, however long the outage (`backoff_max_ms`, at least 1).
+    #[serde(rename = "backoff_max_ms", deserialize_with = "millis_nonzero")]
+    pub backoff_max: Duration,
 }
 
 impl Default for ConnectionConfig {
     fn default() -> Self {
-        let backoff = crate::source::Backoff::default();
         Self {
-            connect_timeout_secs: 10,
-            backoff_initial_ms: backoff.initial.as_millis() as u64,
-            backoff_max_ms: backoff.max.as_millis() as u64,
+            connect_timeout: Duration::from_secs(10),
+            backoff_initial: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(8),
         }
     }
 }
@@ -242,37 +247,45 @@ impl Default for BacklogConfig {
 pub struct CatchupConfig {
     /// Read the history at all (off: what is said while we cannot hear is never seen).
     pub enabled: bool,
-    /// Messages older than this many seconds are never caught up.
-    pub max_age_secs: u64,
+    /// Messages older than this are never caught up (`max_age_secs`).
+    #[serde(rename = "max_age_secs", deserialize_with = "secs")]
+    pub max_age: Duration,
     /// Most history pages read for one catch-up (each up to `page_size` messages).
     pub max_pages: u32,
     /// Messages asked for per page (the platform serves at most 100).
     pub page_size: u32,
-    /// A late message older than this many seconds gets no instant reply (an
-    /// acknowledgement and the queue still happen).
-    pub reply_window_secs: u64,
-    /// Poll the history once the socket has been out of reach this many seconds.
-    pub poll_after_secs: u64,
-    /// Seconds between polls while chat is active (a message in the last minute).
-    pub poll_active_secs: u64,
-    /// Seconds between polls while chat is quiet.
-    pub poll_quiet_secs: u64,
-    /// Give up one history request after this many seconds.
-    pub request_timeout_secs: u64,
+    /// A late message older than this gets no instant reply (an acknowledgement and the
+    /// queue still happen) (`reply_window_secs`, at least 1).
+    #[serde(rename = "reply_window_secs", deserialize_with = "secs_nonzero")]
+    pub reply_window: Duration,
+    /// Poll the history once the socket has been out of reach this long (`poll_after_secs`,
+    /// at least 1).
+    #[serde(rename = "poll_after_secs", deserialize_with = "secs_nonzero")]
+    pub poll_after: Duration,
+    /// Time between polls while chat is active (a message in the last minute)
+    /// (`poll_active_secs`, at least 1).
+    #[serde(rename = "poll_active_secs", deserialize_with = "secs_nonzero")]
+    pub poll_active: Duration,
+    /// Time between polls while chat is quiet (`poll_quiet_secs`, at least 1).
+    #[serde(rename = "poll_quiet_secs", deserialize_with = "secs_nonzero")]
+    pub poll_quiet: Duration,
+    /// Give up one history request after this long (`request_timeout_secs`, at least 1).
+    #[serde(rename = "request_timeout_secs", deserialize_with = "secs_nonzero")]
+    pub request_timeout: Duration,
 }
 
 impl Default for CatchupConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            max_age_secs: 600,
+            max_age: Duration::from_secs(600),
             max_pages: 10,
             page_size: 100,
-            reply_window_secs: 60,
-            poll_after_secs: 20,
-            poll_active_secs: 3,
-            poll_quiet_secs: 10,
-            request_timeout_secs: 5,
+            reply_window: Duration::from_secs(60),
+            poll_after: Duration::from_secs(20),
+            poll_active: Duration::from_secs(3),
+            poll_quiet: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -326,13 +339,17 @@ pub(super) struct ScriptFileTable {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
-    /// Seconds between periodic writes (state changes are written at once).
-    pub interval_secs: u64,
+    /// Time between periodic writes (state changes are written at once) (`interval_secs`,
+    /// at least 1).
+    #[serde(rename = "interval_secs", deserialize_with = "secs_nonzero")]
+    pub interval: Duration,
 }
 
 impl Default for HealthConfig {
     fn default() -> Self {
-        Self { interval_secs: 5 }
+        Self {
+            interval: Duration::from_secs(5),
+        }
     }
 }
 
@@ -439,7 +456,7 @@ mod tests {
         let err = parse_file("[wake]\ncommand = [\"x\"]\nbogus = 1\n").expect_err("rejects");
         assert!(err.starts_with("line 3: unknown field `bogus`"), "{err}");
         let ok = parse_file("api = \"v2\"\n[send]\ninstant_deadline_secs = 9\n").expect("parses");
-        assert_eq!(ok.send.instant_deadline_secs, 9);
+        assert_eq!(ok.send.instant_deadline, Duration::from_secs(9));
         assert_eq!(ok.api, Some(ApiVersion::V2));
         let err = parse_file("[send]\ntimer_share_percent = 150\n").expect_err("rejects");
         assert_eq!(

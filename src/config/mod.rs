@@ -6,6 +6,7 @@
 //! The TLS roots every connection trusts (`tls`) are resolved here too, from `SSL_CERT_FILE`.
 
 mod credentials;
+mod duration;
 mod file;
 mod sources;
 mod tls;
@@ -21,7 +22,6 @@ pub use tls::Tls;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -519,11 +519,6 @@ pub fn default_state_dir() -> Result<PathBuf, ConfigError> {
         .state_dir()
         .unwrap_or_else(|| dirs.data_local_dir())
         .to_path_buf())
-}
-
-/// A duration from whole seconds, never zero (a zero timeout would make nothing possible).
-pub fn secs(value: u64) -> Duration {
-    Duration::from_secs(value.max(1))
 }
 
 #[cfg(test)]

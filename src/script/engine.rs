@@ -14,6 +14,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, INT};
 
 use super::output::{self, LogBudget};
 use super::{alloc, api, helpers};
+use crate::config::ScriptConfig;
 
 /// Read the clock only every this many operations: `Instant::now` costs more than an operation,
 /// and a budget of milliseconds does not need nanosecond precision.
@@ -128,19 +129,27 @@ pub struct Limits {
     pub max_counted_authors: usize,
 }
 
+/// The `[script]` defaults.
 impl Default for Limits {
     fn default() -> Self {
+        Self::from(&ScriptConfig::default())
+    }
+}
+
+/// The config file's `[script]` limits; the rest are fixed here.
+impl From<&ScriptConfig> for Limits {
+    fn from(config: &ScriptConfig) -> Self {
         Self {
-            max_operations: 200_000,
+            max_operations: config.max_operations,
             max_call_levels: 32,
             max_expr_depth: 64,
             max_function_expr_depth: 32,
             max_string_size: 64 * 1024,
             max_array_size: 10_000,
             max_map_size: 10_000,
-            time_budget: Duration::from_millis(50),
-            max_memory: 16 * 1024 * 1024,
-            max_counted_authors: 10_000,
+            time_budget: config.time_budget,
+            max_memory: config.memory_budget_bytes(),
+            max_counted_authors: config.max_counted_authors.max(1),
         }
     }
 }

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use crate::config::ConnectionConfig;
+
 /// Delays between connection attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -18,11 +20,19 @@ pub struct Backoff {
     pub max: Duration,
 }
 
+/// The `[connection]` defaults.
 impl Default for Backoff {
     fn default() -> Self {
+        Self::from(&ConnectionConfig::default())
+    }
+}
+
+/// `[connection] backoff_initial_ms` and `backoff_max_ms`.
+impl From<&ConnectionConfig> for Backoff {
+    fn from(config: &ConnectionConfig) -> Self {
         Self {
-            initial: Duration::from_millis(250),
-            max: Duration::from_secs(8),
+            initial: config.backoff_initial,
+            max: config.backoff_max,
         }
     }
 }

@@ -399,8 +399,8 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
                 "-c".into(),
                 format!("echo woke >> '{}'", wakes.display()),
             ],
-            timeout_secs: 5,
-            min_interval_ms: 0,
+            timeout: Duration::from_secs(5),
+            min_interval: Duration::from_millis(0),
             ..WakeConfig::default()
         },
         // Tests send bursts; the rate limit has tests of its own.
@@ -410,11 +410,13 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         },
         queue: QueueConfig::default(),
         connection: ConnectionConfig {
-            connect_timeout_secs: 2,
-            backoff_initial_ms: 50,
-            backoff_max_ms: 500,
+            connect_timeout: Duration::from_secs(2),
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(500),
         },
-        health: HealthConfig { interval_secs: 1 },
+        health: HealthConfig {
+            interval: Duration::from_secs(1),
+        },
         max_reconnects: None,
         metrics_addr: None,
         decisions: DecisionsConfig::default(),

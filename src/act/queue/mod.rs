@@ -125,7 +125,7 @@ impl Queue {
             lock_path: path.with_file_name("queue.lock"),
             leases_path: path.with_file_name("queue.leases.jsonl"),
             archive_path: path.with_file_name("queue.archive.jsonl"),
-            lock_timeout: Duration::from_secs(config.lock_timeout_secs.max(1)),
+            lock_timeout: config.lock_timeout,
             archive_max_bytes: config.archive_max_bytes,
             archive_keep: config.archive_keep,
             path,

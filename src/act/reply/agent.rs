@@ -8,7 +8,7 @@
 use crate::act::budget::{MAX_MESSAGE_CHARS, fit, split};
 use crate::act::guard::Blocked;
 use crate::act::queue::{Queue, QueueError};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::health::Health;
 
 use super::sender::seconds;
@@ -130,7 +130,7 @@ pub async fn reply(
         None => room_of(config, ack).await?,
     };
     let room = room.as_str();
-    let deadline = config::secs(config.send.agent_deadline_secs);
+    let deadline = config.send.agent_deadline;
     let sender = Sender::new(config)
         .map_err(ReplyError::Setup)?
         .with_request_timeout(deadline);

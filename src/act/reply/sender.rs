@@ -123,7 +123,7 @@ impl Sender {
     pub fn new(config: &Config) -> Result<Self, SendError> {
         let auth = crate::platform::bearer(&config.creds.access_token)
             .map_err(|why| SendError::Setup(why.into()))?;
-        let request_timeout = crate::config::secs(config.send.request_timeout_secs);
+        let request_timeout = config.send.request_timeout;
         // A connection not made in time is a connect error, retried since nothing was sent;
         // only a request already on its way can end as "unknown".
         let client = crate::platform::client(config, request_timeout / 2)

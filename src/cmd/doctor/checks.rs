@@ -192,10 +192,8 @@ fn writable(dir: &Path) -> std::io::Result<()> {
 /// The personality `run` would use compiles under the configured limits and passes its own
 /// `tests()`: the same load the listener does at start.
 pub fn script(config: &Config) -> Outcome {
-    let runtime = Runtime::with_session(
-        config.script_limits.to_limits(),
-        Session::new(Clock::System),
-    );
+    let runtime =
+        Runtime::with_session((&config.script_limits).into(), Session::new(Clock::System));
     let (name, source, label) = match &config.script {
         ScriptChoice::File(path) => match reload::read(path) {
             Ok((name, source)) => (name, source, path.display().to_string()),

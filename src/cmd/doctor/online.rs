@@ -33,7 +33,7 @@ pub fn check(config: &Config) -> anyhow::Result<Vec<Check>> {
 /// `GET /socket.io/?EIO=4&transport=polling` on the chat URL: an Engine.IO server opens a
 /// session with a body starting `0{`.
 async fn chat_host(config: &Config) -> Outcome {
-    let timeout = crate::config::secs(config.connection.connect_timeout_secs);
+    let timeout = config.connection.connect_timeout;
     let url = format!(
         "{}/socket.io/?EIO=4&transport=polling",
         config.chat_url.trim_end_matches('/')
