@@ -9,16 +9,14 @@
 
 use std::borrow::Cow;
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 
 use super::budget::{clean, split};
-use crate::config::{Config, Secret};
+use crate::config::{Config, Secret, compile_block};
 
 /// Secrets with fewer letters and digits than this are never looked for: they would match
 /// ordinary words.
 const MIN_SECRET_CHARS: usize = 8;
-/// Compiled size limit of one `[send] block` pattern, in bytes (as for scripts' `matches`).
-const PATTERN_SIZE_LIMIT: usize = 256 * 1024;
 
 /// Why a text was not sent: which rule it broke, never what it held.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,7 +47,7 @@ pub struct Guard {
 
 impl Guard {
     /// The guard for `config`'s credentials, wake token and `[send] block` patterns. A bad
-    /// pattern is the sentence [`compile`] gives (config loading has already said it).
+    /// pattern is the sentence [`compile_block`] gives (config loading has already said it).
     pub fn new(config: &Config) -> Result<Self, String> {
         let fields = config
             .creds
@@ -78,7 +76,7 @@ impl Guard {
             .collect();
         Ok(Self {
             secrets,
-            patterns: compile(patterns)?,
+            patterns: compile_block(patterns)?,
         })
     }
 
@@ -116,35 +114,6 @@ impl Guard {
         parts.iter().try_for_each(|part| self.check(part))?;
         Ok(parts)
     }
-}
-
-/// Compile the `[send] block` patterns; a bad one is one sentence naming the key and the
-/// pattern's number (from 1), not the pattern (it may spell out what it guards).
-pub fn compile(patterns: &[String]) -> Result<Vec<Regex>, String> {
-    patterns
-        .iter()
-        .enumerate()
-        .map(|(i, pattern)| {
-            RegexBuilder::new(pattern)
-                .size_limit(PATTERN_SIZE_LIMIT)
-                .dfa_size_limit(PATTERN_SIZE_LIMIT)
-                .build()
-                .map_err(|e| {
-                    format!(
-                        "[send] block: pattern {} is not a valid regular expression ({})",
-                        i + 1,
-                        reason(&e)
-                    )
-                })
-        })
-        .collect()
-}
-
-/// What is wrong with a pattern, without quoting it: the regex crate's last line.
-fn reason(error: &regex::Error) -> String {
-    let text = error.to_string();
-    let last = text.lines().last().unwrap_or_default().trim();
-    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 /// The letters and digits of `text`, lower-cased, fullwidth forms folded to ASCII: what is
@@ -299,20 +268,6 @@ mod tests {
         assert!(parts.iter().all(|p| guard.check(p).is_ok()), "{parts:?}");
         assert_eq!(guard.parts(&text), Err(Blocked::AccessToken));
         assert_eq!(guard.parts("gm\nall"), Ok(vec!["gm all".to_string()]));
-    }
-
-    #[test]
-    fn a_bad_pattern_is_named_by_its_number_not_quoted() {
-        let error = compile(&["fine".into(), "(my-secret".into()]).expect_err("rejects");
-        assert_eq!(
-            error,
-            "[send] block: pattern 2 is not a valid regular expression (unclosed group)"
-        );
-        let error = compile(&["x{100000}{100000}".into()]).expect_err("too big");
-        assert!(
-            error.starts_with("[send] block: pattern 1 is not a valid regular expression ("),
-            "{error}"
-        );
     }
 
     /// The README's starter list compiles, blocks what it says and lets chat through.

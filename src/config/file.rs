@@ -114,7 +114,7 @@ impl SendConfig {
                 self.timer_share_percent
             ));
         }
-        crate::act::guard::compile(&self.block)?;
+        super::compile_block(&self.block)?;
         Ok(())
     }
 }

@@ -5,12 +5,14 @@
 //! It writes nothing and creates nothing: directories are made by the stages that use them.
 //! The TLS roots every connection trusts (`tls`) are resolved here too, from `SSL_CERT_FILE`.
 
+mod block;
 mod credentials;
 mod duration;
 mod file;
 mod sources;
 mod tls;
 
+pub use block::compile_block;
 pub use credentials::{Credentials, Secret, load_credentials};
 pub use file::{
     BacklogConfig, CatchupConfig, ConnectionConfig, DecisionsConfig, HealthConfig, McpConfig,
