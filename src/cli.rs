@@ -490,7 +490,8 @@ pub struct TryArgs {
     #[arg(long, value_name = "N")]
     pub amount: Option<f64>,
     /// As if said AGE ago (90, 90s, 5m, 1h) and caught up from the chat history after an
-    /// outage: `msg.late` is true, and a reply past the 60 s reply window is held back, as the
+    /// outage: `msg.late` is true, and a reply past the reply window (60 s, or the config
+    /// file's `[catchup] reply_window_secs`) is held back, as the
     /// listener does.
     #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub late: Option<u64>,
@@ -500,6 +501,10 @@ pub struct TryArgs {
     /// The messages, one decision each.
     #[arg(required = true, value_name = "TEXT")]
     pub text: Vec<String>,
+    /// The listener's TOML config file: its `[script]` limits and path and its `[catchup]`
+    /// reply window apply here as they do live [env: RETAKE_CHAT_CONFIG].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `replay`.
@@ -514,13 +519,22 @@ pub struct ReplayArgs {
     /// The transcript: one JSON object per line.
     #[arg(value_name = "TRANSCRIPT")]
     pub transcript: PathBuf,
+    /// The listener's TOML config file: its `[script]` limits and path and its `[catchup]`
+    /// reply window apply here as they do live [env: RETAKE_CHAT_CONFIG].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Scripts to check [default: ./scripts/personality.rhai].
+    /// Scripts to check [default: the config file's `[script] path`, else
+    /// ./scripts/personality.rhai].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// The listener's TOML config file: its `[script]` limits (and path) apply here as
+    /// they do live [env: RETAKE_CHAT_CONFIG].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// An age in seconds: `90`, `90s`, `5m` or `1h`.

@@ -27,7 +27,7 @@ use crate::health::{self, Health, Status};
 use crate::live::Live;
 use crate::outcome::{Outcome, Outcomes};
 use crate::rooms::Rooms;
-use crate::script::{self, Clock, Personality, Runtime, Session, reload};
+use crate::script::{self, Clock, Runtime, Session, reload};
 use crate::source::{self, Backoff, Inbound, SourceConfig};
 use crate::state_lock::StateLock;
 use crate::transcript::{self, Transcript};
@@ -139,7 +139,8 @@ pub async fn run_paced(
     ));
     let counted = health.clone();
     runtime.count_suppressed_logs(move |n| counted.counters.script_log_suppressed.add(n));
-    let first = load_first(&runtime, &config.script)?;
+    // A script that does not load stops the start, with the offending line and a caret.
+    let first = script::load(&runtime, &config.script).map_err(|e| anyhow::anyhow!(e.rendered))?;
     health.script_loaded(first.name(), first.loaded_at_ms());
     let (current_tx, current_rx) = watch::channel(Arc::new(first));
     // Bound before anything starts, so a taken port stops the start with its reason.
@@ -506,20 +507,6 @@ fn open_handled(config: &Config) -> anyhow::Result<Handled> {
         );
     }
     Ok(handled)
-}
-
-/// Load the personality the listener starts with; a script that does not compile stops the
-/// start, with the offending line and a caret.
-fn load_first(runtime: &Runtime, choice: &ScriptChoice) -> anyhow::Result<Personality> {
-    match choice {
-        ScriptChoice::File(path) => reload::load(runtime, path).map_err(|e| {
-            let source = std::fs::read_to_string(path).unwrap_or_default();
-            anyhow::anyhow!("{}", e.render(&source))
-        }),
-        ScriptChoice::Embedded => runtime
-            .compile("<embedded>", script::EMBEDDED_PERSONALITY)
-            .map_err(|e| anyhow::anyhow!("{}", e.render(script::EMBEDDED_PERSONALITY))),
-    }
 }
 
 /// The own room's socket: v2's also hears the other streamers' rooms, whose payloads name

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::support::{Harness, Setup, TOKEN, empty_cwd, expect};
 
+mod config;
 mod replay;
 
 /// The binary with a clean environment (nothing leaks in from the developer's), in an empty

@@ -1,25 +1,32 @@
-//! `retake-chat check [PATH...]` (without one, `./scripts/personality.rhai`): load each script
-//! exactly as the listener would (header, hooks, top level, self-tests) and report problems as
-//! `PATH:LINE:COL: message`, the source line and a caret; on success print what the script
-//! says about itself. Runs nothing with effects.
+//! `retake-chat check [--config FILE] [PATH...]` (without one, the config file's `[script]
+//! path`, else `./scripts/personality.rhai`): load each script exactly as the listener would
+//! (header, hooks, top level, self-tests, under the config file's `[script]` limits) and
+//! report problems as `PATH:LINE:COL: message`, the source line and a caret; on success print
+//! what the script says about itself. Runs nothing with effects.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::CheckArgs;
-use crate::script::{Limits, Personality, Runtime, ScriptError, reload};
+use crate::config::ScriptChoice;
+use crate::script::{LoadError, Personality, Runtime, ScriptError};
 use crate::visible;
 
-/// Check every script; exit 0 all good, 1 a script has problems, 2 a file cannot be read.
+/// Check every script; exit 0 all good, 1 a script has problems, 2 a file (a script or the
+/// config file) cannot be read.
 pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let runtime = Runtime::new(Limits::default());
+    let settings = super::personality::settings(None, args.config.clone())?;
+    let runtime = Runtime::new((&settings.limits).into());
     let mut problems = false;
     let mut unreadable = false;
-    let default = [Path::new("scripts").join("personality.rhai")];
+    let configured = settings.path.is_some();
+    let default = [settings
+        .path
+        .unwrap_or_else(|| Path::new("scripts").join("personality.rhai"))];
     let paths: &[PathBuf] = if args.paths.is_empty() {
         // The one `run` would use; without it there is nothing to check.
-        if !default[0].is_file() {
+        if !configured && !default[0].is_file() {
             anyhow::bail!(
                 "no script given and no ./scripts/personality.rhai here: name the scripts to check, e.g. retake-chat check my.rhai"
             );
@@ -30,13 +37,16 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     for path in paths {
         // Shared scripts are hostile too: their lines are shown, never obeyed.
-        match reload::load_rendered(&runtime, path) {
+        match crate::script::load(&runtime, &ScriptChoice::File(path.clone())) {
             Ok(personality) => print!("{}", summary(&personality)),
-            Err((ScriptError::Io { .. }, rendered)) => {
+            Err(LoadError {
+                error: ScriptError::Io { .. },
+                rendered,
+            }) => {
                 eprintln!("{}", visible::escape_lines(&rendered));
                 unreadable = true;
             }
-            Err((_, rendered)) => {
+            Err(LoadError { rendered, .. }) => {
                 println!("{}", visible::escape_lines(&rendered));
                 problems = true;
             }

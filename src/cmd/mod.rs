@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod init;
 pub mod man;
 pub mod mcp;
+pub mod personality;
 pub mod queue;
 pub mod replay;
 pub mod reply;

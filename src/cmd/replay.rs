@@ -4,21 +4,22 @@
 //! The transcript is JSON lines (`author`, `text`, optional `kind`, `ts`, `amount`, `late`:
 //! the seconds between saying it and the listener catching it up from the history; other
 //! fields are ignored, so `queue.jsonl` replays too). `now()`, cooldowns, timers and dead air
-//! (`on_quiet`, after a gap longer than the default `[script] quiet_after_secs`) follow the
-//! lines' `ts`, or one second per line without one. State starts empty and stays in memory.
+//! (`on_quiet`, after a gap longer than `[script] quiet_after_secs`) follow the lines' `ts`,
+//! or one second per line without one. State starts empty and stays in memory. With
+//! `--config`, the config file's `[script]` limits and `[catchup]` reply window apply.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::try_cmd::{load, outcome_human, outcome_json, with_reply_window};
+use super::personality::{self, outcome_human, outcome_json, with_reply_window};
 use crate::cli::ReplayArgs;
-use crate::config::ScriptConfig;
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
 use crate::script::quiet::breaks_silence;
 use crate::script::selftest::TEST_EPOCH_MS;
 use crate::script::{
-    Clock, Runtime, Schedule, ScriptError, Session, Silence, SimClock, hooks, quote,
+    Clock, Personality, Runtime, Schedule, ScriptError, Session, Silence, SimClock, hooks, quote,
 };
 use crate::visible;
 
@@ -42,17 +43,13 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| (i + 1, parse(i + 1, line)))
         .collect();
-    let start = lines
-        .iter()
-        .find_map(|(_, e)| e.as_ref().ok().map(|(event, _)| event))
-        .map_or(
-            TEST_EPOCH_MS,
-            |e| if e.ts > 0 { e.ts } else { TEST_EPOCH_MS },
-        );
+    let settings = personality::settings(args.script.clone(), args.config.clone())?;
+    let start = start_of(&lines);
     let clock = SimClock::new(start);
     let session = Session::new(Clock::Simulated(clock.clone())).seeded(SEED);
-    let runtime = Runtime::with_session((&ScriptConfig::default()).into(), session);
-    let p = match load(&runtime, args.script.as_deref()) {
+    let runtime = Runtime::with_session((&settings.limits).into(), session);
+    let choice = personality::choice(args.script.is_some(), &settings);
+    let p = match personality::load(&runtime, &choice) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -62,64 +59,110 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         failed: false,
     };
     out.say("on_start", clock.now_ms(), &runtime.start(&p));
-    let mut timers = Schedule::new(&p, start);
     // The listener's quiet clock, started as if it joined at the first line.
-    let mut silence = Silence::new(ScriptConfig::default().quiet_after);
+    let mut silence = Silence::new(settings.limits.quiet_after);
     silence.start(start);
+    let mut replay = Replay {
+        timers: Schedule::new(&p, start),
+        runtime: &runtime,
+        p: &p,
+        clock,
+        silence,
+        reply_window: settings.reply_window,
+        out,
+    };
     let mut first = true;
     for (n, line) in lines {
-        let (mut event, late_ms) = match line {
-            Ok(parsed) => parsed,
+        match line {
+            Ok((event, late_ms)) => {
+                replay.line(n, event, late_ms, first);
+                first = false;
+            }
             Err(error) => {
                 let error = visible::escape(&error);
                 eprintln!("{}:{n}: {error}", args.transcript.display());
-                out.failed = true;
-                continue;
+                replay.out.failed = true;
             }
-        };
-        match (event.ts > 0, first) {
-            (true, _) => clock.set_ms(event.ts),
-            (false, true) => {}
-            (false, false) => clock.advance_ms(1_000),
         }
-        first = false;
-        let now = clock.now_ms();
+    }
+    Ok(if replay.out.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The simulated clock's start: the first good line's `ts`, else the self-tests' epoch.
+fn start_of(lines: &[(usize, Result<Line, String>)]) -> i64 {
+    lines
+        .iter()
+        .find_map(|(_, e)| e.as_ref().ok().map(|(event, _)| event))
+        .map_or(
+            TEST_EPOCH_MS,
+            |e| if e.ts > 0 { e.ts } else { TEST_EPOCH_MS },
+        )
+}
+
+/// One replay in progress: the personality, its simulated clock, its timers and quiet clock.
+struct Replay<'a> {
+    runtime: &'a Runtime,
+    p: &'a Personality,
+    clock: SimClock,
+    timers: Schedule,
+    silence: Silence,
+    /// `[catchup] reply_window_secs`, as the listener applies it to late messages.
+    reply_window: Duration,
+    out: Printer,
+}
+
+impl Replay<'_> {
+    /// Transcript line `n`: the clock moved to it (its `ts`, else one second on, the first
+    /// line staying at the start), the hooks due by then fired, then its decision.
+    fn line(&mut self, n: usize, mut event: ChatEvent, late_ms: i64, first: bool) {
+        match (event.ts > 0, first) {
+            (true, _) => self.clock.set_ms(event.ts),
+            (false, true) => {}
+            (false, false) => self.clock.advance_ms(1_000),
+        }
+        let now = self.clock.now_ms();
         event.ts = now - late_ms;
         event.late = late_ms > 0;
-        let mut due: Vec<(i64, String)> = timers
+        self.fire_due(now);
+        let decided = self.runtime.decide(self.p, &event);
+        let (result, note) = with_reply_window(decided, &event, now, self.reply_window);
+        self.out.decision(n, &event, now, &result, note);
+        self.timers.chat_seen();
+        if breaks_silence(&event) {
+            self.silence.chat_seen(now);
+        }
+    }
+
+    /// The timers and `on_quiet` due by `now`, in order, each at the moment it came due.
+    fn fire_due(&mut self, now: i64) {
+        let mut due: Vec<(i64, String)> = self
+            .timers
             .take_due(now)
             .into_iter()
             .map(|(name, due)| (due, name))
             .collect();
         due.extend(
-            silence
+            self.silence
                 .take_due(now)
                 .map(|at| (at, hooks::ON_QUIET.to_string())),
         );
         due.sort();
         for (due, name) in due {
             // The hook speaks at the moment it came due, not at the message's.
-            clock.set_ms(due);
+            self.clock.set_ms(due);
             let said = if name == hooks::ON_QUIET {
-                runtime.quiet(&p, silence.quiet_secs(due))
+                self.runtime.quiet(self.p, self.silence.quiet_secs(due))
             } else {
-                runtime.fire_timer(&p, &name)
+                self.runtime.fire_timer(self.p, &name)
             };
-            out.say(&name, due, &said);
-            clock.set_ms(now);
-        }
-        let (result, note) = with_reply_window(runtime.decide(&p, &event), &event, now);
-        out.decision(n, &event, now, &result, note);
-        timers.chat_seen();
-        if breaks_silence(&event) {
-            silence.chat_seen(now);
+            self.out.say(&name, due, &said);
+            self.clock.set_ms(now);
         }
     }
-    Ok(if out.failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 /// A transcript line: the event, and how long before the line's time it was said, ms (`late`,

@@ -24,7 +24,7 @@ use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Se
 use crate::fake::{FakeOptions, FakeRetake, wait_until};
 use crate::health::Health;
 use crate::outcome::Outcomes;
-use crate::script::{Runtime, ScriptError, reload};
+use crate::script::{LoadError, Runtime, ScriptError};
 use crate::time::now_ms;
 use crate::visible;
 
@@ -103,11 +103,11 @@ pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
 /// The script loaded as `check` loads it: on a problem, `check`'s diagnostic on stderr and
 /// its exit code (1 a script problem, 2 an unreadable file).
 fn precheck(script: &ScriptChoice) -> Option<ExitCode> {
-    let ScriptChoice::File(path) = script else {
+    let ScriptChoice::File(_) = script else {
         return None;
     };
     let runtime = Runtime::new(crate::script::Limits::default());
-    let (error, rendered) = reload::load_rendered(&runtime, path).err()?;
+    let LoadError { error, rendered } = crate::script::load(&runtime, script).err()?;
     // Shared scripts are hostile too: their lines are shown, never obeyed.
     eprintln!("{}", visible::escape_lines(&rendered));
     let (why, code) = match error {

@@ -1,32 +1,28 @@
 //! `retake-chat try [--script PATH] [--late AGE] TEXT...`: what the personality would do with
 //! each TEXT (said AGE ago and caught up from the history, with `--late`).
 //!
-//! One decision per TEXT, through the same engine, limits and self-tests as the listener, with
-//! in-process state only: no network, no queue, no memory file. Printing decisions (human and
-//! JSON) is shared with `replay`.
+//! One decision per TEXT, through the same engine, self-tests and (with `--config`) limits
+//! and reply window as the listener, with in-process state only: no network, no queue, no
+//! memory file. Loading and printing decisions (human and JSON) is shared with `replay`
+//! (`personality.rs`).
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::personality::{self, outcome_human, outcome_json, with_reply_window};
 use crate::cli::TryArgs;
-use crate::config::ScriptChoice;
-use crate::config::{CatchupConfig, ScriptConfig};
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
-use crate::script::{
-    Clock, Decision, EMBEDDED_PERSONALITY, Personality, Runtime, ScriptError, Session, reload,
-};
+use crate::script::{Clock, Runtime, Session};
 use crate::visible;
 
 /// Decide on every TEXT; exit 0 when the script answered them all, 1 when it failed on one
-/// (or does not load), 2 when the script cannot be read.
+/// (or does not load), 2 when the script or the config file cannot be read.
 pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
-    let runtime = Runtime::with_session(
-        (&ScriptConfig::default()).into(),
-        Session::new(Clock::System),
-    );
-    let personality = match load(&runtime, args.script.as_deref()) {
+    let settings = personality::settings(args.script.clone(), args.config.clone())?;
+    let runtime = Runtime::with_session((&settings.limits).into(), Session::new(Clock::System));
+    let choice = personality::choice(args.script.is_some(), &settings);
+    let personality = match personality::load(&runtime, &choice) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -44,7 +40,8 @@ pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
             late: late_ms.is_some(),
             ..ChatEvent::default()
         };
-        let (result, note) = with_reply_window(runtime.decide(&personality, &event), &event, now);
+        let decided = runtime.decide(&personality, &event);
+        let (result, note) = with_reply_window(decided, &event, now, settings.reply_window);
         failed |= result.is_err();
         if args.json {
             let mut line = json!({ "author": event.author, "text": event.text });
@@ -70,92 +67,4 @@ pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Compile the script at `path` with `runtime`; without one, the script `run` and `sandbox`
-/// would use (`./scripts/personality.rhai` if it exists, else the built-in copy), named on
-/// stderr so nobody tries one script while editing another. On failure the diagnostic is
-/// printed and the exit code returned: 2 unreadable, 1 broken.
-pub fn load(runtime: &Runtime, path: Option<&Path>) -> Result<Personality, ExitCode> {
-    let chosen = match path {
-        Some(path) => Some(path.to_path_buf()),
-        None => match crate::config::script_choice(None, &crate::config::Env::from_process()) {
-            ScriptChoice::File(path) => {
-                eprintln!(
-                    "personality: {} (--script PATH for another)",
-                    path.display()
-                );
-                Some(path)
-            }
-            ScriptChoice::Embedded => {
-                eprintln!(
-                    "personality: the built-in copy (no --script given and no ./scripts/personality.rhai)"
-                );
-                None
-            }
-        },
-    };
-    let (name, source) = match chosen.as_deref() {
-        None => ("<embedded>".to_string(), EMBEDDED_PERSONALITY.to_string()),
-        Some(path) => match reload::read(path) {
-            Ok(read) => read,
-            Err(error @ ScriptError::Io { .. }) => {
-                eprintln!("error: {}", visible::escape_lines(&error.to_string()));
-                return Err(ExitCode::from(2));
-            }
-            Err(error) => {
-                eprintln!("{}", visible::escape_lines(&error.to_string()));
-                return Err(ExitCode::from(1));
-            }
-        },
-    };
-    runtime.compile(&name, &source).map_err(|error| {
-        eprintln!("{}", visible::escape_lines(&error.render(&source)));
-        ExitCode::from(1)
-    })
-}
-
-/// The listener's reply window applied to a late message's decision (the default 60 s): a
-/// reply held back becomes `ignore`, with the reason.
-pub fn with_reply_window(
-    result: Result<Decision, ScriptError>,
-    event: &ChatEvent,
-    now_ms: i64,
-) -> (Result<Decision, ScriptError>, Option<String>) {
-    let window = CatchupConfig::default().reply_window;
-    match &result {
-        Ok(decision) => match crate::catchup::held_back(decision, event, now_ms, window) {
-            Some(why) => (Ok(Decision::Ignore), Some(why)),
-            None => (result, None),
-        },
-        Err(_) => (result, None),
-    }
-}
-
-/// `reply "text"`, `ack "text"`, `queue`, `ignore`, or for a failing script what the listener
-/// does then: `queue (script failed: ...)`.
-pub fn outcome_human(result: &Result<Decision, ScriptError>) -> String {
-    match result {
-        Ok(decision) => decision.to_string(),
-        Err(error) => format!("queue (script failed: {error})"),
-    }
-}
-
-/// Add `decision` (`reply`, `ack`, `queue`, `ignore`), `say` (the text of a reply or ack) and,
-/// for a failing script, `error` (the decision is then `queue`, as in the listener).
-pub fn outcome_json(line: &mut Value, result: &Result<Decision, ScriptError>) {
-    let (decision, say, error) = match result {
-        Ok(decision) => (decision.kind(), decision.text(), None),
-        Err(error) => ("queue", None, Some(error.to_string())),
-    };
-    line["decision"] = decision.into();
-    if let Ok(Decision::ReplyIn { room, .. }) = result {
-        line["room"] = room.as_str().into();
-    }
-    if let Some(say) = say {
-        line["say"] = say.into();
-    }
-    if let Some(error) = error {
-        line["error"] = error.into();
-    }
 }

@@ -24,6 +24,7 @@ pub use tls::Tls;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -337,6 +338,7 @@ pub fn load_tls(env: &Env) -> Result<Tls, ConfigError> {
 /// [`resolve`] without reading the credentials or the certificates (see [`Settings`]).
 pub fn resolve_settings(cli: &Overrides, env: &Env) -> Result<Settings, ConfigError> {
     let file = load_file(cli, env)?;
+    let scripting = script_settings(cli, &file);
     let api = match (cli.api, env.get("RETAKE_API")) {
         (Some(api), _) => api,
         (None, Some(text)) => ApiVersion::parse(text).ok_or_else(|| ConfigError::Invalid {
@@ -371,8 +373,7 @@ pub fn resolve_settings(cli: &Overrides, env: &Env) -> Result<Settings, ConfigEr
         })?),
         (None, None) => file.metrics_addr,
     };
-    let script_table = file.script.unwrap_or_default();
-    let script = script_choice(cli.script.clone().or(script_table.path), env);
+    let script = script_choice(scripting.path, env);
     let rooms = other_rooms(cli.rooms.iter().chain(&file.rooms))?;
     let config = Config {
         creds: Credentials::none(),
@@ -382,7 +383,7 @@ pub fn resolve_settings(cli: &Overrides, env: &Env) -> Result<Settings, ConfigEr
         state_dir,
         rooms,
         script,
-        script_limits: script_table.limits,
+        script_limits: scripting.limits,
         wake: WakeConfig {
             token: env.get("RETAKE_WAKE_TOKEN").map(Secret::new),
             ..file.wake
@@ -433,6 +434,39 @@ fn other_rooms<'a>(given: impl Iterator<Item = &'a String>) -> Result<Vec<String
         }
     }
     Ok(rooms)
+}
+
+/// What running a personality takes from the flags and the config file, resolved as the
+/// listener resolves it: what `check`, `try` and `replay` use, so a script that passes them
+/// does not hit a lower limit live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptSettings {
+    /// `--script`, else the config file's `[script] path` (`None`: neither; see
+    /// [`script_choice`]).
+    pub path: Option<PathBuf>,
+    /// The config file's `[script]` limits.
+    pub limits: ScriptConfig,
+    /// `[catchup] reply_window_secs`: a late message older than this gets no instant reply.
+    pub reply_window: Duration,
+}
+
+/// [`ScriptSettings`] for these flags (`--script`, `--config`) and this environment
+/// (`RETAKE_CHAT_CONFIG`); an unreadable or malformed config file is [`resolve`]'s error.
+pub fn resolve_script(cli: &Overrides, env: &Env) -> Result<ScriptSettings, ConfigError> {
+    Ok(script_settings(cli, &load_file(cli, env)?))
+}
+
+/// The one place the script's settings are picked from the flags and the file.
+fn script_settings(cli: &Overrides, file: &file::FileConfig) -> ScriptSettings {
+    let table = file.script.as_ref();
+    ScriptSettings {
+        path: cli
+            .script
+            .clone()
+            .or_else(|| table.and_then(|t| t.path.clone())),
+        limits: table.map(|t| t.limits.clone()).unwrap_or_default(),
+        reply_window: file.catchup.reply_window,
+    }
 }
 
 /// The script given, else `./scripts/personality.rhai` if it exists, else the built-in copy.

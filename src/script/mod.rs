@@ -5,7 +5,8 @@
 //! The engine and its limits are in `engine.rs` (with the allocator that counts a call's
 //! memory in `alloc.rs` and the log budget in `output.rs`), the `Decision` in `decision.rs`,
 //! the script API in `api.rs` and `helpers.rs`, per-runtime state in `state.rs` and
-//! `memory*.rs`, errors in `diagnostic.rs`, hot reload in `reload.rs`.
+//! `memory*.rs`, errors in `diagnostic.rs`, loading a script file or the built-in copy in
+//! `load.rs`, hot reload in `reload.rs`.
 
 mod alloc;
 pub mod api;
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod header;
 mod helpers;
 pub mod hooks;
+mod load;
 mod lru;
 pub mod memory;
 mod memory_file;
@@ -40,6 +42,7 @@ pub use diagnostic::{Location, ScriptError};
 pub use engine::{CallBudget, Limits};
 pub use header::{Header, SCRIPT_API_VERSION};
 pub use hooks::{Hooks, Timer};
+pub use load::{EMBEDDED_NAME, LoadError, load};
 pub use memory::MemoryError;
 use output::LogBudget;
 pub use quiet::Silence;

@@ -1,8 +1,8 @@
 //! Hot reload: watch the script file, compile the new version, swap it in, keep the last good.
 //!
-//! Owns [`load`] (the one way a script file becomes a [`Personality`], first load included)
-//! and [`run`], the watch loop. Counting and showing outcomes is left to the `report` callback
-//! the daemon passes; deciding with the current personality is the daemon's.
+//! Owns [`run`], the watch loop; each version is loaded by [`super::load`], as the first one
+//! was. Counting and showing outcomes is left to the `report` callback the daemon passes;
+//! deciding with the current personality is the daemon's.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,8 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout_at};
 
-use super::{Location, MAX_SOURCE_BYTES, Personality, Runtime, ScriptError};
+use super::{LoadError, Personality, Runtime, load};
+use crate::config::ScriptChoice;
 
 /// How long the directory must stay quiet before a burst of events becomes one reload.
 const QUIET: Duration = Duration::from_millis(100);
@@ -40,46 +41,6 @@ pub enum ReloadOutcome {
         /// The full diagnostic with the source line and a caret.
         rendered: String,
     },
-}
-
-/// Read and compile the script at `path`, named by its path. An unreadable or oversized file
-/// is an error naming the path.
-pub fn load(runtime: &Runtime, path: &Path) -> Result<Personality, ScriptError> {
-    let (name, source) = read(path)?;
-    runtime.compile(&name, &source)
-}
-
-/// The script's name (its path) and source, refusing files over [`MAX_SOURCE_BYTES`] unread.
-/// An unreadable file is [`ScriptError::Io`], an oversized one [`ScriptError::TooLarge`].
-pub fn read(path: &Path) -> Result<(String, String), ScriptError> {
-    let name = path.display().to_string();
-    let io = |error| ScriptError::Io {
-        at: Location::script(&name),
-        error,
-    };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > MAX_SOURCE_BYTES as u64 {
-        return Err(ScriptError::TooLarge {
-            at: Location::script(&name),
-            size,
-            max: MAX_SOURCE_BYTES as u64,
-        });
-    }
-    let source = std::fs::read_to_string(path).map_err(io)?;
-    Ok((name, source))
-}
-
-/// [`load`], but a failure comes with its rendered diagnostic (made while the source is at hand):
-/// what `check` prints, and the sandbox before it starts.
-pub fn load_rendered(runtime: &Runtime, path: &Path) -> Result<Personality, (ScriptError, String)> {
-    let (name, source) = read(path).map_err(|e| {
-        let rendered = e.to_string();
-        (e, rendered)
-    })?;
-    runtime.compile(&name, &source).map_err(|e| {
-        let rendered = e.render(&source);
-        (e, rendered)
-    })
 }
 
 /// Watch `path` until `shutdown` becomes true (or its sender goes away), swapping each good new
@@ -210,9 +171,9 @@ async fn reload(
 ) -> Option<ReloadOutcome> {
     let name = path.display().to_string();
     let loaded = {
-        let (runtime, path) = (Arc::clone(runtime), path.to_path_buf());
+        let (runtime, choice) = (Arc::clone(runtime), ScriptChoice::File(path.to_path_buf()));
         // File I/O and compiling (which runs the top level, up to the time budget) block.
-        tokio::task::spawn_blocking(move || load_rendered(&runtime, &path)).await
+        tokio::task::spawn_blocking(move || load(&runtime, &choice)).await
     };
     match loaded {
         Ok(Ok(personality)) => {
@@ -225,7 +186,7 @@ async fn reload(
             current.send_replace(Arc::new(personality));
             Some(ReloadOutcome::Loaded { name, loaded_at_ms })
         }
-        Ok(Err((error, rendered))) => {
+        Ok(Err(LoadError { error, rendered })) => {
             // A log value never spans lines (src/log_format.rs), so the source line and its
             // caret follow as lines of their own.
             tracing::warn!(script = %name, "script reload failed; keeping the last good version: {error}");
@@ -328,49 +289,13 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn load_names_the_path_when_it_cannot_read() {
-        let runtime = Runtime::new(Limits::default());
-        let dir = TempDir::new();
-        let missing = dir.0.join("missing.rhai");
-        let err = load(&runtime, &missing).expect_err("fails");
-        assert!(matches!(err, ScriptError::Io { .. }), "{err:?}");
-        let text = err.to_string();
-        assert!(
-            text.starts_with(&format!("{}: cannot read script: ", missing.display())),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn load_compiles_and_names_errors_by_path() {
-        let runtime = Runtime::new(Limits::default());
-        let dir = TempDir::new();
-        let path = dir.0.join("p.rhai");
-        std::fs::write(&path, replying("one")).expect("write");
-        let p = load(&runtime, &path).expect("loads");
-        assert_eq!(p.name(), path.display().to_string());
-        assert_eq!(
-            decide(&runtime, &p),
-            Some(Decision::Reply("one".to_string()))
-        );
-        std::fs::write(&path, "fn on_message(msg) {\n    reply(\"x\"\n}\n").expect("write");
-        let err = load(&runtime, &path).expect_err("fails");
-        assert!(matches!(err, ScriptError::Compile { .. }), "{err:?}");
-        assert!(
-            err.to_string()
-                .starts_with(&format!("{}:3:1: ", path.display())),
-            "{err}"
-        );
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reloads_good_versions_and_keeps_the_last_good() {
         let runtime = Arc::new(Runtime::new(Limits::default()));
         let dir = TempDir::new();
         let path = dir.0.join("personality.rhai");
         std::fs::write(&path, replying("one")).expect("write");
-        let first = load(&runtime, &path).expect("loads");
+        let first = load(&runtime, &ScriptChoice::File(path.clone())).expect("loads");
         let (current_tx, current_rx) = watch::channel(Arc::new(first));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let outcomes = Arc::new(Mutex::new(Vec::new()));

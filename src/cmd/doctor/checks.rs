@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::Outcome;
 use crate::config::{Config, ConfigError, Credentials, ScriptChoice, Tls, WakeConfig};
-use crate::script::{Clock, EMBEDDED_PERSONALITY, Runtime, Session, reload};
+use crate::script::{Clock, LoadError, Runtime, ScriptError, Session};
 use crate::state_lock::{self, Holder};
 
 /// The credentials as read from `path`: who the bot speaks as, or the reading error (which
@@ -194,29 +194,24 @@ fn writable(dir: &Path) -> std::io::Result<()> {
 pub fn script(config: &Config) -> Outcome {
     let runtime =
         Runtime::with_session((&config.script_limits).into(), Session::new(Clock::System));
-    let (name, source, label) = match &config.script {
-        ScriptChoice::File(path) => match reload::read(path) {
-            Ok((name, source)) => (name, source, path.display().to_string()),
-            Err(error) => {
-                return Outcome::fail(
-                    error.to_string(),
-                    "give the script with --script PATH (or [script] path in the config file)",
-                );
-            }
-        },
-        ScriptChoice::Embedded => (
-            "<embedded>".to_string(),
-            EMBEDDED_PERSONALITY.to_string(),
-            "the built-in copy".to_string(),
-        ),
+    let label = match &config.script {
+        ScriptChoice::File(path) => path.display().to_string(),
+        ScriptChoice::Embedded => "the built-in copy".to_string(),
     };
-    match runtime.compile(&name, &source) {
+    match crate::script::load(&runtime, &config.script) {
         Ok(personality) => Outcome::Ok(format!(
             "{label} loads and passes its {} self-tests",
             personality.tests_passed()
         )),
-        Err(error) => Outcome::fail(
-            error.render(&source),
+        Err(LoadError {
+            error: ScriptError::Io { .. } | ScriptError::TooLarge { .. },
+            rendered,
+        }) => Outcome::fail(
+            rendered,
+            "give the script with --script PATH (or [script] path in the config file)",
+        ),
+        Err(LoadError { rendered, .. }) => Outcome::fail(
+            rendered,
             format!(
                 "fix it: `retake-chat check {label}` lists every problem, `retake-chat sandbox \
                  --script {label}` tries it live"
