@@ -110,14 +110,14 @@ pub async fn run_paced(
     let _lock = StateLock::acquire(&config.state_dir).await?;
     // Holding the lock, nobody else writes these: a temp file left is from a killed run.
     crate::files::remove_stale_temps(&[
-        config.health_path(),
-        config.memory_path(),
-        config.handled_path(),
+        config.state_dir.health(),
+        config.state_dir.memory(),
+        config.state_dir.handled(),
     ]);
     let handled = Arc::new(open_handled(&config)?);
     // Before connecting: a room that does not resolve stops the start, naming it.
     let rooms = Arc::new(crate::rooms::resolve(&config).await?);
-    let queue = Queue::with_config(config.queue_path(), &config.queue);
+    let queue = Queue::with_config(config.state_dir.queue(), &config.queue);
     if queue.repair()? {
         tracing::warn!(
             "{}: the last line was cut short by a crash; ended it so new items stay whole",
@@ -126,11 +126,11 @@ pub async fn run_paced(
     }
     let session = Session::new(pace.clock)
         .room(&config.creds.user_db_id)
-        .with_memory_file(config.memory_path())
+        .with_memory_file(config.state_dir.memory())
         .with_context(|| {
             format!(
                 "cannot load the script memory {}",
-                config.memory_path().display()
+                config.state_dir.memory().display()
             )
         })?;
     let runtime = Arc::new(Runtime::with_session(
@@ -165,7 +165,7 @@ pub async fn run_paced(
 
     let health_task = tokio::spawn(health::run(
         health.clone(),
-        config.health_path(),
+        config.state_dir.health(),
         config.health.interval,
         shutdown_rx.clone(),
     ));
@@ -283,7 +283,7 @@ pub async fn run_paced(
         tokio::spawn(crate::metrics::serve(
             listener,
             health.clone(),
-            Queue::new(config.queue_path()),
+            Queue::new(config.state_dir.queue()),
             shutdown_rx.clone(),
         ))
     });
@@ -293,7 +293,7 @@ pub async fn run_paced(
         let (log, records_rx) = DecisionLog::channel(health.clone());
         let task = tokio::spawn(decision_log::run(
             records_rx,
-            config.decisions_path(),
+            config.state_dir.decisions(),
             config.decisions.clone(),
         ));
         (log, Some(task))
@@ -305,7 +305,7 @@ pub async fn run_paced(
         let (transcript, lines_rx) = Transcript::channel(health.clone(), &config.creds.agent_name);
         let task = tokio::spawn(transcript::run(
             lines_rx,
-            config.transcript_path(),
+            config.state_dir.transcript(),
             config.transcript.clone(),
         ));
         (transcript, Some(task))
@@ -420,8 +420,8 @@ pub async fn run_paced(
     handled.sync();
     let _ = health_task.await;
     health.set_status(Status::Stopped);
-    if let Err(e) = health.write(&config.health_path()) {
-        tracing::warn!("cannot write {}: {e}", config.health_path().display());
+    if let Err(e) = health.write(&config.state_dir.health()) {
+        tracing::warn!("cannot write {}: {e}", config.state_dir.health().display());
     }
     match gave_up {
         Some(gave_up) => Err(gave_up.into()),
@@ -487,7 +487,7 @@ impl BurstEnd {
 /// The handled ids of earlier runs (a fresh start without them); what is wrong in the file
 /// is said, and the rest kept.
 fn open_handled(config: &Config) -> anyhow::Result<Handled> {
-    let path = config.handled_path();
+    let path = config.state_dir.handled();
     let (handled, report) =
         Handled::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     if let Some(why) = report.unreadable {

@@ -126,7 +126,7 @@ pub fn cached_id(state_dir: &Path, name: &str) -> Option<String> {
 
 /// `rooms.json` in `state_dir`.
 pub fn cache_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("rooms.json")
+    state_dir.join(crate::config::StateDir::ROOMS)
 }
 
 /// The rooms `config` names, resolved: ids from `rooms.json` when an earlier run resolved

@@ -12,8 +12,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The lock file's name in the state directory.
-pub const FILE: &str = "listener.lock";
+use crate::config::StateDir;
 
 /// How long a start waits for the lock: `status` holds it for microseconds when it asks who
 /// the holder is; a real second listener keeps it.
@@ -67,7 +66,7 @@ impl StateLock {
     /// Take the lock of `dir` (which must exist) and write our pid into it, waiting up to a
     /// second for a `status` that is looking at it.
     pub async fn acquire(dir: &Path) -> Result<Self, LockError> {
-        let path = dir.join(FILE);
+        let path = dir.join(StateDir::LISTENER_LOCK);
         let io = |action| {
             let path = path.clone();
             move |cause| LockError::Io {
@@ -110,7 +109,7 @@ impl StateLock {
 
 /// Who holds the lock of `dir` now.
 pub fn holder(dir: &Path) -> std::io::Result<Holder> {
-    let mut file = match File::open(dir.join(FILE)) {
+    let mut file = match File::open(dir.join(StateDir::LISTENER_LOCK)) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Holder::NoFile),
         Err(e) => return Err(e),

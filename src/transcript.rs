@@ -86,7 +86,7 @@ impl Line {
 
 /// `transcript.jsonl` in `state_dir`.
 pub fn path(state_dir: &Path) -> PathBuf {
-    state_dir.join("transcript.jsonl")
+    state_dir.join(crate::config::StateDir::TRANSCRIPT)
 }
 
 /// The listener's end of the transcript: cheap to clone, never blocks (a line the writer has
@@ -150,7 +150,7 @@ pub fn append_said(config: &Config, room: &str, texts: &[String]) -> anyhow::Res
         return Ok(());
     }
     crate::files::check_state_dir(&config.state_dir)?;
-    let path = config.transcript_path();
+    let path = config.state_dir.transcript();
     let mut bytes = Vec::new();
     let size = std::fs::metadata(&path).map_or(0, |meta| meta.len());
     // A line the listener left torn (killed mid-write) would swallow ours.

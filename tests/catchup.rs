@@ -48,7 +48,7 @@ async fn last_heard(ago_secs: i64, setup: Setup) -> Harness {
     let mut h = Harness::start_with(setup).await;
     h.shutdown().await.expect("stops");
     let line = json!({"id": "", "ts": now_ms() - ago_secs * 1000}).to_string();
-    std::fs::write(h.config.handled_path(), line + "\n").expect("write handled.jsonl");
+    std::fs::write(h.config.state_dir.handled(), line + "\n").expect("write handled.jsonl");
     h.launch().await;
     h
 }

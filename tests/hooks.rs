@@ -81,7 +81,10 @@ async fn memory_survives_a_restart() {
     h.say("m2", "wes", "hi").await;
     h.wait_sent(2).await;
     h.shutdown().await.expect("clean stop");
-    assert!(h.config.memory_path().is_file(), "memory saved at shutdown");
+    assert!(
+        h.config.state_dir.memory().is_file(),
+        "memory saved at shutdown"
+    );
     h.launch().await;
     h.say("m3", "xia", "hi").await;
     h.wait_sent(3).await;

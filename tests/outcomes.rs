@@ -31,7 +31,7 @@ async fn every_decision_is_published_with_the_log_off_and_in_a_dry_run() {
             ("ann", "reply", Some("gm ann! ☀️"))
         );
         assert!(
-            !h.config.decisions_path().exists(),
+            !h.config.state_dir.decisions().exists(),
             "no decision log is written"
         );
     }

@@ -183,7 +183,7 @@ async fn rotation_keeps_the_transcript_bounded() {
             .is_some_and(|l| l.text == "gm viewer39! ☀️")
     })
     .await;
-    let path = h.config.transcript_path();
+    let path = h.config.state_dir.transcript();
     for file in [
         path.clone(),
         path.with_file_name("transcript.1.jsonl"),

@@ -20,7 +20,7 @@ use crate::visible;
 pub fn queue(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     let local = config::resolve_local(&args.state.overrides(), &Env::from_process())?;
     let dir = local.state_dir;
-    let queue = Queue::with_config(dir.join("queue.jsonl"), &local.queue);
+    let queue = Queue::with_config(dir.queue(), &local.queue);
     let now = now_ms();
     // A directory no listener has used is a wrong --state-dir far more often than an empty
     // queue: say so, rather than "nothing" forever.

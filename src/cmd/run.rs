@@ -65,9 +65,9 @@ fn dry_run(config: &mut Config) -> anyhow::Result<tempfile::TempDir> {
         .prefix("retake-chat-dry-run-")
         .tempdir()
         .context("cannot create a temporary state directory for the dry run")?;
-    let memory = config.memory_path();
+    let memory = config.state_dir.memory();
     if memory.is_file() {
-        let copy = scratch.path().join("memory.json");
+        let copy = scratch.path().join(crate::config::StateDir::MEMORY);
         if let Err(e) = std::fs::copy(&memory, &copy) {
             tracing::warn!(
                 "cannot copy {} for the dry run ({e}); the script starts with no memory",
@@ -81,7 +81,7 @@ fn dry_run(config: &mut Config) -> anyhow::Result<tempfile::TempDir> {
         config.state_dir.display(),
         scratch.path().display()
     );
-    config.state_dir = scratch.path().to_path_buf();
+    config.state_dir = scratch.path().into();
     config.wake.command.clear();
     config.wake.url = None;
     config.metrics_addr = None;

@@ -204,7 +204,7 @@ fn heard_an_hour_ago(config: &Config) -> anyhow::Result<()> {
         id: String::new(),
         ts: now_ms() - 3_600_000,
     };
-    crate::catchup::Handled::open(&config.handled_path())?
+    crate::catchup::Handled::open(&config.state_dir.handled())?
         .0
         .baseline(an_hour_ago);
     Ok(())
@@ -239,7 +239,7 @@ fn sandbox_config(fake: &FakeRetake, script: ScriptChoice, state_dir: &Path) -> 
         api: ApiVersion::V2,
         chat_url: fake.url(),
         api_url: fake.url(),
-        state_dir: state_dir.to_path_buf(),
+        state_dir: state_dir.into(),
         rooms: vec![RIVAL.into()],
         script,
         script_limits: Default::default(),

@@ -11,11 +11,11 @@ use std::process::ExitCode;
 
 use crate::act::queue::Queue;
 use crate::cli::StatusArgs;
-use crate::config::{self, Env};
+use crate::config::{self, Env, StateDir};
 use crate::health::{
     Counters, Feed, QueueStats, Report, ScriptState, Snapshot, Status, Verdict, WakeState,
 };
-use crate::state_lock::{self, Holder};
+use crate::state_lock::Holder;
 use crate::time::now_ms;
 use crate::visible;
 
@@ -25,7 +25,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let now = now_ms();
     let report = Report::read(&dir, now)?;
     // The queue as it is now, not as of health.json's last write.
-    let queue = Queue::new(dir.join("queue.jsonl")).stats(now);
+    let queue = Queue::new(dir.queue()).stats(now);
     if args.json {
         let text = serde_json::to_string_pretty(&report.to_json(queue.ok()))?;
         println!("{}", visible::json(&text));
@@ -66,7 +66,7 @@ fn summary(report: &Report, queue: Result<QueueStats, String>, dir: &Path, now: 
     if let Some(error) = &s.last_error {
         line("last error", first_line(error));
     }
-    let path = dir.join("health.json");
+    let path = dir.join(crate::config::StateDir::HEALTH);
     let written = ago(s.updated_at, now, "never");
     line(
         "health file",
@@ -120,7 +120,7 @@ fn connection(s: &Snapshot, now: i64) -> String {
 
 /// Who holds `listener.lock`; nothing when there is no lock file.
 fn listener(holder: Holder, dir: &Path) -> Option<String> {
-    let lock = dir.join(state_lock::FILE);
+    let lock = dir.join(StateDir::LISTENER_LOCK);
     Some(match holder {
         Holder::Running(Some(pid)) => format!("pid {pid} holds {}", lock.display()),
         Holder::Running(None) => format!("running (holds {})", lock.display()),

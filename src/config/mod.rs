@@ -3,13 +3,15 @@
 //! The only module that reads environment variables (through an [`Env`] snapshot, so tests
 //! can pass their own), the config file (`file`) and the credentials file (`credentials`).
 //! It writes nothing and creates nothing: directories are made by the stages that use them.
-//! The TLS roots every connection trusts (`tls`) are resolved here too, from `SSL_CERT_FILE`.
+//! The TLS roots every connection trusts (`tls`) are resolved here too, from `SSL_CERT_FILE`;
+//! the state directory's file names are [`StateDir`]'s. It depends on no module above it.
 
 mod block;
 mod credentials;
 mod duration;
 mod file;
 mod sources;
+mod state_dir;
 mod tls;
 
 pub use block::compile_block;
@@ -19,6 +21,7 @@ pub use file::{
     QueueConfig, ScriptConfig, SendConfig, TranscriptConfig, WakeConfig,
 };
 pub use sources::{Source, Sources, sources};
+pub use state_dir::StateDir;
 pub use tls::Tls;
 
 use std::collections::HashMap;
@@ -90,8 +93,8 @@ pub struct Config {
     pub chat_url: String,
     /// HTTP base address for sending.
     pub api_url: String,
-    /// Where queue.jsonl and health.json live.
-    pub state_dir: PathBuf,
+    /// Where queue.jsonl, health.json and the other state files live.
+    pub state_dir: StateDir,
     /// Other streamers' rooms to listen to as well, as given (ids or names; `--room` and
     /// `rooms = [...]`, flags first, each once): resolved to ids at start (`rooms.rs`).
     pub rooms: Vec<String>,
@@ -128,39 +131,6 @@ pub struct Config {
     /// `run --dry-run`: decide and print every message, carry out nothing (no post, no
     /// queue, no wake). Never from a file or the environment: only the flag asks for it.
     pub dry_run: bool,
-}
-
-impl Config {
-    /// `queue.jsonl` in the state directory.
-    pub fn queue_path(&self) -> PathBuf {
-        self.state_dir.join("queue.jsonl")
-    }
-
-    /// `memory.json` in the state directory: what scripts `remember`.
-    pub fn memory_path(&self) -> PathBuf {
-        self.state_dir.join("memory.json")
-    }
-
-    /// `handled.jsonl` in the state directory: the ids of the newest messages handled, so a
-    /// restart catches up from where this run stopped and answers nothing twice.
-    pub fn handled_path(&self) -> PathBuf {
-        self.state_dir.join("handled.jsonl")
-    }
-
-    /// `health.json` in the state directory.
-    pub fn health_path(&self) -> PathBuf {
-        self.state_dir.join("health.json")
-    }
-
-    /// `decisions.jsonl` in the state directory.
-    pub fn decisions_path(&self) -> PathBuf {
-        self.state_dir.join("decisions.jsonl")
-    }
-
-    /// `transcript.jsonl` in the state directory: the chat as the listener saw it.
-    pub fn transcript_path(&self) -> PathBuf {
-        crate::transcript::path(&self.state_dir)
-    }
 }
 
 /// Settings given on the command line; `None` means "not given".
@@ -362,7 +332,8 @@ pub fn resolve_settings(cli: &Overrides, env: &Env) -> Result<Settings, ConfigEr
     let state_dir = match state_dir(cli, env) {
         Some(dir) => dir,
         None => file.state_dir.clone().map_or_else(default_state_dir, Ok)?,
-    };
+    }
+    .into();
     let creds_path = layered(cli.creds.clone(), env, "RETAKE_CREDS", file.creds)
         .map_or_else(default_creds_path, Ok)?;
     let metrics_addr = match (cli.metrics_addr, env.get("RETAKE_METRICS_ADDR")) {
@@ -493,13 +464,14 @@ fn state_dir(cli: &Overrides, env: &Env) -> Option<PathBuf> {
 
 /// The state directory as the listener resolves it (flag, environment, config file, default),
 /// without needing credentials: what `queue` and `status` use.
-pub fn resolve_state_dir(cli: &Overrides, env: &Env) -> Result<PathBuf, ConfigError> {
-    match state_dir(cli, env) {
-        Some(dir) => Ok(dir),
+pub fn resolve_state_dir(cli: &Overrides, env: &Env) -> Result<StateDir, ConfigError> {
+    let dir = match state_dir(cli, env) {
+        Some(dir) => dir,
         None => load_file(cli, env)?
             .state_dir
-            .map_or_else(default_state_dir, Ok),
-    }
+            .map_or_else(default_state_dir, Ok)?,
+    };
+    Ok(dir.into())
 }
 
 /// The agent's side of a state directory: what `queue` and the MCP server need without
@@ -507,7 +479,7 @@ pub fn resolve_state_dir(cli: &Overrides, env: &Env) -> Result<PathBuf, ConfigEr
 #[derive(Debug, Clone)]
 pub struct Local {
     /// Where queue.jsonl, transcript.jsonl and health.json are.
-    pub state_dir: PathBuf,
+    pub state_dir: StateDir,
     /// The config file's `[queue]` settings (the lock timeout).
     pub queue: QueueConfig,
     /// The config file's `[mcp]` settings.
@@ -523,7 +495,7 @@ pub fn resolve_local(cli: &Overrides, env: &Env) -> Result<Local, ConfigError> {
         None => file.state_dir.map_or_else(default_state_dir, Ok)?,
     };
     Ok(Local {
-        state_dir,
+        state_dir: state_dir.into(),
         queue: file.queue,
         mcp: file.mcp,
     })
@@ -603,7 +575,7 @@ mod tests {
         assert_eq!(config.chat_url, "http://flag/");
         assert_eq!(config.api, ApiVersion::V2);
         assert_eq!(config.api_url, "https://retake.tv");
-        assert_eq!(config.state_dir, PathBuf::from("/tmp/state"));
+        assert_eq!(config.state_dir.path(), Path::new("/tmp/state"));
         assert_eq!(config.script, ScriptChoice::Embedded);
         assert_eq!(config.creds.agent_name, "Bot");
     }

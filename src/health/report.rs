@@ -28,7 +28,7 @@ impl Report {
     /// Read health.json in `dir` and judge it at `now` (epoch ms); the error is one sentence
     /// naming the file.
     pub fn read(dir: &Path, now: i64) -> anyhow::Result<Self> {
-        let path = dir.join("health.json");
+        let path = dir.join(crate::config::StateDir::HEALTH);
         let file = read_object(&path)?;
         let snapshot = Snapshot::deserialize(&file)
             .with_context(|| format!("health file {} is not a snapshot", path.display()))?;

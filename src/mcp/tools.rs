@@ -101,7 +101,7 @@ impl ChatTools {
     }
 
     fn queue(&self) -> Queue {
-        Queue::with_config(self.local.state_dir.join("queue.jsonl"), &self.local.queue)
+        Queue::with_config(self.local.state_dir.queue(), &self.local.queue)
     }
 
     /// The state directory, or why it cannot be used.
@@ -115,7 +115,7 @@ impl ChatTools {
             ));
         }
         crate::files::check_state_dir(dir).map_err(|e| format!("{tool}: {e}"))?;
-        Ok(dir.clone())
+        Ok(dir.to_path_buf())
     }
 
     #[tool(

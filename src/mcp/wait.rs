@@ -64,7 +64,7 @@ fn watch(queue: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatche
     let dir = queue.parent()?.to_path_buf();
     let names: [PathBuf; 2] = [
         queue.to_path_buf(),
-        queue.with_file_name("queue.leases.jsonl"),
+        queue.with_file_name(crate::config::StateDir::QUEUE_LEASES),
     ];
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event

@@ -256,7 +256,7 @@ impl Harness {
 
     /// Items in queue.jsonl now.
     pub fn queue(&self) -> Vec<QueueItem> {
-        Queue::new(self.config.queue_path())
+        Queue::new(self.config.state_dir.queue())
             .read_all()
             .expect("queue readable")
             .0
@@ -280,7 +280,7 @@ impl Harness {
 
     /// health.json as JSON (`Null` when it does not exist yet).
     pub fn health_file(&self) -> Value {
-        read_json(&self.config.health_path())
+        read_json(&self.config.state_dir.health())
     }
 
     /// The personality script's path (panics for the embedded one).
@@ -389,7 +389,7 @@ pub fn test_config(fake: &FakeRetake, dir: &Path, api: ApiVersion, script: Scrip
         api,
         chat_url: fake.url(),
         api_url: fake.url(),
-        state_dir: dir.join("state"),
+        state_dir: dir.join("state").into(),
         rooms: Vec::new(),
         script,
         script_limits: ScriptConfig::default(),

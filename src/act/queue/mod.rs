@@ -28,7 +28,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::QueueConfig;
+use crate::config::{QueueConfig, StateDir};
 // The counts are health's to report (`Queue::stats` computes them).
 use crate::health::QueueStats;
 use file::Mode;
@@ -121,10 +121,12 @@ impl Queue {
     /// The queue at `path` with the `[queue]` settings.
     pub fn with_config(path: impl Into<PathBuf>, config: &QueueConfig) -> Self {
         let path = path.into();
+        // Its companions are beside it, by their state-directory names.
+        let dir = StateDir::new(file::parent(&path));
         Self {
-            lock_path: path.with_file_name("queue.lock"),
-            leases_path: path.with_file_name("queue.leases.jsonl"),
-            archive_path: path.with_file_name("queue.archive.jsonl"),
+            lock_path: dir.queue_lock(),
+            leases_path: dir.queue_leases(),
+            archive_path: dir.queue_archive(),
             lock_timeout: config.lock_timeout,
             archive_max_bytes: config.archive_max_bytes,
             archive_keep: config.archive_keep,
@@ -164,7 +166,7 @@ impl Queue {
     pub fn repair(&self) -> Result<bool, QueueError> {
         self.locked(|| {
             let dir = file::parent(&self.path);
-            for stale in file::stale_temp_files(dir, &["queue.jsonl", "queue.leases.jsonl"]) {
+            for stale in file::stale_temp_files(dir, &[StateDir::QUEUE, StateDir::QUEUE_LEASES]) {
                 match std::fs::remove_file(&stale) {
                     Ok(()) => tracing::info!("removed {}, left by a crash", stale.display()),
                     Err(e) => tracing::warn!("cannot remove {}: {e}", stale.display()),

@@ -218,7 +218,7 @@ async fn acknowledge(
     if ack.is_empty() {
         return Ok(Vec::new());
     }
-    let queue = Queue::with_config(config.queue_path(), &config.queue);
+    let queue = Queue::with_config(config.state_dir.queue(), &config.queue);
     let ids = ack.to_vec();
     blocking(move || queue.ack(&ids).map_err(anyhow::Error::from))
         .await
@@ -254,10 +254,10 @@ fn room_id(config: &Config, given: &str) -> Result<String, ReplyError> {
 /// The room the queue items `ack` were said in (empty: the own room); items said in
 /// different rooms cannot share one answer.
 async fn room_of(config: &Config, ack: &[String]) -> Result<String, ReplyError> {
-    if ack.is_empty() || !config.queue_path().exists() {
+    if ack.is_empty() || !config.state_dir.queue().exists() {
         return Ok(String::new());
     }
-    let queue = Queue::with_config(config.queue_path(), &config.queue);
+    let queue = Queue::with_config(config.state_dir.queue(), &config.queue);
     let (items, _) = blocking(move || queue.read_all().map_err(anyhow::Error::from))
         .await
         .map_err(ReplyError::State)?;

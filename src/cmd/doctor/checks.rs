@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Outcome;
-use crate::config::{Config, ConfigError, Credentials, ScriptChoice, Tls, WakeConfig};
+use crate::config::{Config, ConfigError, Credentials, ScriptChoice, StateDir, Tls, WakeConfig};
 use crate::script::{Clock, LoadError, Runtime, ScriptError, Session};
 use crate::state_lock::{self, Holder};
 
@@ -147,7 +147,7 @@ pub fn state_dir(dir: &Path) -> Outcome {
             format!("make it yours (chmod 700 {}), or {next_dir}", dir.display()),
         );
     }
-    let lock = dir.join(state_lock::FILE);
+    let lock = dir.join(StateDir::LISTENER_LOCK);
     let holder = match state_lock::holder(dir) {
         Ok(Holder::NoFile) => "no listener has used it yet".to_string(),
         Ok(Holder::Free) => format!("no listener holds {}", lock.display()),

@@ -28,7 +28,9 @@ pub(super) fn temp() -> anyhow::Result<TempDir> {
 pub(super) fn kept(dir: &Path, env: &Env) -> anyhow::Result<PathBuf> {
     // As `queue` and `status` find it (environment, config file), and the default.
     let live = [
-        config::resolve_state_dir(&config::Overrides::default(), env).ok(),
+        config::resolve_state_dir(&config::Overrides::default(), env)
+            .ok()
+            .map(PathBuf::from),
         config::default_state_dir().ok(),
     ];
     if live.iter().flatten().any(|live| same(dir, live)) {
