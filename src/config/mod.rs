@@ -5,29 +5,38 @@
 //! It writes nothing and creates nothing: directories are made by the stages that use them.
 //! The TLS roots every connection trusts (`tls`) are resolved here too, from `SSL_CERT_FILE`;
 //! the state directory's file names are [`StateDir`]'s. It depends on no module above it.
+//! Here: the resolved [`Config`] and [`resolve`]; the file's tables are `tables.rs`, the
+//! credential-less resolutions other commands use `local.rs`.
 
 mod block;
 mod credentials;
 mod duration;
+mod env;
+mod error;
 mod file;
+mod local;
 mod sources;
 mod state_dir;
+mod tables;
 mod tls;
 
 pub use block::compile_block;
 pub use credentials::{Credentials, Secret, load_credentials};
-pub use file::{
-    BacklogConfig, CatchupConfig, ConnectionConfig, DecisionsConfig, HealthConfig, McpConfig,
-    QueueConfig, ScriptConfig, SendConfig, TranscriptConfig, WakeConfig,
+pub use env::Env;
+pub use error::ConfigError;
+pub use local::{
+    Local, ScriptSettings, resolve_creds_path, resolve_local, resolve_script, resolve_state_dir,
 };
 pub use sources::{Source, Sources, sources};
 pub use state_dir::StateDir;
+pub use tables::{
+    BacklogConfig, CatchupConfig, ConnectionConfig, DecisionsConfig, HealthConfig, McpConfig,
+    QueueConfig, ScriptConfig, SendConfig, TranscriptConfig, WakeConfig,
+};
 pub use tls::Tls;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -35,6 +44,7 @@ use credentials::default_creds_path;
 use file::load_file;
 #[cfg(test)]
 use file::parse_file;
+use local::script_settings;
 
 /// Which generation of the retake.tv API to speak (see RETAKE_API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
@@ -158,113 +168,6 @@ pub struct Overrides {
     pub rooms: Vec<String>,
 }
 
-/// A snapshot of the environment variables this program reads.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    vars: HashMap<String, String>,
-    /// Where `./scripts/personality.rhai` is looked for.
-    pub cwd: PathBuf,
-}
-
-impl Env {
-    /// The variables of this process and its working directory.
-    pub fn from_process() -> Self {
-        Self {
-            vars: std::env::vars().collect(),
-            cwd: std::env::current_dir().unwrap_or_default(),
-        }
-    }
-
-    /// An environment with exactly these variables (for tests and embedding).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, cwd: &Path) -> Self {
-        Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            cwd: cwd.to_path_buf(),
-        }
-    }
-
-    /// `PATH`, where a wake command without a `/` is looked for.
-    pub fn path(&self) -> Option<&str> {
-        self.get("PATH")
-    }
-
-    /// A variable's value; unset and empty are both `None`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-}
-
-/// Why a configuration could not be resolved; each names the file or field at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A file that had to be read could not be.
-    #[error("cannot read {what} {path}: {cause}")]
-    Read {
-        /// "credentials file", "config file"
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error (part of this message, so not a separate `source`).
-        cause: std::io::Error,
-    },
-    /// The credentials file is not the JSON object we expect.
-    #[error("credentials file {path} is not valid JSON ({detail})")]
-    CredsSyntax {
-        /// The file.
-        path: PathBuf,
-        /// Where the syntax broke (line and column), never the file's content.
-        detail: String,
-    },
-    /// There is no credentials file, and the environment does not supply all three fields.
-    #[error(
-        "no credentials file at {path}: run `retake-chat init` to write one (or set \
-         RETAKE_ACCESS_TOKEN, RETAKE_USER_DB_ID and RETAKE_AGENT_NAME); `retake-chat sandbox` \
-         tries the bot without any"
-    )]
-    CredsMissing {
-        /// Where it was looked for.
-        path: PathBuf,
-    },
-    /// A credential is missing from the file and from the environment.
-    #[error(
-        "credentials file {path}: field `{field}` is missing or not a string (or set {env}); \
-         `retake-chat init --force` writes a complete one"
-    )]
-    CredsField {
-        /// The file.
-        path: PathBuf,
-        /// The JSON field.
-        field: &'static str,
-        /// The environment variable that could supply it.
-        env: &'static str,
-    },
-    /// The TOML config file is malformed.
-    #[error("config file {path}: {detail}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message (line, column, key).
-        detail: String,
-    },
-    /// A setting has a value we cannot use.
-    #[error("{name}: {detail}")]
-    Invalid {
-        /// The flag, variable or key.
-        name: &'static str,
-        /// What is wrong with it.
-        detail: String,
-    },
-    /// No home or state directory could be determined.
-    #[error("cannot determine the {0} directory; pass it explicitly")]
-    NoDir(&'static str),
-}
-
 /// The flag if given, else the environment variable, else the config file's value.
 fn layered<T: for<'a> From<&'a str>>(
     flag: Option<T>,
@@ -329,11 +232,7 @@ pub fn resolve_settings(cli: &Overrides, env: &Env) -> Result<Settings, ConfigEr
             });
         }
     }
-    let state_dir = match state_dir(cli, env) {
-        Some(dir) => dir,
-        None => file.state_dir.clone().map_or_else(default_state_dir, Ok)?,
-    }
-    .into();
+    let state_dir = pick_state_dir(cli, env, || Ok(file.state_dir.clone()))?;
     let creds_path = layered(cli.creds.clone(), env, "RETAKE_CREDS", file.creds)
         .map_or_else(default_creds_path, Ok)?;
     let metrics_addr = match (cli.metrics_addr, env.get("RETAKE_METRICS_ADDR")) {
@@ -407,39 +306,6 @@ fn other_rooms<'a>(given: impl Iterator<Item = &'a String>) -> Result<Vec<String
     Ok(rooms)
 }
 
-/// What running a personality takes from the flags and the config file, resolved as the
-/// listener resolves it: what `check`, `try` and `replay` use, so a script that passes them
-/// does not hit a lower limit live.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScriptSettings {
-    /// `--script`, else the config file's `[script] path` (`None`: neither; see
-    /// [`script_choice`]).
-    pub path: Option<PathBuf>,
-    /// The config file's `[script]` limits.
-    pub limits: ScriptConfig,
-    /// `[catchup] reply_window_secs`: a late message older than this gets no instant reply.
-    pub reply_window: Duration,
-}
-
-/// [`ScriptSettings`] for these flags (`--script`, `--config`) and this environment
-/// (`RETAKE_CHAT_CONFIG`); an unreadable or malformed config file is [`resolve`]'s error.
-pub fn resolve_script(cli: &Overrides, env: &Env) -> Result<ScriptSettings, ConfigError> {
-    Ok(script_settings(cli, &load_file(cli, env)?))
-}
-
-/// The one place the script's settings are picked from the flags and the file.
-fn script_settings(cli: &Overrides, file: &file::FileConfig) -> ScriptSettings {
-    let table = file.script.as_ref();
-    ScriptSettings {
-        path: cli
-            .script
-            .clone()
-            .or_else(|| table.and_then(|t| t.path.clone())),
-        limits: table.map(|t| t.limits.clone()).unwrap_or_default(),
-        reply_window: file.catchup.reply_window,
-    }
-}
-
 /// The script given, else `./scripts/personality.rhai` if it exists, else the built-in copy.
 pub fn script_choice(given: Option<PathBuf>, env: &Env) -> ScriptChoice {
     match given {
@@ -455,68 +321,27 @@ pub fn script_choice(given: Option<PathBuf>, env: &Env) -> ScriptChoice {
     }
 }
 
-/// The state directory from the flag or environment only.
-fn state_dir(cli: &Overrides, env: &Env) -> Option<PathBuf> {
-    cli.state_dir
+/// The state directory: the flag, else the environment, else the config file's (`file` is
+/// asked only then, so a flag spares reading it), else the platform's default.
+fn pick_state_dir(
+    cli: &Overrides,
+    env: &Env,
+    file: impl FnOnce() -> Result<Option<PathBuf>, ConfigError>,
+) -> Result<StateDir, ConfigError> {
+    let given = cli
+        .state_dir
         .clone()
-        .or_else(|| env.get("RETAKE_STATE_DIR").map(PathBuf::from))
-}
-
-/// The state directory as the listener resolves it (flag, environment, config file, default),
-/// without needing credentials: what `queue` and `status` use.
-pub fn resolve_state_dir(cli: &Overrides, env: &Env) -> Result<StateDir, ConfigError> {
-    let dir = match state_dir(cli, env) {
+        .or_else(|| env.get("RETAKE_STATE_DIR").map(PathBuf::from));
+    let dir = match given {
         Some(dir) => dir,
-        None => load_file(cli, env)?
-            .state_dir
-            .map_or_else(default_state_dir, Ok)?,
+        None => file()?.map_or_else(default_state_dir, Ok)?,
     };
     Ok(dir.into())
-}
-
-/// The agent's side of a state directory: what `queue` and the MCP server need without
-/// credentials.
-#[derive(Debug, Clone)]
-pub struct Local {
-    /// Where queue.jsonl, transcript.jsonl and health.json are.
-    pub state_dir: StateDir,
-    /// The config file's `[queue]` settings (the lock timeout).
-    pub queue: QueueConfig,
-    /// The config file's `[mcp]` settings.
-    pub mcp: McpConfig,
-}
-
-/// The state directory as [`resolve_state_dir`] finds it, and the config file's `[queue]` and
-/// `[mcp]` settings (the defaults without a file).
-pub fn resolve_local(cli: &Overrides, env: &Env) -> Result<Local, ConfigError> {
-    let file = load_file(cli, env)?;
-    let state_dir = match state_dir(cli, env) {
-        Some(dir) => dir,
-        None => file.state_dir.map_or_else(default_state_dir, Ok)?,
-    };
-    Ok(Local {
-        state_dir: state_dir.into(),
-        queue: file.queue,
-        mcp: file.mcp,
-    })
 }
 
 /// The config file given (`--config`, else `RETAKE_CHAT_CONFIG`), if any; read or not.
 pub fn config_path(cli: &Overrides, env: &Env) -> Option<PathBuf> {
     file::config_path(cli, env)
-}
-
-/// The credentials file as the listener finds it (flag, `RETAKE_CREDS`, the config file's
-/// `creds`, `~/.config/retake/credentials.json`), without reading it: where `init` writes.
-/// A config file that does not exist yet counts as empty.
-pub fn resolve_creds_path(cli: &Overrides, env: &Env) -> Result<PathBuf, ConfigError> {
-    let exists = config_path(cli, env).is_some_and(|path| path.exists());
-    let file_creds = if exists {
-        load_file(cli, env)?.creds
-    } else {
-        None
-    };
-    layered(cli.creds.clone(), env, "RETAKE_CREDS", file_creds).map_or_else(default_creds_path, Ok)
 }
 
 /// The platform state directory: `~/.local/state/retake-chat` on Linux.
