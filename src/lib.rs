@@ -28,6 +28,7 @@
 //! - [`decision_log`]: the decision log, one JSON line per decided event, rotated by size.
 //! - [`outcome`]: what happened to each event (decided, sent, held back) and to the
 //!   personality (reloaded), broadcast as it happens to the sandbox and the tests.
+//! - [`batch`]: work taken off a channel in batches (the queue writer, the log writers).
 //! - [`rotating`]: JSON-lines files written off the hot path and rotated by size (the
 //!   decision log, the transcript).
 //! - [`files`]: the state directory and its files private; temp files never through a link.
@@ -44,6 +45,7 @@
 //!   benchmark, and the `wait_until` they poll it with.
 
 pub mod act;
+pub mod batch;
 pub mod catchup;
 pub mod cli;
 pub mod cmd;

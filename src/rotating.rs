@@ -94,13 +94,10 @@ pub async fn run<T: Serialize + Send + 'static>(
 ) {
     let mut writer = Writer::new(path, rotation);
     let mut failing = false;
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(record) => batch.push(record),
-                Err(_) => break,
-            }
+    loop {
+        let mut batch = Vec::new();
+        if !crate::batch::recv(&mut rx, &mut batch, MAX_BATCH).await {
+            return;
         }
         let done = tokio::task::spawn_blocking(move || {
             let result = writer.write(&batch);

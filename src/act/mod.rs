@@ -145,16 +145,10 @@ pub async fn run_queue(
         if batch.is_empty() {
             // Written: the room a flood grew it to is given back before waiting again.
             batch.shrink_to(KEEP_ROOM);
-            match rx.recv().await {
-                Some(pending) => batch.push(pending),
-                None => return,
-            }
         }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
-            }
+        // A batch kept for a retry is topped up, not waited on.
+        if !crate::batch::recv(&mut rx, &mut batch, MAX_BATCH).await {
+            return;
         }
         let items: Vec<QueueItem> = batch.iter().map(|p| p.item.clone()).collect();
         let mut attempt = writer.clone();
