@@ -137,10 +137,16 @@ pub async fn run_queue(
     waker: wake::Waker,
     health: Arc<Health>,
 ) {
-    let archive = queue.archive_path().display().to_string();
-    let mut writer = Writer::new(queue, max_items);
+    let mut stage = QueueStage {
+        archive: queue.archive_path().display().to_string(),
+        writer: Writer::new(queue, max_items),
+        max_items,
+        reply_tx,
+        waker,
+        health,
+        retry_pause: FIRST_RETRY_PAUSE,
+    };
     let mut batch: Vec<Pending> = Vec::new();
-    let mut retry_pause = FIRST_RETRY_PAUSE;
     loop {
         if batch.is_empty() {
             // Written: the room a flood grew it to is given back before waiting again.
@@ -150,31 +156,58 @@ pub async fn run_queue(
         if !crate::batch::recv(&mut rx, &mut batch, MAX_BATCH).await {
             return;
         }
+        let (written, error) = stage.write(&batch).await;
+        stage.release(&mut batch, written);
+        stage.settle(error, batch.len()).await;
+    }
+}
+
+/// The queue writer's stage: the file, where acknowledgements go, and the retry pause.
+struct QueueStage {
+    /// The archive's path, for the log.
+    archive: String,
+    writer: Writer,
+    max_items: usize,
+    reply_tx: OutboxTx,
+    waker: wake::Waker,
+    health: Arc<Health>,
+    retry_pause: Duration,
+}
+
+impl QueueStage {
+    /// Write `batch` on the blocking pool (appends and an fsync): how much of it went to the
+    /// queue and to the archive, and the error that stopped the rest.
+    async fn write(&mut self, batch: &[Pending]) -> (Written, Option<String>) {
         let items: Vec<QueueItem> = batch.iter().map(|p| p.item.clone()).collect();
-        let mut attempt = writer.clone();
+        let mut attempt = self.writer.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let result = attempt.write(&items);
             (attempt, result)
         })
         .await;
-        let (written, error) = match joined {
+        match joined {
             Ok((attempt, result)) => {
-                writer = attempt;
+                self.writer = attempt;
                 match result {
                     Ok(written) => (written, None),
                     Err((written, error)) => (written, Some(error.to_string())),
                 }
             }
             Err(join_error) => {
-                writer.distrust_last_append();
+                self.writer.distrust_last_append();
                 let error = format!("the queue writer failed: {join_error}");
                 (Written::default(), Some(error))
             }
-        };
+        }
+    }
+
+    /// Take what was written off the front of `batch`: the queued let their acknowledgements
+    /// go and wake the agent, the archived are counted and named.
+    fn release(&self, batch: &mut Vec<Pending>, written: Written) {
         for pending in batch.drain(..written.queued) {
             tracing::info!(id = %pending.item.id, author = %pending.item.author, "queued for the agent");
             if let Some(text) = pending.ack {
-                reply_tx.send(Outgoing {
+                self.reply_tx.send(Outgoing {
                     text,
                     purpose: Purpose::Ack,
                     deadline: pending.deadline,
@@ -184,37 +217,44 @@ pub async fn run_queue(
             }
         }
         if written.queued > 0 {
-            health.counters.queued.add(written.queued as u64);
-            waker.wake();
+            self.health.counters.queued.add(written.queued as u64);
+            self.waker.wake();
         }
         if written.archived > 0 {
             let ids: Vec<String> = batch.drain(..written.archived).map(|p| p.item.id).collect();
-            health.counters.archived.add(ids.len() as u64);
+            self.health.counters.archived.add(ids.len() as u64);
             tracing::warn!(
-                "queue full ({max_items} items): {} new messages written to {archive} instead, not acknowledged: {}",
+                "queue full ({} items): {} new messages written to {} instead, not acknowledged: {}",
+                self.max_items,
                 ids.len(),
+                self.archive,
                 ids.join(" ")
             );
         }
+    }
+
+    /// Tell health how the write went; after a failure, wait before the `kept` messages are
+    /// tried again (the pause doubles while failures last).
+    async fn settle(&mut self, error: Option<String>, kept: usize) {
+        let health = &self.health;
         match error {
             None => {
-                if retry_pause > FIRST_RETRY_PAUSE {
+                if self.retry_pause > FIRST_RETRY_PAUSE {
                     tracing::info!("the queue can be written again");
                 }
                 health.set_queue_error(None);
-                retry_pause = FIRST_RETRY_PAUSE;
+                self.retry_pause = FIRST_RETRY_PAUSE;
             }
             Some(error) => {
                 health.counters.queue_errors.inc();
                 health.set_error(error.clone());
                 health.set_queue_error(Some(error.clone()));
                 tracing::error!(
-                    "{error}; keeping {} messages in memory, retrying in {:.1}s",
-                    batch.len(),
-                    retry_pause.as_secs_f64()
+                    "{error}; keeping {kept} messages in memory, retrying in {:.1}s",
+                    self.retry_pause.as_secs_f64()
                 );
-                tokio::time::sleep(retry_pause).await;
-                retry_pause = (retry_pause * 2).min(MAX_RETRY_PAUSE);
+                tokio::time::sleep(self.retry_pause).await;
+                self.retry_pause = (self.retry_pause * 2).min(MAX_RETRY_PAUSE);
             }
         }
     }
