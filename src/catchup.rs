@@ -29,8 +29,6 @@ use crate::config::CatchupConfig;
 use crate::event::ChatEvent;
 use crate::health::{Feed, Health};
 use crate::script::Decision;
-use crate::source::Inbound;
-use crate::time::now_ms;
 
 /// How far before the mark a catch-up still looks: the platform's clock and the order it
 /// stamps messages in need not agree with the order we handled them in. What is read twice
@@ -88,6 +86,10 @@ pub enum Origin {
     Poll,
 }
 
+/// Hands a message read from the history on to the personality (the daemon wraps it in the
+/// decider's inbox, which this module need not know).
+pub type Deliver = Box<dyn Fn(ChatEvent, Origin) + Send + Sync>;
+
 /// The catch-up task and what it needs.
 pub struct CatchUp {
     /// The settings.
@@ -96,8 +98,8 @@ pub struct CatchUp {
     pub history: History,
     /// What was handled already.
     pub handled: Arc<Handled>,
-    /// Where missed messages go: the personality's channel.
-    pub raw_tx: mpsc::UnboundedSender<Inbound>,
+    /// Where missed messages go: the personality's inbox.
+    pub deliver: Deliver,
     /// Counters, where messages come from, the last history error.
     pub health: Arc<Health>,
     /// The agent's name and user id: its own messages are in the history too, and skipped.
@@ -290,7 +292,7 @@ impl CatchUp {
                     // Said after the join, it was heard live too: the history copy merely
                     // came first (a slow socket), and "sorry I missed this" would be wrong.
                     event.late = origin == Origin::CatchUp && event.ts < state.joined_ms;
-                    let _ = self.raw_tx.send(Inbound::History(event, origin));
+                    (self.deliver)(event, origin);
                 }
                 if count > 0 || origin == Origin::CatchUp {
                     tracing::info!(

@@ -21,14 +21,14 @@ use crate::act::reply::Sender;
 use crate::act::{self, Actions, wake};
 use crate::catchup::{CatchUp, Handled, History, Link};
 use crate::config::{ApiVersion, Config, ScriptChoice};
-use crate::decider::Decider;
-use crate::decision_log::{self, DecisionLog};
+use crate::decider::{Decider, Inbound};
+use crate::decisions::{self, DecisionLog};
 use crate::health::{self, Health, Status};
 use crate::live::Live;
 use crate::outcome::{Outcome, Outcomes};
 use crate::rooms::Rooms;
-use crate::script::{self, Clock, Runtime, Session, reload};
-use crate::source::{self, Backoff, Inbound, SourceConfig};
+use crate::script::{self, Clock, Personality, Runtime, Session, reload};
+use crate::source::{self, Backoff, SourceConfig};
 use crate::state_lock::StateLock;
 use crate::transcript::{self, Transcript};
 
@@ -227,7 +227,12 @@ pub async fn run_paced(
         settings: config.catchup.clone(),
         history,
         handled: handled.clone(),
-        raw_tx: raw_tx.clone(),
+        deliver: {
+            let raw_tx = raw_tx.clone();
+            Box::new(move |event, origin| {
+                let _ = raw_tx.send(Inbound::History(event, origin));
+            })
+        },
         health: health.clone(),
         agent_name: config.creds.agent_name.clone(),
         user_db_id: config.creds.user_db_id.clone(),

@@ -8,9 +8,11 @@
 //! the script: nothing piles up in memory and nothing is lost. Live-room events (tips, trades,
 //! going live, pins, follows) take the same path, with `live`'s checks: their own repeat
 //! check, one `on_tip` per tip, and the live session's room learned from the payloads.
+//! Its inbox, [`Inbound`], is filled by the sockets (`source`), the catch-ups and the daemon.
 
 use std::sync::Arc;
 
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -23,9 +25,35 @@ use crate::live::Live;
 use crate::rooms::Rooms;
 use crate::script::quiet::breaks_silence;
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError, Silence, hooks};
-use crate::source::Inbound;
-use crate::time::now_ms;
 use crate::transcript::Transcript;
+
+/// What the personality stage is handed: by the sockets, the catch-ups and the daemon.
+#[derive(Debug)]
+pub enum Inbound {
+    /// The first argument of a `message` event, unparsed, when it was read off the socket (an
+    /// instant reply's deadline counts from then), and the room of the socket it came on when
+    /// that socket hears one other room only (v1's payloads name no room).
+    Message(Value, Instant, Option<Arc<str>>),
+    /// The first argument of a `user_followed` event (v2's `live_<id>` room), unparsed, and
+    /// when it was read.
+    Follow(Value, Instant),
+    /// The first argument of another live-room event (`tip_received`, `newtrade`,
+    /// `session_started`, `pinned`), unparsed, and when it was read.
+    Live(crate::live::Kind, Value, Instant),
+    /// An event nobody here handles: its name (capped) and first argument, to be counted.
+    Unknown(String, Value),
+    /// A message read from the chat history (already normalized): missed while the socket
+    /// could not hear it, or polled while it is out of reach.
+    History(ChatEvent, Origin),
+    /// Time passed: timers may be due (sent by the daemon every second).
+    Tick,
+    /// Take the own room as quiet now: `on_quiet` runs at once, however long it has been quiet
+    /// (the sandbox's `/quiet`).
+    Quiet,
+    /// Nothing more will come: the listener is shutting down. (A socket task the library has
+    /// not yet wound down may still hold a sender, so the channel closing cannot mean this.)
+    End,
+}
 
 /// The personality stage and what it needs.
 pub struct Decider {

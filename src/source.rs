@@ -19,13 +19,14 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 pub use backoff::Backoff;
 use liveness::{Activity, Loss};
 
+use crate::decider::Inbound;
 use crate::error_text::with_causes;
 use crate::health::{Health, Status};
 
@@ -53,34 +54,6 @@ pub struct SourceConfig {
     pub tag: Option<Arc<str>>,
     /// TLS for `https://`/`wss://` when it is not the default (`SSL_CERT_FILE`).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
-}
-
-/// What the source hands to the personality stage.
-#[derive(Debug)]
-pub enum Inbound {
-    /// The first argument of a `message` event, unparsed, when it was read off the socket (an
-    /// instant reply's deadline counts from then), and the room of the socket it came on when
-    /// that socket hears one other room only (v1's payloads name no room).
-    Message(Value, Instant, Option<Arc<str>>),
-    /// The first argument of a `user_followed` event (v2's `live_<id>` room), unparsed, and
-    /// when it was read.
-    Follow(Value, Instant),
-    /// The first argument of another live-room event (`tip_received`, `newtrade`,
-    /// `session_started`, `pinned`), unparsed, and when it was read.
-    Live(crate::live::Kind, Value, Instant),
-    /// An event nobody here handles: its name (capped) and first argument, to be counted.
-    Unknown(String, Value),
-    /// A message read from the chat history (already normalized): missed while the socket
-    /// could not hear it, or polled while it is out of reach.
-    History(crate::event::ChatEvent, crate::catchup::Origin),
-    /// Time passed: timers may be due (sent by the daemon every second).
-    Tick,
-    /// Take the own room as quiet now: `on_quiet` runs at once, however long it has been quiet
-    /// (the sandbox's `/quiet`).
-    Quiet,
-    /// Nothing more will come: the listener is shutting down. (A socket task the library has
-    /// not yet wound down may still hold a sender, so the channel closing cannot mean this.)
-    End,
 }
 
 /// Why the source stopped for good.

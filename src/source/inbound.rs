@@ -9,7 +9,7 @@ use rust_socketio::{Event, Payload};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::Inbound;
+use crate::decider::Inbound;
 
 /// What an event is for the personality stage: chat, a live-room event, or unknown; `None`
 /// for the answers to our own joins.
