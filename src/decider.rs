@@ -176,6 +176,27 @@ impl Decider {
         origin: Option<Origin>,
         ask_script: bool,
     ) -> bool {
+        let Some(event) = self.admit(normalized, arrived, origin) else {
+            return false;
+        };
+        let personality = self.current.borrow().clone();
+        if ask_script {
+            self.decide(&event, &personality, arrived);
+        } else {
+            self.queue_unasked(&event, &personality, arrived);
+        }
+        true
+    }
+
+    /// The event in `normalized` when it is viewer chat heard for the first time, counted and
+    /// written down; `None` (counted) for moderation, malformed payloads, the agent's own
+    /// messages and repeats.
+    fn admit(
+        &self,
+        normalized: Normalized,
+        arrived: Instant,
+        origin: Option<Origin>,
+    ) -> Option<ChatEvent> {
         let counters = &self.health.counters;
         counters.events_in.inc();
         let event = match normalized {
@@ -183,12 +204,12 @@ impl Decider {
             Normalized::Moderation(kind) => {
                 counters.moderation.inc();
                 tracing::debug!(kind, "moderation event skipped");
-                return false;
+                return None;
             }
             Normalized::Malformed(why) => {
                 counters.malformed.inc();
                 tracing::debug!("payload skipped: {why}");
-                return false;
+                return None;
             }
         };
         // Going live, a pin and a token trade are not someone talking: the agent's own are
@@ -196,7 +217,7 @@ impl Decider {
         let from_someone = matches!(event.via, Via::Chat | Via::TipReceived | Via::UserFollowed);
         if from_someone && event.is_own(&self.agent_name, &self.user_db_id) {
             counters.own.inc();
-            return false;
+            return None;
         }
         let first_time = match event.via {
             Via::Chat => self.handled.first_time(&event),
@@ -207,12 +228,12 @@ impl Decider {
                 counters.duplicates.inc();
                 tracing::debug!(id = %event.id, author = %event.author, "repeated message skipped");
             }
-            return false;
+            return None;
         }
         if event.kind == "tip" && !self.live.first_copy(&event, arrived) {
             counters.tip_duplicates.inc();
             tracing::debug!(id = %event.id, author = %event.author, via = event.via.name(), "second copy of a tip skipped");
-            return false;
+            return None;
         }
         match origin {
             Some(Origin::CatchUp) => counters.caught_up.inc(),
@@ -222,40 +243,36 @@ impl Decider {
         counters.messages_in.inc();
         self.health.message_seen();
         self.transcript.heard(&event);
-        let personality = self.current.borrow().clone();
-        if !ask_script {
-            self.queue_unasked(&event, &personality, arrived);
-            return true;
-        }
+        Some(event)
+    }
+
+    /// Ask the script about `event`, hold a late reply back, log the decision and act on it.
+    /// A script that fails (or names a room not heard) hands the message to the agent.
+    fn decide(&self, event: &ChatEvent, personality: &Personality, arrived: Instant) {
         let started = std::time::Instant::now();
-        let decided = self.runtime.decide(&personality, &event);
+        let decided = self.runtime.decide(personality, event);
         let took = started.elapsed();
+        let decided = decided
+            .map_err(|error| error.to_string())
+            .and_then(|decision| self.route(decision));
         let now = self.runtime.now_ms();
-        let (decision, failure) = match decided.map(|decision| self.route(decision)) {
-            Ok(Err(why)) => {
-                // As for a failing script: the viewer's message goes to the agent.
-                counters.script_errors.inc();
+        let (decision, failure) = match decided {
+            Ok(decision) => match held_back(&decision, event, now, self.reply_window) {
+                Some(why) => (Decision::Ignore, Some(why)),
+                None => (decision, None),
+            },
+            Err(why) => {
+                // Never lose the viewer: a failing script hands the message to the agent.
+                self.health.counters.script_errors.inc();
                 tracing::warn!(id = %event.id, author = %event.author, "personality failed, queueing the message: {why}");
                 self.health.set_error(format!("script: {why}"));
                 (Decision::Queue, Some(why))
             }
-            Ok(Ok(decision)) => match held_back(&decision, &event, now, self.reply_window) {
-                Some(why) => (Decision::Ignore, Some(why)),
-                None => (decision, None),
-            },
-            Err(error) => {
-                // Never lose the viewer: a failing script hands the message to the agent.
-                counters.script_errors.inc();
-                tracing::warn!(id = %event.id, author = %event.author, "personality failed, queueing the message: {error}");
-                self.health.set_error(format!("script: {error}"));
-                (Decision::Queue, Some(error.to_string()))
-            }
         };
         tracing::debug!(id = %event.id, author = %event.author, ?decision, "decided");
         self.log
-            .record(|| Record::new(&event, &decision, personality.version(), took, failure));
-        self.actions.apply(&event, decision, arrived);
-        true
+            .record(|| Record::new(event, &decision, personality.version(), took, failure));
+        self.actions.apply(event, decision, arrived);
     }
 
     /// A `reply_in` names its room by id or by the name it was given; the reply stage needs
