@@ -4,7 +4,8 @@
 //! The personality runs on its own OS thread so a slow script can never stall the socket's
 //! ping handling or the sends; everything else is a tokio task. On shutdown it stops
 //! receiving, lets the personality finish what arrived, flushes the queue, gives in-flight
-//! sends two seconds, and writes a last health with status `stopped`. The decision log, the
+//! sends two seconds, and writes a last health with status `stopped`. No task wakes the
+//! personality: it waits for its inbox with its tick as the timeout (`decider`). The decision log, the
 //! transcript and the optional metrics endpoint are tasks too: the personality thread only
 //! sends records.
 
@@ -346,44 +347,29 @@ pub async fn run_paced(
         quiet_after: config.script_limits.quiet_after,
         live,
         rooms,
+        tick: pace.tick,
     };
-    // Timers, dead air and the periodic memory save run on the personality thread; this only
-    // wakes it (and passes on the sandbox's `/quiet`), and gives memory back once a burst is
-    // over.
-    let tick_task = {
-        let (tick_tx, mut shutdown) = (raw_tx.clone(), shutdown_rx.clone());
-        let synced = handled.clone();
-        let mut after_burst = BurstEnd::new(health.clone());
+    let quiet_task = {
+        let (raw_tx, mut shutdown) = (raw_tx.clone(), shutdown_rx.clone());
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(pace.tick);
             loop {
                 tokio::select! {
-                    _ = every.tick() => {
-                        if tick_tx.send(Inbound::Tick).is_err() {
-                            return;
-                        }
-                        let handled = synced.clone();
-                        tokio::task::spawn_blocking(move || handled.sync());
-                        if after_burst.release_now() {
-                            tokio::task::spawn_blocking(crate::malloc::release);
-                        }
-                    }
-                    // Closed (nobody can ask): the branch is off, the others still wait.
-                    Some(()) = quiet_rx.recv() => {
-                        if tick_tx.send(Inbound::Quiet).is_err() {
-                            return;
-                        }
-                    }
+                    asked = quiet_rx.recv() => match asked {
+                        Some(()) if raw_tx.send(Inbound::Quiet).is_ok() => {}
+                        _ => return,
+                    },
                     _ = shutdown.changed() => return,
                 }
             }
         })
     };
+    // The thread waits for its inbox on this runtime's timer (bounded by its tick).
+    let tokio = tokio::runtime::Handle::current();
     let (decider_done_tx, decider_done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("personality".into())
         .spawn(move || {
-            decider.run(raw_rx);
+            decider.run(raw_rx, tokio);
             let _ = decider_done_tx.send(());
         })
         .context("cannot start the personality thread")?;
@@ -398,7 +384,7 @@ pub async fn run_paced(
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     // Each stage ends when the one before it has dropped its sender; the grace bounds it all.
     let _ = tokio::time::timeout_at(deadline, decider_done_rx).await;
-    let tasks = [queue_task, reply_task, wake_task, tick_task, catchup_task]
+    let tasks = [queue_task, reply_task, wake_task, quiet_task, catchup_task]
         .into_iter()
         .chain(room_sockets)
         .chain(room_catchups)
@@ -431,61 +417,6 @@ pub async fn run_paced(
     match gave_up {
         Some(gave_up) => Err(gave_up.into()),
         None => Ok(()),
-    }
-}
-
-/// Messages in a burst worth giving memory back after.
-const BURST: u64 = 10_000;
-/// Quiet ticks after a burst on which memory is given back: the first hands back most of it,
-/// the later ones what the file threads it kept busy held until they ended (`cmd/run.rs`):
-/// each keeps a cache of the blocks it freed, which `malloc_trim` cannot return.
-const QUIET_TICKS: u32 = 3;
-
-/// Tells, tick by tick, when to give memory back: after at least [`BURST`] messages, on each
-/// of the first [`QUIET_TICKS`] ticks in which nothing came in and nothing went out (sent,
-/// dropped, shed, queued or archived).
-struct BurstEnd {
-    health: Arc<Health>,
-    released_at: u64,
-    last: (u64, u64),
-    quiet: u32,
-}
-
-impl BurstEnd {
-    fn new(health: Arc<Health>) -> Self {
-        Self {
-            health,
-            released_at: 0,
-            last: (0, 0),
-            quiet: 0,
-        }
-    }
-
-    /// True on the ticks memory should be given back (at most [`QUIET_TICKS`] per burst).
-    fn release_now(&mut self) -> bool {
-        let c = &self.health.counters;
-        let events = c.events_in.get();
-        let out = [
-            &c.replies_sent,
-            &c.acks_sent,
-            &c.send_dropped,
-            &c.shed,
-            &c.queued,
-            &c.archived,
-        ]
-        .iter()
-        .map(|n| n.get())
-        .sum();
-        let now = (events, out);
-        self.quiet = if now == self.last { self.quiet + 1 } else { 0 };
-        self.last = now;
-        if self.quiet == 0 || events - self.released_at < BURST {
-            return false;
-        }
-        if self.quiet >= QUIET_TICKS {
-            self.released_at = events;
-        }
-        true
     }
 }
 
@@ -602,28 +533,4 @@ fn room_sockets(
             )
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn memory_is_given_back_on_the_first_quiet_ticks_after_a_burst() {
-        let health = Arc::new(Health::new());
-        let mut end = BurstEnd::new(health.clone());
-        health.counters.events_in.add(BURST);
-        assert!(!end.release_now(), "messages came in");
-        // Nothing new comes in, but the outbox still drains: not quiet yet.
-        health.counters.replies_sent.add(500);
-        assert!(!end.release_now(), "replies went out");
-        for _ in 0..QUIET_TICKS {
-            assert!(end.release_now());
-        }
-        assert!(!end.release_now(), "that burst is done");
-        health.counters.events_in.add(BURST - 1);
-        for _ in 0..=QUIET_TICKS {
-            assert!(!end.release_now(), "too few messages to be a burst");
-        }
-    }
 }

@@ -1,18 +1,21 @@
 //! The personality stage, on its own OS thread: everything between a raw payload and an
 //! action. Normalize, drop what is not viewer chat (moderation, the agent's own echo, server
 //! repeats), ask the script, log the decision, hand it to `act`. The same thread says the
-//! script's `on_start` line, fires its timers and its `on_quiet` (dead air) on the daemon's
-//! tick, so all script calls happen in one place, one at a time; the runtime saves memory on
-//! a thread of its own, and this one only flushes it at the end. When more messages wait than
-//! `[backlog] personality` (a slow script under a flood), the oldest go to the queue without
-//! the script: nothing piles up in memory and nothing is lost. Live-room events (tips, trades,
-//! going live, pins, follows) take the same path, with `live`'s checks: their own repeat
-//! check, one `on_tip` per tip, and the live session's room learned from the payloads.
+//! script's `on_start` line, fires its timers and its `on_quiet` (dead air) on its own tick
+//! ([`tick`]), so all script calls happen in one place, one at a time; the runtime saves
+//! memory on a thread of its own, and this one only flushes it at the end. When more messages
+//! wait than `[backlog] personality` (a slow script under a flood), the oldest go to the queue
+//! without the script: nothing piles up in memory and nothing is lost. Live-room events (tips,
+//! trades, going live, pins, follows) take the same path, with `live`'s checks: their own
+//! repeat check, one `on_tip` per tip, and the live session's room learned from the payloads.
 //! Its inbox, [`Inbound`], is filled by the sockets (`source`), the catch-ups and the daemon.
+
+mod tick;
 
 use std::sync::Arc;
 
 use serde_json::Value;
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -26,6 +29,7 @@ use crate::rooms::Rooms;
 use crate::script::quiet::breaks_silence;
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError, Silence, hooks};
 use crate::transcript::Transcript;
+use tick::Tick;
 
 /// What the personality stage is handed: by the sockets, the catch-ups and the daemon.
 #[derive(Debug)]
@@ -45,8 +49,6 @@ pub enum Inbound {
     /// A message read from the chat history (already normalized): missed while the socket
     /// could not hear it, or polled while it is out of reach.
     History(ChatEvent, Origin),
-    /// Time passed: timers may be due (sent by the daemon every second).
-    Tick,
     /// Take the own room as quiet now: `on_quiet` runs at once, however long it has been quiet
     /// (the sandbox's `/quiet`).
     Quiet,
@@ -85,67 +87,141 @@ pub struct Decider {
     pub live: Live,
     /// The rooms heard: the own room and the other streamers' (`--room`).
     pub rooms: Arc<Rooms>,
+    /// How often the timers and dead air are looked at (timers come due on these ticks).
+    pub tick: std::time::Duration,
+}
+
+/// What the loop keeps between inbounds for the script's own hooks.
+struct Timers {
+    /// The personality the timers were built from: a reload is noticed on the next tick.
+    personality: Arc<Personality>,
+    /// The script's timers.
+    schedule: Schedule,
+    /// How long the own room has been quiet.
+    silence: Silence,
+}
+
+impl Timers {
+    /// Say the personality's `on_start` line and set up its timers.
+    fn start(decider: &Decider) -> Self {
+        let personality = decider.current.borrow().clone();
+        decider.speak("on_start", decider.runtime.start(&personality));
+        Self {
+            schedule: Schedule::new(&personality, decider.runtime.now_ms()),
+            silence: Silence::new(decider.quiet_after),
+            personality,
+        }
+    }
+}
+
+/// What waiting for the inbox gave.
+enum Next {
+    Inbound(Inbound),
+    /// `until` came first.
+    Due,
+    /// Every sender is gone.
+    Closed,
+}
+
+/// The next inbound, waiting for it until `until` at the latest. What already waits is taken
+/// without the runtime (a flood costs no timer); only an empty inbox waits on `tokio`'s timer.
+fn next(raw_rx: &mut mpsc::UnboundedReceiver<Inbound>, tokio: &Handle, until: Instant) -> Next {
+    match raw_rx.try_recv() {
+        Ok(inbound) => return Next::Inbound(inbound),
+        Err(mpsc::error::TryRecvError::Disconnected) => return Next::Closed,
+        Err(mpsc::error::TryRecvError::Empty) => {}
+    }
+    // Made inside `block_on`: the timer needs the runtime's context.
+    let waited = tokio.block_on(async { tokio::time::timeout_at(until, raw_rx.recv()).await });
+    match waited {
+        Ok(Some(inbound)) => Next::Inbound(inbound),
+        Ok(None) => Next::Closed,
+        Err(_) => Next::Due,
+    }
 }
 
 impl Decider {
     /// Handle everything from `raw_rx` until [`Inbound::End`]; blocks the calling thread.
-    pub fn run(self, mut raw_rx: mpsc::UnboundedReceiver<Inbound>) {
-        let mut personality = self.current.borrow().clone();
-        self.speak("on_start", self.runtime.start(&personality));
-        let mut schedule = Schedule::new(&personality, self.runtime.now_ms());
-        let mut silence = Silence::new(self.quiet_after);
-        while let Some(inbound) = raw_rx.blocking_recv() {
-            let (normalized, arrived, origin) = match inbound {
-                Inbound::Message(raw, at, socket_room) => {
-                    self.live.learn_session(&raw);
-                    let normalized = normalize(&raw, now_ms());
-                    (self.place(normalized, socket_room), at, None)
-                }
-                Inbound::Follow(raw, at) => {
-                    self.live.first_of("user_followed", &raw);
-                    (normalize_follow(&raw, now_ms()), at, None)
-                }
-                Inbound::Live(kind, raw, at) => {
-                    (self.live.normalize(kind, &raw, now_ms()), at, None)
-                }
-                Inbound::Unknown(name, raw) => {
-                    self.live.first_of(&name, &raw);
-                    self.health.unknown_event(&name);
-                    continue;
-                }
-                Inbound::History(event, origin) => {
-                    let normalized = self.place(Normalized::Chat(event), None);
-                    (normalized, Instant::now(), Some(origin))
-                }
-                Inbound::Tick => {
-                    let latest = self.current.borrow().clone();
-                    if !Arc::ptr_eq(&latest, &personality) {
-                        schedule.rebuild(&latest, self.runtime.now_ms());
-                        personality = latest;
+    /// Waiting for the next inbound is bounded by the next [`tick`](Self::tick), the
+    /// runtime's timer (`tokio`) keeping the time; the tick is looked at after every inbound
+    /// too, so a flood does not hold timers back.
+    pub fn run(self, mut raw_rx: mpsc::UnboundedReceiver<Inbound>, tokio: Handle) {
+        let mut timers = Timers::start(&self);
+        let (handled, health) = (self.handled.clone(), self.health.clone());
+        let mut tick = Tick::new(self.tick, handled, health, tokio.clone());
+        loop {
+            match next(&mut raw_rx, &tokio, tick.at()) {
+                Next::Inbound(inbound) => {
+                    if !self.take(inbound, raw_rx.len(), &mut timers) {
+                        break;
                     }
-                    for (name, _) in schedule.take_due(self.runtime.now_ms()) {
-                        self.speak(&name, self.runtime.fire_timer(&personality, &name));
-                    }
-                    self.dead_air(&personality, &mut silence, false);
-                    continue;
                 }
-                Inbound::Quiet => {
-                    let latest = self.current.borrow().clone();
-                    self.dead_air(&latest, &mut silence, true);
-                    continue;
-                }
-                Inbound::End => break,
-            };
-            let ask_script = raw_rx.len() < self.backlog;
-            let chat = matches!(&normalized, Normalized::Chat(e) if breaks_silence(e));
-            if self.handle(normalized, arrived, origin, ask_script) {
-                schedule.chat_seen();
-                if chat {
-                    silence.chat_seen(self.runtime.now_ms());
-                }
+                Next::Due => {}
+                Next::Closed => break,
+            }
+            if tick.take_due() {
+                self.on_tick(&mut timers);
+                tick.upkeep();
             }
         }
         self.save_memory();
+    }
+
+    /// One inbound, with `waiting` more behind it: an event is handled (and timers and dead
+    /// air learn of viewer chat), `/quiet` runs `on_quiet`, an unknown event is counted.
+    /// False on [`Inbound::End`].
+    fn take(&self, inbound: Inbound, waiting: usize, timers: &mut Timers) -> bool {
+        let (normalized, arrived, origin) = match inbound {
+            Inbound::Message(raw, at, socket_room) => {
+                self.live.learn_session(&raw);
+                let normalized = normalize(&raw, now_ms());
+                (self.place(normalized, socket_room), at, None)
+            }
+            Inbound::Follow(raw, at) => {
+                self.live.first_of("user_followed", &raw);
+                (normalize_follow(&raw, now_ms()), at, None)
+            }
+            Inbound::Live(kind, raw, at) => (self.live.normalize(kind, &raw, now_ms()), at, None),
+            Inbound::Unknown(name, raw) => {
+                self.live.first_of(&name, &raw);
+                self.health.unknown_event(&name);
+                return true;
+            }
+            Inbound::History(event, origin) => {
+                let normalized = self.place(Normalized::Chat(event), None);
+                (normalized, Instant::now(), Some(origin))
+            }
+            Inbound::Quiet => {
+                let latest = self.current.borrow().clone();
+                self.dead_air(&latest, &mut timers.silence, true);
+                return true;
+            }
+            Inbound::End => return false,
+        };
+        let ask_script = waiting < self.backlog;
+        let chat = matches!(&normalized, Normalized::Chat(e) if breaks_silence(e));
+        if self.handle(normalized, arrived, origin, ask_script) {
+            timers.schedule.chat_seen();
+            if chat {
+                timers.silence.chat_seen(self.runtime.now_ms());
+            }
+        }
+        true
+    }
+
+    /// A tick: the timers of a reloaded personality are rebuilt, those due fire, and dead air
+    /// is looked at.
+    fn on_tick(&self, timers: &mut Timers) {
+        let latest = self.current.borrow().clone();
+        if !Arc::ptr_eq(&latest, &timers.personality) {
+            timers.schedule.rebuild(&latest, self.runtime.now_ms());
+            timers.personality = latest;
+        }
+        for (name, _) in timers.schedule.take_due(self.runtime.now_ms()) {
+            let said = self.runtime.fire_timer(&timers.personality, &name);
+            self.speak(&name, said);
+        }
+        self.dead_air(&timers.personality, &mut timers.silence, false);
     }
 
     /// Which room a chat event was said in: the room its payload names (v2's `streamer_id`),
