@@ -1,20 +1,25 @@
 //! The running listener: wires source → event → script → act, and health, and owns every task.
 //!
-//! [`run`] takes its shutdown as a future (the binary passes ctrl-c/SIGTERM, tests their own).
-//! The personality runs on its own OS thread so a slow script can never stall the socket's
-//! ping handling or the sends; everything else is a tokio task. On shutdown it stops
-//! receiving, lets the personality finish what arrived, flushes the queue, gives in-flight
-//! sends two seconds, and writes a last health with status `stopped`. No task wakes the
-//! personality: it waits for its inbox with its tick as the timeout (`decider`). The decision log, the
-//! transcript and the optional metrics endpoint are tasks too: the personality thread only
-//! sends records.
+//! [`run`] takes its shutdown as a future (the binary passes ctrl-c/SIGTERM, tests their own)
+//! and goes through four phases: open the state (`Opened`: lock, files, rooms, queue,
+//! script, metrics port; anything wrong stops the start with its reason), start the stages
+//! (`Stages`, each in a function of its own), wait for the shutdown or the source giving
+//! up, and shut down in order (`Running`). The personality runs on its own OS thread so a
+//! slow script can never stall the socket's ping handling or the sends; everything else is
+//! a tokio task (no task wakes the personality: it waits for its inbox with its tick as the
+//! timeout, `decider`). On shutdown it stops receiving, lets the personality finish what
+//! arrived, flushes the queue, gives in-flight sends two seconds, and writes a last health
+//! with status `stopped`. The decision log, the transcript and the optional metrics endpoint
+//! are tasks too: the personality thread only sends records.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{mpsc, watch};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::act::queue::Queue;
@@ -26,10 +31,9 @@ use crate::decider::{Decider, Inbound};
 use crate::decisions::{self, DecisionLog};
 use crate::health::{self, Health, Status};
 use crate::live::Live;
-use crate::outcome::{Outcome, Outcomes};
-use crate::rooms::Rooms;
+use crate::rooms::{Room, Rooms};
 use crate::script::{self, Clock, Personality, Runtime, Session, reload};
-use crate::source::{self, Backoff, SourceConfig};
+use crate::source::{self, Backoff, GaveUp, SourceConfig};
 use crate::state_lock::StateLock;
 use crate::transcript::{self, Transcript};
 
@@ -40,38 +44,33 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Run the listener until `shutdown` completes (or the source gives up for good).
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    run_with(config, Arc::new(Health::new()), shutdown).await
+    run_with(config, Options::default(), shutdown).await
 }
 
-/// [`run`], reporting into `health` (the sandbox watches it to show what happens).
+/// [`run`] with `options`: the listener's health, its sense of time, and a way to tell it the
+/// room is quiet. The binary runs the default.
 pub async fn run_with(
     config: Config,
-    health: Arc<Health>,
+    options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    // Nobody can send: the room is only ever quiet by the clock.
-    let (_, quiet_rx) = mpsc::unbounded_channel();
-    run_with_quiet(config, health, quiet_rx, shutdown).await
+    let opened = Opened::open(&config, &options).await?;
+    let mut running = Running::start(config, options, opened).await?;
+    let gave_up = running.wait(shutdown).await;
+    running.shut_down(gave_up).await
 }
 
-/// [`run_with`], and each `()` on `quiet_rx` makes the listener take its own room as quiet
-/// now: `on_quiet` runs at once (the sandbox's `/quiet`).
-pub async fn run_with_quiet(
-    config: Config,
-    health: Arc<Health>,
-    quiet_rx: mpsc::UnboundedReceiver<()>,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let outcomes = Outcomes::off();
-    run_paced(
-        config,
-        health,
-        quiet_rx,
-        Pace::default(),
-        outcomes,
-        shutdown,
-    )
-    .await
+/// What a caller may give the listener besides its config (the sandbox and the tests);
+/// [`Options::default`] is what the binary runs with.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Where the listener reports its counters and state (the sandbox and tests watch it).
+    pub health: Arc<Health>,
+    /// The listener's sense of time.
+    pub pace: Pace,
+    /// Each `()` makes the listener take its own room as quiet now: `on_quiet` runs at once
+    /// (the sandbox's `/quiet`). `None`: the room is only ever quiet by the clock.
+    pub quiet: Option<mpsc::UnboundedReceiver<()>>,
 }
 
 /// The listener's sense of time. Users never set it (the binary and the sandbox run the
@@ -95,37 +94,78 @@ impl Default for Pace {
     }
 }
 
-/// [`run_with_quiet`] at `pace`, publishing what happens on `outcomes` (the sandbox's screen
-/// and the tests subscribe to it).
-pub async fn run_paced(
-    config: Config,
-    health: Arc<Health>,
-    mut quiet_rx: mpsc::UnboundedReceiver<()>,
-    pace: Pace,
-    outcomes: Outcomes,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    // Ours alone (0700), and refused if others could plant links where our files go.
-    crate::files::prepare_state_dir(&config.state_dir)?;
-    // Before anything touches the state: a second listener here would answer everything twice.
-    let _lock = StateLock::acquire(&config.state_dir).await?;
-    // Holding the lock, nobody else writes these: a temp file left is from a killed run.
-    crate::files::remove_stale_temps(&[
-        config.state_dir.health(),
-        config.state_dir.memory(),
-        config.state_dir.handled(),
-    ]);
-    let handled = Arc::new(open_handled(&config)?);
-    // Before connecting: a room that does not resolve stops the start, naming it.
-    let rooms = Arc::new(crate::rooms::resolve(&config).await?);
-    let queue = Queue::with_config(config.state_dir.queue(), &config.queue);
+/// Phase one, the state opened before anything runs: whatever is wrong here stops the start
+/// with its reason, and nothing has connected yet.
+struct Opened {
+    lock: StateLock,
+    handled: Arc<Handled>,
+    rooms: Arc<Rooms>,
+    queue: Queue,
+    runtime: Arc<Runtime>,
+    first: Personality,
+    metrics: Option<TcpListener>,
+}
+
+impl Opened {
+    /// Open the state directory and what the listener needs from it before it connects.
+    async fn open(config: &Config, options: &Options) -> anyhow::Result<Self> {
+        // Ours alone (0700), and refused if others could plant links where our files go.
+        crate::files::prepare_state_dir(&config.state_dir)?;
+        // Before anything touches the state: a second listener here would answer everything twice.
+        let lock = StateLock::acquire(&config.state_dir).await?;
+        // Holding the lock, nobody else writes these: a temp file left is from a killed run.
+        crate::files::remove_stale_temps(&[
+            config.health_path(),
+            config.memory_path(),
+            config.handled_path(),
+        ]);
+        let handled = Arc::new(open_handled(config)?);
+        // Before connecting: a room that does not resolve stops the start, naming it.
+        let rooms = Arc::new(crate::rooms::resolve(config).await?);
+        let queue = open_queue(config)?;
+        let health = &options.health;
+        let (runtime, first) = open_script(config, health, options.pace.clock.clone())?;
+        // Bound before anything starts, so a taken port stops the start with its reason.
+        let metrics = match config.metrics_addr {
+            Some(addr) => {
+                let listener = crate::metrics::bind(addr).await?;
+                health.set_metrics_addr(listener.local_addr().unwrap_or(addr));
+                Some(listener)
+            }
+            None => None,
+        };
+        Ok(Self {
+            lock,
+            handled,
+            rooms,
+            queue,
+            runtime,
+            first,
+            metrics,
+        })
+    }
+}
+
+/// The queue, a last line a crash cut short ended (never truncated).
+fn open_queue(config: &Config) -> anyhow::Result<Queue> {
+    let queue = Queue::with_config(config.queue_path(), &config.queue);
     if queue.repair()? {
         tracing::warn!(
             "{}: the last line was cut short by a crash; ended it so new items stay whole",
             queue.path().display()
         );
     }
-    let session = Session::new(pace.clock)
+    Ok(queue)
+}
+
+/// The script's session (its memory loaded), the runtime hosting it, and the first
+/// personality, loaded and self-tested.
+fn open_script(
+    config: &Config,
+    health: &Arc<Health>,
+    clock: Clock,
+) -> anyhow::Result<(Arc<Runtime>, Personality)> {
+    let session = Session::new(clock)
         .room(&config.creds.user_db_id)
         .with_memory_file(config.state_dir.memory())
         .with_context(|| {
@@ -143,113 +183,294 @@ pub async fn run_paced(
     // A script that does not load stops the start, with the offending line and a caret.
     let first = script::load(&runtime, &config.script).map_err(|e| anyhow::anyhow!(e.rendered))?;
     health.script_loaded(first.name(), first.loaded_at_ms());
-    let (current_tx, current_rx) = watch::channel(Arc::new(first));
-    // Bound before anything starts, so a taken port stops the start with its reason.
-    let metrics_listener = match config.metrics_addr {
-        Some(addr) => {
-            let listener = crate::metrics::bind(addr).await?;
-            health.set_metrics_addr(listener.local_addr().unwrap_or(addr));
-            Some(listener)
-        }
-        None => None,
-    };
+    Ok((runtime, first))
+}
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (raw_tx, raw_rx) = mpsc::unbounded_channel();
-    let (reply_tx, reply_rx) = act::outbox::outbox(
-        config.backlog.instant_texts,
-        health.clone(),
-        outcomes.clone(),
-    );
-    let (queue_tx, queue_rx) = mpsc::unbounded_channel();
-    let (waker, wake_rx) = wake::channel();
+/// Phases two to four: the stages started, then waited on, then shut down in order.
+struct Running {
+    stages: Stages,
+    shutdown_tx: watch::Sender<bool>,
+    /// The own room's socket, while it runs: when it gives up for good, the listener stops.
+    source: Option<JoinHandle<Result<(), GaveUp>>>,
+    health_task: JoinHandle<()>,
+    /// Told when the personality thread has handled its last inbound.
+    personality_done: oneshot::Receiver<()>,
+    _lock: StateLock,
+}
 
-    let health_task = tokio::spawn(health::run(
-        health.clone(),
-        config.state_dir.health(),
-        config.health.interval,
-        shutdown_rx.clone(),
-    ));
-    // Joins and losses, for catching up: the own room's, and each other room's.
-    let (link_tx, link_rx) = mpsc::unbounded_channel();
-    let room_links: Vec<_> = rooms
-        .others()
-        .iter()
-        .map(|room| (room.clone(), mpsc::unbounded_channel::<Link>()))
-        .collect();
-    let mut own_socket_links = vec![link_tx];
-    if config.api == ApiVersion::V2 {
-        // One socket hears every room: its joins and losses are theirs too.
-        own_socket_links.extend(room_links.iter().map(|(_, (tx, _))| tx.clone()));
-    }
-    let on_link = link_hook(handled.clone(), own_socket_links);
-    // The live session's room (v2): the personality thread learns it, the source joins it.
-    let (session_tx, learned_rooms) = watch::channel(Vec::new());
-    let live = Live::new(
-        &config.creds,
-        (config.api == ApiVersion::V2).then_some(session_tx),
-    );
-    let mut source_task = tokio::spawn(source::run(
-        source_config(&config, &rooms, learned_rooms),
-        raw_tx.clone(),
-        health.clone(),
-        on_link,
-        shutdown_rx.clone(),
-    ));
-    let room_sockets = room_sockets(
-        &config,
-        &rooms,
-        &room_links,
-        &handled,
-        &raw_tx,
-        &shutdown_rx,
-    );
-    // Built while the source connects: an HTTP client loads the TLS root certificates, which
-    // takes longer (50-90 ms) than connecting and joining.
-    let sender = match Sender::new(&config) {
-        Ok(sender) => sender,
-        Err(error) => {
-            let _ = shutdown_tx.send(true);
-            let _ = source_task.await;
-            return Err(anyhow::Error::new(error).context("cannot set up sending"));
-        }
-    };
-    let history = match History::new(&config) {
-        Ok(history) => history,
-        Err(error) => {
-            let _ = shutdown_tx.send(true);
-            let _ = source_task.await;
-            return Err(anyhow::anyhow!(
-                "cannot set up reading the chat history: {error}"
-            ));
-        }
-    };
-    let catch_up = |history, room| CatchUp {
-        settings: config.catchup.clone(),
-        history,
-        handled: handled.clone(),
-        deliver: {
-            let raw_tx = raw_tx.clone();
-            Box::new(move |event, origin| {
-                let _ = raw_tx.send(Inbound::History(event, origin));
-            })
-        },
-        health: health.clone(),
-        agent_name: config.creds.agent_name.clone(),
-        user_db_id: config.creds.user_db_id.clone(),
-        room,
-    };
-    let room_catchups: Vec<_> = room_links
-        .into_iter()
-        .map(|(room, (_, links))| {
-            let span = tracing::info_span!("room", id = %room.id);
-            let task = catch_up(history.clone().for_room(&room.id), Some(room));
-            tokio::spawn(task.run(links, shutdown_rx.clone()).instrument(span))
+impl Running {
+    /// Phase two: start every stage, the socket first (it connects while the rest is built).
+    async fn start(config: Config, options: Options, opened: Opened) -> anyhow::Result<Self> {
+        let Options {
+            health,
+            pace,
+            quiet,
+        } = options;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (raw_tx, raw_rx) = mpsc::unbounded_channel();
+        let mut stages = Stages {
+            config,
+            health,
+            handled: opened.handled,
+            rooms: opened.rooms,
+            shutdown_rx,
+            raw_tx,
+            tasks: Vec::new(),
+        };
+        let health_task = stages.health();
+        let (source, links, live) = stages.sockets();
+        // Built while the source connects: an HTTP client loads the TLS root certificates,
+        // which takes longer (50-90 ms) than connecting and joining.
+        let (sender, history) = match stages.clients() {
+            Ok(clients) => clients,
+            Err(error) => {
+                let _ = shutdown_tx.send(true);
+                let _ = source.await;
+                return Err(error);
+            }
+        };
+        stages.catch_ups(history, links);
+        let (current_tx, current) = watch::channel(Arc::new(opened.first));
+        stages.reload(&opened.runtime, current_tx);
+        stages.metrics(opened.metrics);
+        let log = stages.decision_log();
+        let transcript = stages.transcript();
+        let actions = stages.act(opened.queue, sender, &transcript);
+        stages.quiet(quiet);
+        let decider = Decider {
+            runtime: opened.runtime,
+            current,
+            actions,
+            health: stages.health.clone(),
+            agent_name: stages.config.creds.agent_name.clone(),
+            user_db_id: stages.config.creds.user_db_id.clone(),
+            log,
+            backlog: stages.config.backlog.personality,
+            handled: stages.handled.clone(),
+            reply_window: crate::config::secs(stages.config.catchup.reply_window_secs),
+            transcript,
+            quiet_after: stages.config.script_limits.quiet_after(),
+            live,
+            rooms: stages.rooms.clone(),
+            tick: pace.tick,
+        };
+        let personality_done = start_personality(decider, raw_rx)?;
+        Ok(Self {
+            stages,
+            shutdown_tx,
+            source: Some(source),
+            health_task,
+            personality_done,
+            _lock: opened.lock,
         })
-        .collect();
-    let catchup_task = tokio::spawn(catch_up(history, None).run(link_rx, shutdown_rx.clone()));
-    if let ScriptChoice::File(path) = &config.script {
-        let (health, outcomes) = (health.clone(), outcomes.clone());
+    }
+
+    /// Phase three: until `shutdown`, or the source giving up (its error, to return).
+    async fn wait(&mut self, shutdown: impl Future<Output = ()>) -> Option<GaveUp> {
+        // Running from the start; `None` only once it has ended.
+        let Some(source) = &mut self.source else {
+            shutdown.await;
+            return None;
+        };
+        let ended = tokio::select! {
+            () = shutdown => None,
+            result = source => Some(result),
+        };
+        let result = ended?;
+        self.source = None;
+        result.ok().and_then(Result::err)
+    }
+
+    /// Phase four: stop receiving, let each stage finish what reached it within the grace,
+    /// close the socket, and write the last health; `gave_up` is the listener's error.
+    async fn shut_down(self, gave_up: Option<GaveUp>) -> anyhow::Result<()> {
+        let Self {
+            stages,
+            shutdown_tx,
+            source,
+            health_task,
+            personality_done,
+            _lock,
+        } = self;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+        let _ = stages.raw_tx.send(Inbound::End);
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        // Each stage ends when the one before it has dropped its sender; the grace bounds it all.
+        let _ = tokio::time::timeout_at(deadline, personality_done).await;
+        for task in stages.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+            }
+        }
+        // The source closes its socket on shutdown; waiting for it keeps "one socket" true even
+        // across a restart in the same process.
+        if let Some(source) = source {
+            let abort = source.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, source).await.is_err() {
+                abort.abort();
+            }
+        }
+        stages.handled.sync();
+        let _ = health_task.await;
+        let (health, path) = (&stages.health, stages.config.health_path());
+        health.set_status(Status::Stopped);
+        if let Err(e) = health.write(&path) {
+            tracing::warn!("cannot write {}: {e}", path.display());
+        }
+        match gave_up {
+            Some(gave_up) => Err(gave_up.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Start the personality thread on `raw_rx`; the receiver is told when it is done.
+fn start_personality(
+    decider: Decider,
+    raw_rx: mpsc::UnboundedReceiver<Inbound>,
+) -> anyhow::Result<oneshot::Receiver<()>> {
+    // The thread waits for its inbox on this runtime's timer (bounded by its tick).
+    let tokio = tokio::runtime::Handle::current();
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("personality".into())
+        .spawn(move || {
+            decider.run(raw_rx, tokio);
+            let _ = done_tx.send(());
+        })
+        .context("cannot start the personality thread")?;
+    Ok(done_rx)
+}
+
+/// What every stage is started with; each function below starts one.
+struct Stages {
+    config: Config,
+    health: Arc<Health>,
+    handled: Arc<Handled>,
+    rooms: Arc<Rooms>,
+    shutdown_rx: watch::Receiver<bool>,
+    /// The personality's inbox: the sockets, the catch-ups and `/quiet` send here.
+    raw_tx: mpsc::UnboundedSender<Inbound>,
+    /// The tasks shutting down waits for after the personality (within one grace).
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The catch-up links of the sockets: the own room's, and each other room's.
+struct Links {
+    own: mpsc::UnboundedReceiver<Link>,
+    rooms: Vec<(Room, mpsc::UnboundedReceiver<Link>)>,
+}
+
+impl Stages {
+    /// Health, written to `health.json` as it changes and every `[health] interval_secs`.
+    fn health(&self) -> JoinHandle<()> {
+        tokio::spawn(health::run(
+            self.health.clone(),
+            self.config.health_path(),
+            crate::config::secs(self.config.health.interval_secs),
+            self.shutdown_rx.clone(),
+        ))
+    }
+
+    /// The own room's socket (started, and returned: its giving up ends the listener), the
+    /// other rooms' sockets (v1), the links their catch-ups learn joins and losses from, and
+    /// the live session's state the socket learns its room from (v2).
+    fn sockets(&mut self) -> (JoinHandle<Result<(), GaveUp>>, Links, Live) {
+        let config = &self.config;
+        // Joins and losses, for catching up: the own room's, and each other room's.
+        let (link_tx, own) = mpsc::unbounded_channel();
+        let room_links: Vec<_> = self
+            .rooms
+            .others()
+            .iter()
+            .map(|room| (room.clone(), mpsc::unbounded_channel::<Link>()))
+            .collect();
+        let mut own_socket_links = vec![link_tx];
+        if config.api == ApiVersion::V2 {
+            // One socket hears every room: its joins and losses are theirs too.
+            own_socket_links.extend(room_links.iter().map(|(_, (tx, _))| tx.clone()));
+        }
+        let on_link = link_hook(self.handled.clone(), own_socket_links);
+        // The live session's room (v2): the personality thread learns it, the source joins it.
+        let (session_tx, learned_rooms) = watch::channel(Vec::new());
+        let live = Live::new(
+            &config.creds,
+            (config.api == ApiVersion::V2).then_some(session_tx),
+        );
+        let source = tokio::spawn(source::run(
+            source_config(config, &self.rooms, learned_rooms),
+            self.raw_tx.clone(),
+            self.health.clone(),
+            on_link,
+            self.shutdown_rx.clone(),
+        ));
+        let room_sockets = room_sockets(
+            config,
+            &self.rooms,
+            &room_links,
+            &self.handled,
+            &self.raw_tx,
+            &self.shutdown_rx,
+        );
+        self.tasks.extend(room_sockets);
+        let rooms = room_links
+            .into_iter()
+            .map(|(room, (_, rx))| (room, rx))
+            .collect();
+        (source, Links { own, rooms }, live)
+    }
+
+    /// The clients that can fail to be built: the sender (replies) and the history reader.
+    fn clients(&self) -> anyhow::Result<(Sender, History)> {
+        let sender = Sender::new(&self.config)
+            .map_err(|error| anyhow::Error::new(error).context("cannot set up sending"))?;
+        let history = History::new(&self.config)
+            .map_err(|error| anyhow::anyhow!("cannot set up reading the chat history: {error}"))?;
+        Ok((sender, history))
+    }
+
+    /// The catch-ups: the own room's, and each other room's (its history, in its span).
+    fn catch_ups(&mut self, history: History, links: Links) {
+        for (room, links) in links.rooms {
+            let span = tracing::info_span!("room", id = %room.id);
+            let task = self.catch_up(history.clone().for_room(&room.id), Some(room));
+            let shutdown = self.shutdown_rx.clone();
+            self.tasks
+                .push(tokio::spawn(task.run(links, shutdown).instrument(span)));
+        }
+        let own = self
+            .catch_up(history, None)
+            .run(links.own, self.shutdown_rx.clone());
+        self.tasks.push(tokio::spawn(own));
+    }
+
+    /// One room's catch-up (`None`: the own room's), which hands what it finds to the
+    /// personality.
+    fn catch_up(&self, history: History, room: Option<Room>) -> CatchUp {
+        let raw_tx = self.raw_tx.clone();
+        CatchUp {
+            settings: self.config.catchup.clone(),
+            history,
+            handled: self.handled.clone(),
+            deliver: Box::new(move |event, origin| {
+                let _ = raw_tx.send(Inbound::History(event, origin));
+            }),
+            health: self.health.clone(),
+            agent_name: self.config.creds.agent_name.clone(),
+            user_db_id: self.config.creds.user_db_id.clone(),
+            room,
+        }
+    }
+
+    /// Hot reload, when the script is a file: a new version goes to `current` once it
+    /// compiled and passed its self-tests.
+    fn reload(&self, runtime: &Arc<Runtime>, current: watch::Sender<Arc<Personality>>) {
+        let ScriptChoice::File(path) = &self.config.script else {
+            return;
+        };
+        let health = self.health.clone();
         let report = move |outcome| match outcome {
             reload::ReloadOutcome::Loaded { name, loaded_at_ms } => {
                 health.script_loaded(&name, loaded_at_ms);
@@ -262,161 +483,120 @@ pub async fn run_paced(
                 health.script_failed(error);
             }
         };
+        // Not waited for on shutdown: it only watches a directory.
         tokio::spawn(reload::run(
             runtime.clone(),
             path.clone(),
-            current_tx,
+            current,
             report,
-            shutdown_rx.clone(),
+            self.shutdown_rx.clone(),
         ));
     }
-    let wake_task = tokio::spawn(wake::run(
-        wake_rx,
-        config.wake.clone(),
-        config.tls.clone(),
-        queue.clone(),
-        health.clone(),
-    ));
-    let queue_task = tokio::spawn(act::run_queue(
-        queue_rx,
-        queue,
-        config.queue.max_items,
-        reply_tx.clone(),
-        waker,
-        health.clone(),
-    ));
-    let metrics_task = metrics_listener.map(|listener| {
-        tokio::spawn(crate::metrics::serve(
+
+    /// The metrics endpoint, when its port was bound.
+    fn metrics(&mut self, listener: Option<TcpListener>) {
+        let Some(listener) = listener else { return };
+        self.tasks.push(tokio::spawn(crate::metrics::serve(
             listener,
-            health.clone(),
-            Queue::new(config.state_dir.queue()),
-            shutdown_rx.clone(),
-        ))
-    });
-    let (decision_log, decisions_task) = if config.dry_run {
-        (DecisionLog::printing(), None)
-    } else if config.decisions.max_bytes > 0 {
-        let (log, records_rx) = DecisionLog::channel(health.clone());
-        let task = tokio::spawn(decision_log::run(
+            self.health.clone(),
+            Queue::new(self.config.queue_path()),
+            self.shutdown_rx.clone(),
+        )));
+    }
+
+    /// The decision log's writer (printing instead in a dry run, nothing when it is off).
+    fn decision_log(&mut self) -> DecisionLog {
+        let config = &self.config;
+        if config.dry_run {
+            return DecisionLog::printing();
+        }
+        if config.decisions.max_bytes == 0 {
+            return DecisionLog::disabled(self.health.clone());
+        }
+        let (log, records_rx) = DecisionLog::channel(self.health.clone());
+        self.tasks.push(tokio::spawn(decisions::run(
             records_rx,
             config.state_dir.decisions(),
             config.decisions.clone(),
-        ));
-        (log, Some(task))
-    } else {
-        (DecisionLog::disabled(health.clone()), None)
-    };
-    let decision_log = decision_log.publishing(outcomes.clone());
-    let (transcript, transcript_task) = if config.transcript.max_bytes > 0 {
-        let (transcript, lines_rx) = Transcript::channel(health.clone(), &config.creds.agent_name);
-        let task = tokio::spawn(transcript::run(
+        )));
+        log
+    }
+
+    /// The transcript's writer (nothing when it is off).
+    fn transcript(&mut self) -> Transcript {
+        let config = &self.config;
+        if config.transcript.max_bytes == 0 {
+            return Transcript::disabled();
+        }
+        let (transcript, lines_rx) =
+            Transcript::channel(self.health.clone(), &config.creds.agent_name);
+        self.tasks.push(tokio::spawn(transcript::run(
             lines_rx,
             config.state_dir.transcript(),
             config.transcript.clone(),
-        ));
-        (transcript, Some(task))
-    } else {
-        (Transcript::disabled(), None)
-    };
-    let reply_task = {
-        let (limits, health, said) = (config.send.clone(), health.clone(), transcript.clone());
-        tokio::spawn(async move {
-            act::reply::run(reply_rx, sender, &limits, health, said, outcomes).await
-        })
-    };
-    let actions = Actions {
-        reply_tx,
-        queue_tx,
-        instant_deadline: config.send.instant_deadline,
-        health: health.clone(),
-        room: config.creds.user_db_id.clone(),
-        dry_run: config.dry_run,
-    };
-    let decider = Decider {
-        runtime,
-        current: current_rx,
-        actions,
-        health: health.clone(),
-        agent_name: config.creds.agent_name.clone(),
-        user_db_id: config.creds.user_db_id.clone(),
-        log: decision_log,
-        backlog: config.backlog.personality,
-        handled: handled.clone(),
-        reply_window: config.catchup.reply_window,
-        transcript,
-        quiet_after: config.script_limits.quiet_after,
-        live,
-        rooms,
-        tick: pace.tick,
-    };
-    let quiet_task = {
-        let (raw_tx, mut shutdown) = (raw_tx.clone(), shutdown_rx.clone());
-        tokio::spawn(async move {
+        )));
+        transcript
+    }
+
+    /// The acting stages: the queue writer, the agent's wake and the replies (which write
+    /// what they post to `transcript`); returns what the personality acts through.
+    fn act(&mut self, queue: Queue, sender: Sender, transcript: &Transcript) -> Actions {
+        let config = &self.config;
+        let health = &self.health;
+        let (reply_tx, reply_rx) =
+            act::outbox::outbox(config.backlog.instant_texts, health.clone());
+        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        let (waker, wake_rx) = wake::channel();
+        let wake = wake::run(
+            wake_rx,
+            config.wake.clone(),
+            config.tls.clone(),
+            queue.clone(),
+            health.clone(),
+        );
+        let queue = act::run_queue(
+            queue_rx,
+            queue,
+            config.queue.max_items,
+            reply_tx.clone(),
+            waker,
+            health.clone(),
+        );
+        let (limits, said) = (config.send.clone(), transcript.clone());
+        let replies = {
+            let health = health.clone();
+            async move { act::reply::run(reply_rx, sender, &limits, health, said).await }
+        };
+        self.tasks.extend([
+            tokio::spawn(queue),
+            tokio::spawn(replies),
+            tokio::spawn(wake),
+        ]);
+        Actions {
+            reply_tx,
+            queue_tx,
+            instant_deadline: crate::config::secs(config.send.instant_deadline_secs),
+            health: health.clone(),
+            room: config.creds.user_db_id.clone(),
+            dry_run: config.dry_run,
+        }
+    }
+
+    /// Pass each `/quiet` on to the personality (the sandbox's; nothing else asks).
+    fn quiet(&mut self, quiet: Option<mpsc::UnboundedReceiver<()>>) {
+        let Some(mut quiet) = quiet else { return };
+        let (raw_tx, mut shutdown) = (self.raw_tx.clone(), self.shutdown_rx.clone());
+        self.tasks.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    asked = quiet_rx.recv() => match asked {
+                    asked = quiet.recv() => match asked {
                         Some(()) if raw_tx.send(Inbound::Quiet).is_ok() => {}
                         _ => return,
                     },
                     _ = shutdown.changed() => return,
                 }
             }
-        })
-    };
-    // The thread waits for its inbox on this runtime's timer (bounded by its tick).
-    let tokio = tokio::runtime::Handle::current();
-    let (decider_done_tx, decider_done_rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("personality".into())
-        .spawn(move || {
-            decider.run(raw_rx, tokio);
-            let _ = decider_done_tx.send(());
-        })
-        .context("cannot start the personality thread")?;
-
-    let (gave_up, source_running) = tokio::select! {
-        () = shutdown => (None, true),
-        result = &mut source_task => (result.ok().and_then(Result::err), false),
-    };
-    tracing::info!("shutting down");
-    let _ = shutdown_tx.send(true);
-    let _ = raw_tx.send(Inbound::End);
-    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-    // Each stage ends when the one before it has dropped its sender; the grace bounds it all.
-    let _ = tokio::time::timeout_at(deadline, decider_done_rx).await;
-    let tasks = [queue_task, reply_task, wake_task, quiet_task, catchup_task]
-        .into_iter()
-        .chain(room_sockets)
-        .chain(room_catchups)
-        .chain(decisions_task)
-        .chain(transcript_task)
-        .chain(metrics_task);
-    for task in tasks {
-        let abort = task.abort_handle();
-        if tokio::time::timeout_at(deadline, task).await.is_err() {
-            abort.abort();
-        }
-    }
-    // The source closes its socket on shutdown; waiting for it keeps "one socket" true even
-    // across a restart in the same process.
-    if source_running {
-        let abort = source_task.abort_handle();
-        if tokio::time::timeout(SHUTDOWN_GRACE, source_task)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
-    }
-    handled.sync();
-    let _ = health_task.await;
-    health.set_status(Status::Stopped);
-    if let Err(e) = health.write(&config.state_dir.health()) {
-        tracing::warn!("cannot write {}: {e}", config.state_dir.health().display());
-    }
-    match gave_up {
-        Some(gave_up) => Err(gave_up.into()),
-        None => Ok(()),
+        }));
     }
 }
 
@@ -499,7 +679,7 @@ type RoomLink = (mpsc::UnboundedSender<Link>, mpsc::UnboundedReceiver<Link>);
 fn room_sockets(
     config: &Config,
     rooms: &Rooms,
-    links: &[(crate::rooms::Room, RoomLink)],
+    links: &[(Room, RoomLink)],
     handled: &Arc<Handled>,
     raw_tx: &mpsc::UnboundedSender<Inbound>,
     shutdown_rx: &watch::Receiver<bool>,

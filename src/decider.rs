@@ -1,13 +1,14 @@
 //! The personality stage, on its own OS thread: everything between a raw payload and an
 //! action. Normalize, drop what is not viewer chat (moderation, the agent's own echo, server
 //! repeats), ask the script, log the decision, hand it to `act`. The same thread says the
-//! script's `on_start` line, fires its timers and its `on_quiet` (dead air) on its own tick
-//! ([`tick`]), so all script calls happen in one place, one at a time; the runtime saves
-//! memory on a thread of its own, and this one only flushes it at the end. When more messages
-//! wait than `[backlog] personality` (a slow script under a flood), the oldest go to the queue
-//! without the script: nothing piles up in memory and nothing is lost. Live-room events (tips,
-//! trades, going live, pins, follows) take the same path, with `live`'s checks: their own
-//! repeat check, one `on_tip` per tip, and the live session's room learned from the payloads.
+//! script's `on_start` line, fires its timers and its `on_quiet` (dead air) on its own
+//! tick (`decider/tick.rs`), so all script calls happen in one place, one at a time; the
+//! runtime saves memory on a thread of its own, and this one only flushes it at the end. When
+//! more messages wait than `[backlog] personality` (a slow script under a flood), the oldest
+//! go to the queue without the script: nothing piles up in memory and nothing is lost.
+//! Live-room events (tips, trades, going live, pins, follows) take the same path, with
+//! `live`'s checks: their own repeat check, one `on_tip` per tip, and the live session's room
+//! learned from the payloads.
 //! Its inbox, [`Inbound`], is filled by the sockets (`source`), the catch-ups and the daemon.
 
 mod tick;

@@ -12,6 +12,8 @@
 //! - [`config`]: flags, environment, config file and credentials resolved into one `Config`;
 //!   how `https://` and `wss://` peers are verified (`SSL_CERT_FILE`, `config::tls`).
 //! - [`daemon`]: wires the stages together and owns every spawned task.
+//! - [`decider`]: the personality stage, on its own thread: filter, ask the script, act; and
+//!   its inbox, what the sockets, catch-ups and daemon hand it.
 //! - [`source`]: the one Socket.IO connection, joined to the room, watched for loss (close,
 //!   error, ping silence) and reconnected forever.
 //! - [`catchup`]: gap-free chat: missed messages read back from the platform's history after

@@ -40,11 +40,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .thread_keep_alive(std::time::Duration::from_secs(1))
         .build()?;
     let health = Arc::new(Health::new());
-    runtime.block_on(crate::daemon::run_with(
-        config,
-        health.clone(),
-        shutdown_signal(),
-    ))?;
+    let options = crate::daemon::Options {
+        health: health.clone(),
+        ..Default::default()
+    };
+    runtime.block_on(crate::daemon::run_with(config, options, shutdown_signal()))?;
     if scratch.is_some() {
         eprintln!(
             "dry run over: {} messages decided, nothing sent, queued or woken. Without \

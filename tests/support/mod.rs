@@ -16,8 +16,7 @@ use retake_chat::config::{
     ApiVersion, Config, ConnectionConfig, Credentials, DecisionsConfig, HealthConfig, QueueConfig,
     ScriptChoice, ScriptConfig, Secret, SendConfig, WakeConfig,
 };
-use retake_chat::daemon::Pace;
-use retake_chat::decision_log::Record;
+use retake_chat::daemon::{Options, Pace};
 use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
 use retake_chat::outcome::{Outcome, Outcomes};
 use retake_chat::script::{Clock, SimClock};
@@ -186,13 +185,14 @@ impl Harness {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let config = self.config.clone();
         self.live = std::sync::Arc::default();
-        let (_, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
-        self.task = Some(tokio::spawn(retake_chat::daemon::run_paced(
+        let options = Options {
+            health: self.live.clone(),
+            pace: self.pace.clone(),
+            ..Options::default()
+        };
+        self.task = Some(tokio::spawn(retake_chat::daemon::run_with(
             config,
-            self.live.clone(),
-            quiet_rx,
-            self.pace.clone(),
-            self.outcomes.clone(),
+            options,
             async {
                 let _ = stop_rx.await;
             },
