@@ -48,15 +48,13 @@ impl Tick {
     /// True when a tick is due; the next is then due a tick later. A tick missed (a slow
     /// script) is not made up for: the next comes a whole tick after this one.
     pub(super) fn take_due(&mut self) -> bool {
-        let now = Instant::now();
-        if now < self.at {
-            return false;
+        match after(self.at, self.every, Instant::now()) {
+            Some(next) => {
+                self.at = next;
+                true
+            }
+            None => false,
         }
-        self.at += self.every;
-        if self.at <= now {
-            self.at = now + self.every;
-        }
-        true
     }
 
     /// The tick's file work, on the blocking pool so that it never holds the personality up:
@@ -68,6 +66,16 @@ impl Tick {
             self.tokio.spawn_blocking(crate::malloc::release);
         }
     }
+}
+
+/// When the tick after the one due `at` is due, if that one is due by `now`: a tick later,
+/// or a tick after `now` when that is past already (ticks missed are not made up in a burst).
+fn after(at: Instant, every: Duration, now: Instant) -> Option<Instant> {
+    if now < at {
+        return None;
+    }
+    let next = at + every;
+    Some(if next <= now { now + every } else { next })
 }
 
 /// Messages in a burst worth giving memory back after.
@@ -128,6 +136,18 @@ impl BurstEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_keep_their_beat_and_missed_ones_are_not_made_up() {
+        let (start, tick) = (Instant::now(), Duration::from_millis(20));
+        assert_eq!(after(start + tick, tick, start), None, "not due yet");
+        // Looked at a little late: the next keeps the beat.
+        let late = start + Duration::from_millis(5);
+        assert_eq!(after(start, tick, late), Some(start + tick));
+        // Three ticks late (a slow script): one tick now, the next a whole tick on.
+        let stalled = start + tick * 3;
+        assert_eq!(after(start, tick, stalled), Some(stalled + tick));
+    }
 
     #[test]
     fn memory_is_given_back_on_the_first_quiet_ticks_after_a_burst() {
