@@ -1,5 +1,6 @@
 //! The script's own voice, wired through the daemon: `on_start`, timers that fire only after
-//! chat, `on_follow` from the v2 live room, and memory that survives a restart.
+//! chat (and while a backlog of it waits), `on_follow` from the v2 live room, and memory that
+//! survives a restart.
 
 use std::time::Duration;
 
@@ -119,4 +120,44 @@ async fn follows_from_the_live_room_reach_on_follow() {
     .await;
     h.wait_sent(1).await;
     assert_eq!(h.sent_texts(), ["thanks for the follow, yara!"]);
+}
+
+/// A personality that takes a while per message (a few ms of script work) and has a timer.
+const BUSY_TIMED: &str = r#"
+fn on_message(msg) {
+    let n = 0;
+    for i in 0..20000 { n += i; }
+    ignore()
+}
+fn every_30s() { "still here" }
+"#;
+
+/// Timers come due on the personality thread's tick, which is looked at after every message:
+/// a backlog of chat does not hold them back until it has drained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_fires_while_a_backlog_of_chat_waits() {
+    // About 1.5 s of script work in a debug build; the tick comes every 20 ms.
+    const FLOOD: u64 = 100;
+    let h = Harness::start_with(Setup {
+        sim_clock: true,
+        tweak: |config| {
+            config.script_limits.max_operations = u64::MAX;
+            config.script_limits.time_budget_ms = 5_000;
+        },
+        ..with_script(BUSY_TIMED)
+    })
+    .await;
+    let messages_in = || h.health()["counters"]["messagesIn"].as_u64().unwrap_or(0);
+    for i in 0..FLOOD {
+        h.say(&format!("f{i}"), "uma", "anything").await;
+    }
+    expect("the flood is being handled", || messages_in() > 0).await;
+    h.advance(Duration::from_secs(30));
+    h.wait_sent(1).await;
+    let handled = messages_in();
+    assert!(
+        handled < FLOOD,
+        "the timer spoke only once all {FLOOD} messages were handled ({handled})"
+    );
+    assert_eq!(h.sent_texts(), ["still here"]);
 }
