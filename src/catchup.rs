@@ -29,6 +29,7 @@ use crate::config::CatchupConfig;
 use crate::event::ChatEvent;
 use crate::health::{Feed, Health};
 use crate::script::Decision;
+use crate::time::now_ms;
 
 /// How far before the mark a catch-up still looks: the platform's clock and the order it
 /// stamps messages in need not agree with the order we handled them in. What is read twice

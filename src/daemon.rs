@@ -28,9 +28,10 @@ use crate::act::{self, Actions, wake};
 use crate::catchup::{CatchUp, Handled, History, Link};
 use crate::config::{ApiVersion, Config, ScriptChoice};
 use crate::decider::{Decider, Inbound};
-use crate::decisions::{self, DecisionLog};
+use crate::decision_log::{self, DecisionLog};
 use crate::health::{self, Health, Status};
 use crate::live::Live;
+use crate::outcome::{Outcome, Outcomes};
 use crate::rooms::{Room, Rooms};
 use crate::script::{self, Clock, Personality, Runtime, Session, reload};
 use crate::source::{self, Backoff, GaveUp, SourceConfig};
@@ -71,6 +72,9 @@ pub struct Options {
     /// Each `()` makes the listener take its own room as quiet now: `on_quiet` runs at once
     /// (the sandbox's `/quiet`). `None`: the room is only ever quiet by the clock.
     pub quiet: Option<mpsc::UnboundedReceiver<()>>,
+    /// Where what happens is published (the sandbox's screen and the tests subscribe);
+    /// [`Outcomes::off`] by default.
+    pub outcomes: Outcomes,
 }
 
 /// The listener's sense of time. Users never set it (the binary and the sandbox run the
@@ -115,9 +119,9 @@ impl Opened {
         let lock = StateLock::acquire(&config.state_dir).await?;
         // Holding the lock, nobody else writes these: a temp file left is from a killed run.
         crate::files::remove_stale_temps(&[
-            config.health_path(),
-            config.memory_path(),
-            config.handled_path(),
+            config.state_dir.health(),
+            config.state_dir.memory(),
+            config.state_dir.handled(),
         ]);
         let handled = Arc::new(open_handled(config)?);
         // Before connecting: a room that does not resolve stops the start, naming it.
@@ -148,7 +152,7 @@ impl Opened {
 
 /// The queue, a last line a crash cut short ended (never truncated).
 fn open_queue(config: &Config) -> anyhow::Result<Queue> {
-    let queue = Queue::with_config(config.queue_path(), &config.queue);
+    let queue = Queue::with_config(config.state_dir.queue(), &config.queue);
     if queue.repair()? {
         tracing::warn!(
             "{}: the last line was cut short by a crash; ended it so new items stay whole",
@@ -205,12 +209,14 @@ impl Running {
             health,
             pace,
             quiet,
+            outcomes,
         } = options;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (raw_tx, raw_rx) = mpsc::unbounded_channel();
         let mut stages = Stages {
             config,
             health,
+            outcomes,
             handled: opened.handled,
             rooms: opened.rooms,
             shutdown_rx,
@@ -233,7 +239,7 @@ impl Running {
         let (current_tx, current) = watch::channel(Arc::new(opened.first));
         stages.reload(&opened.runtime, current_tx);
         stages.metrics(opened.metrics);
-        let log = stages.decision_log();
+        let log = stages.decision_log().publishing(stages.outcomes.clone());
         let transcript = stages.transcript();
         let actions = stages.act(opened.queue, sender, &transcript);
         stages.quiet(quiet);
@@ -247,9 +253,9 @@ impl Running {
             log,
             backlog: stages.config.backlog.personality,
             handled: stages.handled.clone(),
-            reply_window: crate::config::secs(stages.config.catchup.reply_window_secs),
+            reply_window: stages.config.catchup.reply_window,
             transcript,
-            quiet_after: stages.config.script_limits.quiet_after(),
+            quiet_after: stages.config.script_limits.quiet_after,
             live,
             rooms: stages.rooms.clone(),
             tick: pace.tick,
@@ -314,7 +320,7 @@ impl Running {
         }
         stages.handled.sync();
         let _ = health_task.await;
-        let (health, path) = (&stages.health, stages.config.health_path());
+        let (health, path) = (&stages.health, stages.config.state_dir.health());
         health.set_status(Status::Stopped);
         if let Err(e) = health.write(&path) {
             tracing::warn!("cannot write {}: {e}", path.display());
@@ -348,6 +354,7 @@ fn start_personality(
 struct Stages {
     config: Config,
     health: Arc<Health>,
+    outcomes: Outcomes,
     handled: Arc<Handled>,
     rooms: Arc<Rooms>,
     shutdown_rx: watch::Receiver<bool>,
@@ -368,8 +375,8 @@ impl Stages {
     fn health(&self) -> JoinHandle<()> {
         tokio::spawn(health::run(
             self.health.clone(),
-            self.config.health_path(),
-            crate::config::secs(self.config.health.interval_secs),
+            self.config.state_dir.health(),
+            self.config.health.interval,
             self.shutdown_rx.clone(),
         ))
     }
@@ -470,7 +477,7 @@ impl Stages {
         let ScriptChoice::File(path) = &self.config.script else {
             return;
         };
-        let health = self.health.clone();
+        let (health, outcomes) = (self.health.clone(), self.outcomes.clone());
         let report = move |outcome| match outcome {
             reload::ReloadOutcome::Loaded { name, loaded_at_ms } => {
                 health.script_loaded(&name, loaded_at_ms);
@@ -499,7 +506,7 @@ impl Stages {
         self.tasks.push(tokio::spawn(crate::metrics::serve(
             listener,
             self.health.clone(),
-            Queue::new(self.config.queue_path()),
+            Queue::new(self.config.state_dir.queue()),
             self.shutdown_rx.clone(),
         )));
     }
@@ -514,7 +521,7 @@ impl Stages {
             return DecisionLog::disabled(self.health.clone());
         }
         let (log, records_rx) = DecisionLog::channel(self.health.clone());
-        self.tasks.push(tokio::spawn(decisions::run(
+        self.tasks.push(tokio::spawn(decision_log::run(
             records_rx,
             config.state_dir.decisions(),
             config.decisions.clone(),
@@ -543,8 +550,11 @@ impl Stages {
     fn act(&mut self, queue: Queue, sender: Sender, transcript: &Transcript) -> Actions {
         let config = &self.config;
         let health = &self.health;
-        let (reply_tx, reply_rx) =
-            act::outbox::outbox(config.backlog.instant_texts, health.clone());
+        let (reply_tx, reply_rx) = act::outbox::outbox(
+            config.backlog.instant_texts,
+            health.clone(),
+            self.outcomes.clone(),
+        );
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let (waker, wake_rx) = wake::channel();
         let wake = wake::run(
@@ -564,8 +574,8 @@ impl Stages {
         );
         let (limits, said) = (config.send.clone(), transcript.clone());
         let replies = {
-            let health = health.clone();
-            async move { act::reply::run(reply_rx, sender, &limits, health, said).await }
+            let (health, outcomes) = (health.clone(), self.outcomes.clone());
+            async move { act::reply::run(reply_rx, sender, &limits, health, said, outcomes).await }
         };
         self.tasks.extend([
             tokio::spawn(queue),
@@ -575,7 +585,7 @@ impl Stages {
         Actions {
             reply_tx,
             queue_tx,
-            instant_deadline: crate::config::secs(config.send.instant_deadline_secs),
+            instant_deadline: config.send.instant_deadline,
             health: health.clone(),
             room: config.creds.user_db_id.clone(),
             dry_run: config.dry_run,

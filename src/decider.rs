@@ -29,6 +29,7 @@ use crate::live::Live;
 use crate::rooms::Rooms;
 use crate::script::quiet::breaks_silence;
 use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError, Silence, hooks};
+use crate::time::now_ms;
 use crate::transcript::Transcript;
 use tick::Tick;
 

@@ -142,7 +142,7 @@ async fn a_timer_fires_while_a_backlog_of_chat_waits() {
         sim_clock: true,
         tweak: |config| {
             config.script_limits.max_operations = u64::MAX;
-            config.script_limits.time_budget_ms = 5_000;
+            config.script_limits.time_budget = Duration::from_secs(5);
         },
         ..with_script(BUSY_TIMED)
     })

@@ -143,16 +143,15 @@ async fn session(
     let health = Arc::new(Health::new());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (quiet_tx, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut daemon = tokio::spawn(crate::daemon::run_paced(
-        config,
-        health.clone(),
-        quiet_rx,
-        crate::daemon::Pace::default(),
+    let options = crate::daemon::Options {
+        health: health.clone(),
+        quiet: Some(quiet_rx),
         outcomes,
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+        ..Default::default()
+    };
+    let mut daemon = tokio::spawn(crate::daemon::run_with(config, options, async {
+        let _ = stop_rx.await;
+    }));
     // Whatever keeps the listener from starting is its own error, shown at once.
     tokio::select! {
         joined = wait_until(OUTCOME_WITHIN, || fake.room_size(ROOM) >= 1) => if !joined {
@@ -207,143 +206,7 @@ fn heard_an_hour_ago(config: &Config) -> anyhow::Result<()> {
     crate::catchup::Handled::open(&config.state_dir.handled())?
         .0
         .baseline(an_hour_ago);
-    let guard = Guard::new(&config).map_err(anyhow::Error::msg)?;
-    let mut screen = Screen::new(config.decisions_path(), guard, agent::authorization());
-    let health = Arc::new(Health::new());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (quiet_tx, quiet_rx) = tokio::sync::mpsc::unbounded_channel();
-    let options = crate::daemon::Options {
-        health: health.clone(),
-        quiet: Some(quiet_rx),
-        ..Default::default()
-    };
-    let mut daemon = tokio::spawn(crate::daemon::run_with(config, options, async {
-        let _ = stop_rx.await;
-    }));
-    // Whatever keeps the listener from starting is its own error, shown at once.
-    tokio::select! {
-        joined = wait(OUTCOME_WITHIN, || fake.room_size(ROOM) >= 1) => if !joined {
-            anyhow::bail!("the sandbox listener did not join its room on {}", fake.url());
-        },
-        ended = &mut daemon => return ended_early(ended),
-        () = leave.recv() => return stop(stop_tx, daemon).await,
-    }
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut viewer = Viewer::new();
-    let mut poll = tokio::time::interval(POLL);
-    let sandbox = Sandbox {
-        fake: &fake,
-        health: &health,
-    };
-    loop {
-        let line = tokio::select! {
-            line = lines.next_line() => line,
-            _ = poll.tick() => {
-                screen.update(&fake, &health);
-                continue;
-            }
-            ended = &mut daemon => return ended_early(ended),
-            // Told to leave: at once, without waiting for what is still being decided.
-            () = leave.recv() => return stop(stop_tx, daemon).await,
-        };
-        let Ok(Some(line)) = line else { break };
-        let handled = sandbox.handled();
-        let expected = match viewer.command(&line) {
-            Command::Say(events) => {
-                let expected = viewer::decided(&events);
-                for (room, event, payload) in events {
-                    fake.emit(&room, event, payload).await;
-                }
-                expected
-            }
-            Command::Pin((room, event, payload)) => {
-                // Pins come in the live session's room, which the listener joins once a chat
-                // line (or /live) has named the session.
-                if viewer.named_session
-                    && wait(Duration::from_secs(5), || fake.room_size(&room) >= 1).await
-                {
-                    fake.emit(&room, event, payload).await;
-                    1
-                } else {
-                    viewer.said -= 1;
-                    eprintln!(
-                        "(not pinned: pins come in the live session's room, which the listener joins once it has heard of the session; say something or /live first)"
-                    );
-                    0
-                }
-            }
-            Command::Late(payload) => {
-                eprintln!(
-                    "(said while the listener could not hear: the socket drops now, and the listener catches it up from the history when it is back)"
-                );
-                fake.add_history(ROOM, payload);
-                screen.dropping();
-                fake.disconnect_all().await;
-                1
-            }
-            Command::Quiet => {
-                eprintln!(
-                    "(the room counts as quiet now: on_quiet runs, if the personality has one)"
-                );
-                let _ = quiet_tx.send(());
-                0
-            }
-            Command::Help => {
-                eprintln!("{HELP}\n{}", live::HELP);
-                0
-            }
-            Command::Quit => break,
-            Command::Nothing => 0,
-            Command::Bad(why) => {
-                eprintln!("{why}");
-                0
-            }
-        };
-        // This line's outcome before the next line: piped input is shown in its own order.
-        tokio::select! {
-            _ = wait(OUTCOME_WITHIN, || {
-                screen.update(&fake, &health);
-                sandbox.handled() >= handled + expected && sandbox.shown(&screen)
-            }) => {}
-            ended = &mut daemon => return ended_early(ended),
-            () = leave.recv() => return stop(stop_tx, daemon).await,
-        }
-    }
-    tokio::select! {
-        () = settle(&mut screen, &sandbox) => {}
-        () = leave.recv() => {}
-    }
-    stop(stop_tx, daemon).await
-}
-
-/// What the screen's waits look at.
-struct Sandbox<'a> {
-    fake: &'a FakeRetake,
-    health: &'a Health,
-}
-
-impl Sandbox<'_> {
-    /// Events the listener has taken in: decided, or dropped as a repeat, moderation, a
-    /// payload it cannot read or a tip's second copy (not the bot's own echoes, which the
-    /// agent's replies cause at any time; a line the bot says itself is not counted).
-    fn handled(&self) -> u64 {
-        let c = &self.health.counters;
-        c.messages_in.get()
-            + c.duplicates.get()
-            + c.moderation.get()
-            + c.malformed.get()
-            + c.tip_duplicates.get()
-    }
-
-    /// Whether the screen shows every decision made so far, and its texts' fates.
-    fn shown(&self, screen: &Screen) -> bool {
-        let c = &self.health.counters;
-        let records = c
-            .messages_in
-            .get()
-            .saturating_sub(c.decisions_dropped.get());
-        screen.records >= records && screen.settled()
-    }
+    Ok(())
 }
 
 /// The listener stopped by itself: its error, or that it stopped.

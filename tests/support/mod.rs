@@ -17,6 +17,7 @@ use retake_chat::config::{
     ScriptChoice, ScriptConfig, Secret, SendConfig, WakeConfig,
 };
 use retake_chat::daemon::{Options, Pace};
+use retake_chat::decision_log::Record;
 use retake_chat::fake::{FakeOptions, FakeRetake, SentRequest};
 use retake_chat::outcome::{Outcome, Outcomes};
 use retake_chat::script::{Clock, SimClock};
@@ -188,6 +189,7 @@ impl Harness {
         let options = Options {
             health: self.live.clone(),
             pace: self.pace.clone(),
+            outcomes: self.outcomes.clone(),
             ..Options::default()
         };
         self.task = Some(tokio::spawn(retake_chat::daemon::run_with(
