@@ -107,19 +107,51 @@ pub async fn run(
     transcript: Transcript,
     outcomes: Outcomes,
 ) {
-    let mut budget = SendBudget::new(limits);
-    let mut recent = RecentTexts::default();
-    // Other streamers' rooms the platform has refused a message for (said once each).
-    let mut refused_rooms = std::collections::HashSet::new();
-    let counters = &health.counters;
+    let mut stage = Stage {
+        budget: SendBudget::new(limits),
+        recent: RecentTexts::default(),
+        refused_rooms: std::collections::HashSet::new(),
+        sender,
+        limits,
+        health,
+        transcript,
+        outcomes,
+    };
     while let Some(out) = rx.recv().await {
-        let id = &out.in_reply_to;
         // The whole text, then each part: a secret cut in two by the split is still found.
-        let parts = match sender.guard().parts(&out.text) {
-            Ok(parts) => parts,
+        let Some(parts) = stage.parts(&out) else {
+            continue;
+        };
+        for text in parts {
+            if !stage.held_back(&out, &text) {
+                stage.post(&out, &text).await;
+            }
+        }
+    }
+}
+
+/// The reply stage's state between texts.
+struct Stage<'a> {
+    budget: SendBudget,
+    recent: RecentTexts,
+    /// Other streamers' rooms the platform has refused a message for (said once each).
+    refused_rooms: std::collections::HashSet<String>,
+    sender: Sender,
+    limits: &'a SendConfig,
+    health: Arc<Health>,
+    transcript: Transcript,
+    outcomes: Outcomes,
+}
+
+impl Stage<'_> {
+    /// The parts `out` is sent in, or `None` when the guard blocks it.
+    fn parts(&self, out: &Outgoing) -> Option<Vec<String>> {
+        let id = &out.in_reply_to;
+        match self.sender.guard().parts(&out.text) {
+            Ok(parts) => Some(parts),
             Err(blocked) => {
-                counters.blocked.inc();
-                outcomes.held(Held::Blocked, id, &out.room, "");
+                self.health.counters.blocked.inc();
+                self.outcomes.held(Held::Blocked, id, &out.room, "");
                 match out.purpose {
                     Purpose::Ack => {
                         tracing::warn!(%id, "acknowledgement not sent: it {blocked}; the message stays queued for the agent")
@@ -127,63 +159,72 @@ pub async fn run(
                     Purpose::Reply => tracing::warn!(%id, "reply not sent: it {blocked}"),
                     Purpose::Timer => tracing::warn!(%id, "timer line not sent: it {blocked}"),
                 }
-                continue;
+                None
             }
-        };
-        for text in parts {
-            let now = Instant::now();
-            if now >= out.deadline {
+        }
+    }
+
+    /// True when `text` is not sent: its deadline passed, it was said within 30 s, or the
+    /// send budget has no room for it (each counted and published); else it is recorded as
+    /// said.
+    fn held_back(&mut self, out: &Outgoing, text: &str) -> bool {
+        let (id, counters, now) = (&out.in_reply_to, &self.health.counters, Instant::now());
+        if now >= out.deadline {
+            count(counters, out.purpose, Outcome::Dropped);
+            self.outcomes.held(Held::Dropped, id, &out.room, text);
+            tracing::warn!(%id, "reply dropped: its deadline passed before it could be sent");
+            return true;
+        }
+        if self.recent.contains(&out.room, text, now) {
+            counters.repeats_suppressed.inc();
+            self.outcomes.held(Held::Repeat, id, &out.room, text);
+            tracing::debug!(%id, "not sending {text:?} again within 30 s");
+            return true;
+        }
+        let timer = out.purpose == Purpose::Timer;
+        if !self.budget.try_take(timer, now) {
+            counters.rate_limited.inc();
+            self.outcomes.held(Held::Budget, id, &out.room, text);
+            if timer {
+                tracing::info!(%id, "timer line dropped: over the timers' share of the send budget ([send] timer_share_percent = {})", self.limits.timer_share_percent);
+            } else {
+                tracing::info!(%id, "reply dropped: over the send budget ([send] per_30s = {})", self.limits.per_30s);
+            }
+            return true;
+        }
+        self.recent.record(&out.room, text, now);
+        false
+    }
+
+    /// Post `text` and count, log and publish what came of it.
+    async fn post(&mut self, out: &Outgoing, text: &str) {
+        let (id, counters) = (&out.in_reply_to, &self.health.counters);
+        let sent = self
+            .sender
+            .deliver(&out.room, text, out.deadline, &self.health);
+        match sent.await {
+            Ok(()) => {
+                tracing::debug!(%id, "sent {text:?}");
+                count(counters, out.purpose, Outcome::Sent);
+                self.transcript.said(&out.room, text);
+                self.outcomes
+                    .publish(|| outcome::Outcome::Sent(outcome::Text::new(id, &out.room, text)));
+            }
+            Err(error) if error.is_unknown() => {
+                count(counters, out.purpose, Outcome::Unknown);
+                self.health.set_error(format!("send: {error}"));
+                self.outcomes.publish(|| {
+                    outcome::Outcome::Unconfirmed(outcome::Text::new(id, &out.room, text))
+                });
+                tracing::warn!(%id, "reply not confirmed, and not sent again: {error}");
+            }
+            Err(error) => {
                 count(counters, out.purpose, Outcome::Dropped);
-                outcomes.held(Held::Dropped, id, &out.room, &text);
-                tracing::warn!(%id, "reply dropped: its deadline passed before it could be sent");
-                continue;
-            }
-            if recent.contains(&out.room, &text, now) {
-                counters.repeats_suppressed.inc();
-                outcomes.held(Held::Repeat, id, &out.room, &text);
-                tracing::debug!(%id, "not sending {text:?} again within 30 s");
-                continue;
-            }
-            let timer = out.purpose == Purpose::Timer;
-            if !budget.try_take(timer, now) {
-                counters.rate_limited.inc();
-                outcomes.held(Held::Budget, id, &out.room, &text);
-                if timer {
-                    tracing::info!(%id, "timer line dropped: over the timers' share of the send budget ([send] timer_share_percent = {})", limits.timer_share_percent);
-                } else {
-                    tracing::info!(%id, "reply dropped: over the send budget ([send] per_30s = {})", limits.per_30s);
-                }
-                continue;
-            }
-            recent.record(&out.room, &text, now);
-            match sender
-                .deliver(&out.room, &text, out.deadline, &health)
-                .await
-            {
-                Ok(()) => {
-                    tracing::debug!(%id, "sent {text:?}");
-                    count(counters, out.purpose, Outcome::Sent);
-                    transcript.said(&out.room, &text);
-                    outcomes.publish(|| {
-                        outcome::Outcome::Sent(outcome::Text::new(id, &out.room, &text))
-                    });
-                }
-                Err(error) if error.is_unknown() => {
-                    count(counters, out.purpose, Outcome::Unknown);
-                    health.set_error(format!("send: {error}"));
-                    outcomes.publish(|| {
-                        outcome::Outcome::Unconfirmed(outcome::Text::new(id, &out.room, &text))
-                    });
-                    tracing::warn!(%id, "reply not confirmed, and not sent again: {error}");
-                }
-                Err(error) => {
-                    count(counters, out.purpose, Outcome::Dropped);
-                    health.set_error(format!("send: {error}"));
-                    outcomes.held(Held::Dropped, id, &out.room, &text);
-                    tracing::warn!(%id, "reply dropped: {error}");
-                    if first_refusal(&mut refused_rooms, &out.room, &error) {
-                        tracing::error!(room = %out.room, "the platform refuses messages for room {} ({error}): check --room / rooms (said once per room)", out.room);
-                    }
+                self.health.set_error(format!("send: {error}"));
+                self.outcomes.held(Held::Dropped, id, &out.room, text);
+                tracing::warn!(%id, "reply dropped: {error}");
+                if first_refusal(&mut self.refused_rooms, &out.room, &error) {
+                    tracing::error!(room = %out.room, "the platform refuses messages for room {} ({error}): check --room / rooms (said once per room)", out.room);
                 }
             }
         }
