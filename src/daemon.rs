@@ -462,7 +462,7 @@ impl Stages {
             history,
             handled: self.handled.clone(),
             deliver: Box::new(move |event, origin| {
-                let _ = raw_tx.send(Inbound::History(event, origin));
+                let _ = raw_tx.send(Inbound::History(event, origin, tokio::time::Instant::now()));
             }),
             health: self.health.clone(),
             agent_name: self.config.creds.agent_name.clone(),

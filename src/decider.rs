@@ -49,8 +49,10 @@ pub enum Inbound {
     /// An event nobody here handles: its name (capped) and first argument, to be counted.
     Unknown(String, Value),
     /// A message read from the chat history (already normalized): missed while the socket
-    /// could not hear it, or polled while it is out of reach.
-    History(ChatEvent, Origin),
+    /// could not hear it, or polled while it is out of reach; and when it was read (an instant
+    /// reply's deadline counts from then, as for the socket's, not from when this thread
+    /// gets to it: a slow script must not stretch the deadline of what waits behind it).
+    History(ChatEvent, Origin, Instant),
     /// Take the own room as quiet now: `on_quiet` runs at once, however long it has been quiet
     /// (the sandbox's `/quiet`).
     Quiet,
@@ -189,9 +191,9 @@ impl Decider {
                 self.health.unknown_event(&name);
                 return true;
             }
-            Inbound::History(event, origin) => {
+            Inbound::History(event, origin, read_at) => {
                 let normalized = self.place(Normalized::Chat(event), None);
-                (normalized, Instant::now(), Some(origin))
+                (normalized, read_at, Some(origin))
             }
             Inbound::Quiet => {
                 let latest = self.current.borrow().clone();
