@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::act::queue::Queue;
-use crate::act::reply::Sender;
+use crate::act::reply::ChatPoster;
 use crate::act::{self, Actions, wake};
 use crate::catchup::{CatchUp, Handled, History, Link};
 use crate::config::{ApiVersion, Config, ScriptChoice};
@@ -33,7 +33,7 @@ use crate::health::{self, Health, Status};
 use crate::live::Live;
 use crate::outcome::{Outcome, Outcomes};
 use crate::rooms::{Room, Rooms};
-use crate::script::{self, Clock, Personality, Runtime, Session, reload};
+use crate::script::{self, Clock, Personality, ScriptHost, Session, reload};
 use crate::source::{self, Backoff, GaveUp, SourceConfig};
 use crate::state_lock::StateLock;
 use crate::transcript::{self, Transcript};
@@ -105,7 +105,7 @@ struct Opened {
     handled: Arc<Handled>,
     rooms: Arc<Rooms>,
     queue: Queue,
-    runtime: Arc<Runtime>,
+    runtime: Arc<ScriptHost>,
     first: Personality,
     metrics: Option<TcpListener>,
 }
@@ -168,7 +168,7 @@ fn open_script(
     config: &Config,
     health: &Arc<Health>,
     clock: Clock,
-) -> anyhow::Result<(Arc<Runtime>, Personality)> {
+) -> anyhow::Result<(Arc<ScriptHost>, Personality)> {
     let session = Session::new(clock)
         .room(&config.creds.user_db_id)
         .with_memory_file(config.state_dir.memory())
@@ -178,7 +178,7 @@ fn open_script(
                 config.state_dir.memory().display()
             )
         })?;
-    let runtime = Arc::new(Runtime::with_session(
+    let runtime = Arc::new(ScriptHost::with_session(
         (&config.script_limits).into(),
         session,
     ));
@@ -430,8 +430,8 @@ impl Stages {
     }
 
     /// The clients that can fail to be built: the sender (replies) and the history reader.
-    fn clients(&self) -> anyhow::Result<(Sender, History)> {
-        let sender = Sender::new(&self.config)
+    fn clients(&self) -> anyhow::Result<(ChatPoster, History)> {
+        let sender = ChatPoster::new(&self.config)
             .map_err(|error| anyhow::Error::new(error).context("cannot set up sending"))?;
         let history = History::new(&self.config)
             .map_err(|error| anyhow::anyhow!("cannot set up reading the chat history: {error}"))?;
@@ -462,7 +462,11 @@ impl Stages {
             history,
             handled: self.handled.clone(),
             deliver: Box::new(move |event, origin| {
-                let _ = raw_tx.send(Inbound::History(event, origin, tokio::time::Instant::now()));
+                let _ = raw_tx.send(Inbound::History(
+                    Box::new(event),
+                    origin,
+                    tokio::time::Instant::now(),
+                ));
             }),
             health: self.health.clone(),
             agent_name: self.config.creds.agent_name.clone(),
@@ -473,7 +477,7 @@ impl Stages {
 
     /// Hot reload, when the script is a file: a new version goes to `current` once it
     /// compiled and passed its self-tests.
-    fn reload(&self, runtime: &Arc<Runtime>, current: watch::Sender<Arc<Personality>>) {
+    fn reload(&self, runtime: &Arc<ScriptHost>, current: watch::Sender<Arc<Personality>>) {
         let ScriptChoice::File(path) = &self.config.script else {
             return;
         };
@@ -547,7 +551,7 @@ impl Stages {
 
     /// The acting stages: the queue writer, the agent's wake and the replies (which write
     /// what they post to `transcript`); returns what the personality acts through.
-    fn act(&mut self, queue: Queue, sender: Sender, transcript: &Transcript) -> Actions {
+    fn act(&mut self, queue: Queue, sender: ChatPoster, transcript: &Transcript) -> Actions {
         let config = &self.config;
         let health = &self.health;
         let (reply_tx, reply_rx) = act::outbox::outbox(

@@ -28,7 +28,7 @@ use crate::health::{Health, Status};
 use crate::live::Live;
 use crate::rooms::Rooms;
 use crate::script::quiet::breaks_silence;
-use crate::script::{Decision, Personality, Runtime, Schedule, ScriptError, Silence, hooks};
+use crate::script::{Decision, Personality, Schedule, ScriptError, ScriptHost, Silence, hooks};
 use crate::time::now_ms;
 use crate::transcript::Transcript;
 use tick::Tick;
@@ -52,7 +52,7 @@ pub enum Inbound {
     /// could not hear it, or polled while it is out of reach; and when it was read (an instant
     /// reply's deadline counts from then, as for the socket's, not from when this thread
     /// gets to it: a slow script must not stretch the deadline of what waits behind it).
-    History(ChatEvent, Origin, Instant),
+    History(Box<ChatEvent>, Origin, Instant),
     /// Take the own room as quiet now: `on_quiet` runs at once, however long it has been quiet
     /// (the sandbox's `/quiet`).
     Quiet,
@@ -64,7 +64,7 @@ pub enum Inbound {
 /// The personality stage and what it needs.
 pub struct Decider {
     /// The script engine and its session (counts, cooldowns, memory, clock).
-    pub runtime: Arc<Runtime>,
+    pub runtime: Arc<ScriptHost>,
     /// The running personality; hot reload swaps it.
     pub current: watch::Receiver<Arc<Personality>>,
     /// Where decisions go.
@@ -192,7 +192,7 @@ impl Decider {
                 return true;
             }
             Inbound::History(event, origin, read_at) => {
-                let normalized = self.place(Normalized::Chat(event), None);
+                let normalized = self.place(Normalized::Chat(*event), None);
                 (normalized, read_at, Some(origin))
             }
             Inbound::Quiet => {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use retake_chat::script::{EMBEDDED_PERSONALITY, Limits, Runtime};
+use retake_chat::script::{EMBEDDED_PERSONALITY, Limits, ScriptHost};
 
 use crate::support::{DEADLINE, ROOM, expect, listener, start_fake, terminate};
 
@@ -43,7 +43,7 @@ async fn run_without_a_local_copy_decides_with_the_built_in_personality() {
         "{err}"
     );
 
-    let built_in = Runtime::new(Limits::default())
+    let built_in = ScriptHost::new(Limits::default())
         .compile("<embedded>", EMBEDDED_PERSONALITY)
         .expect("the built-in personality compiles");
     let text = std::fs::read_to_string(&decisions).expect("decisions.jsonl");

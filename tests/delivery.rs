@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use retake_chat::act::queue::Queue;
-use retake_chat::act::reply::{self, Sender};
+use retake_chat::act::reply::{self, ChatPoster};
 use retake_chat::act::{Actions, outbox};
 use retake_chat::config::{ApiVersion, Config, ScriptChoice, SendConfig};
 use retake_chat::event::{Normalized, normalize};
@@ -189,7 +189,7 @@ async fn sixteen_timer_lines_do_not_starve_a_viewer() {
     let health = Arc::new(Health::new());
     let (reply_tx, reply_rx) = outbox::outbox(100, health.clone(), Outcomes::off());
     let (queue_tx, _queue_rx) = mpsc::unbounded_channel();
-    let sender = Sender::new(&config).expect("sender");
+    let sender = ChatPoster::new(&config).expect("sender");
     let limits = config.send.clone();
     let stage = tokio::spawn({
         let health = health.clone();
@@ -261,7 +261,7 @@ async fn a_connection_closed_or_reset_before_any_answer_is_retried() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(&fake, dir.path(), ApiVersion::V1, ScriptChoice::Embedded);
         config.api_url = url;
-        let sender = Sender::new(&config).expect("sender");
+        let sender = ChatPoster::new(&config).expect("sender");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let delivered = sender.deliver("", "gm", deadline, &Health::new()).await;
         assert_eq!(delivered, Ok(()), "reset: {reset}");
@@ -276,7 +276,7 @@ async fn a_request_with_no_answer_in_time_is_unknown_and_not_retried() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(&fake, dir.path(), ApiVersion::V1, ScriptChoice::Embedded);
     config.send.request_timeout = Duration::from_secs(1);
-    let sender = Sender::new(&config).expect("sender");
+    let sender = ChatPoster::new(&config).expect("sender");
     // Time enough for several attempts: there must be only one.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let delivered = sender.deliver("", "gm", deadline, &Health::new()).await;

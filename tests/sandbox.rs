@@ -4,7 +4,7 @@
 //! no effect outside it.
 
 use retake_chat::event::ChatEvent;
-use retake_chat::script::{Limits, Runtime};
+use retake_chat::script::{Limits, ScriptHost};
 
 fn event() -> ChatEvent {
     ChatEvent {
@@ -18,7 +18,7 @@ fn event() -> ChatEvent {
 
 /// Compile `body` inside `on_message` and run it once; the error text, if any.
 fn attempt(body: &str) -> Result<(), String> {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let source = format!("fn on_message(msg) {{ {body} }}");
     let personality = runtime
         .compile("mallory.rhai", &source)
@@ -34,7 +34,7 @@ fn imports_from_disk_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let module = dir.path().join("evil.rhai");
     std::fs::write(&module, "export const X = 1;").expect("write module");
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let source = format!(
         "import \"{}\" as evil;\nfn on_message(msg) {{ reply(\"x\") }}",
         module.with_extension("").display()

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use retake_chat::event::ChatEvent;
-use retake_chat::script::{Clock, Limits, Runtime, ScriptError, Session};
+use retake_chat::script::{Clock, Limits, ScriptError, ScriptHost, Session};
 
 use crate::support::{Harness, Setup, expect};
 
@@ -32,7 +32,7 @@ fn roomy() -> Limits {
     }
 }
 
-fn decide(runtime: &Runtime, source: &str, author: &str) -> Result<String, ScriptError> {
+fn decide(runtime: &ScriptHost, source: &str, author: &str) -> Result<String, ScriptError> {
     let p = runtime.compile("hostile.rhai", source).expect("compiles");
     runtime
         .decide(&p, &event(author, "hi"))
@@ -69,7 +69,7 @@ fn logged(f: impl FnOnce()) -> String {
 
 #[test]
 fn closures_and_curried_pointers_are_refused_at_load() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     // The reference cycle that leaked ~25 MB per message: a map holding a closure over itself.
     let cycle = r#"fn on_message(msg) {
         let b = "x";
@@ -129,7 +129,7 @@ fn a_call_holding_more_than_its_memory_budget_is_stopped() {
         for i in 0..2000 { held.push(reply(s + i)); }
         reply(`survived with ${held.len()}`)
     }"#;
-    let runtime = Runtime::new(roomy());
+    let runtime = ScriptHost::new(roomy());
     let err = decide(&runtime, hoard, "a").expect_err("stopped");
     assert!(matches!(err, ScriptError::Limit { .. }), "{err:?}");
     assert_eq!(
@@ -146,7 +146,7 @@ fn a_call_holding_more_than_its_memory_budget_is_stopped() {
 
 #[test]
 fn script_logs_are_capped_per_call() {
-    let runtime = Runtime::new(roomy());
+    let runtime = ScriptHost::new(roomy());
     let noisy = r#"fn on_message(msg) {
         for i in 0..1000 { print(`line ${i}`); log("x"); }
         reply("said a lot")
@@ -190,11 +190,11 @@ fn written_by_this_thread() -> u64 {
         .expect("a wchar line")
 }
 
-fn with_memory(path: &Path, limits: Limits) -> Runtime {
+fn with_memory(path: &Path, limits: Limits) -> ScriptHost {
     let session = Session::new(Clock::System)
         .with_memory_file(path.to_path_buf())
         .expect("memory opens");
-    Runtime::with_session(limits, session)
+    ScriptHost::with_session(limits, session)
 }
 
 #[tokio::test]
@@ -280,7 +280,7 @@ async fn an_oversized_memory_file_is_trimmed_at_load_with_a_warning() {
             && log.contains("trimmed"),
         "{log}"
     );
-    let runtime = Runtime::with_session(Limits::default(), session);
+    let runtime = ScriptHost::with_session(Limits::default(), session);
     let recall = r#"fn on_message(msg) { reply(`${recall("streak")} ${recall_for(msg.author, "visits")}`) }"#;
     let newest = format!("{:0>120}", 29_999);
     assert_eq!(
@@ -301,7 +301,7 @@ async fn an_oversized_memory_file_is_trimmed_at_load_with_a_warning() {
 
 #[test]
 fn per_author_counts_stay_bounded_however_many_viewers() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let source = "fn on_message(msg) { `${msg.count} ${msg.first_time}` }";
     let p = runtime.compile("count.rhai", source).expect("compiles");
     let say = |author: &str| {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use retake_chat::event::ChatEvent;
 use retake_chat::fake::{FakeRetake, SentRequest};
-use retake_chat::script::{EMBEDDED_PERSONALITY, Limits, Runtime};
+use retake_chat::script::{EMBEDDED_PERSONALITY, Limits, ScriptHost};
 use serde_json::Value;
 
 use super::{
@@ -191,7 +191,7 @@ pub fn count_lines(path: &Path) -> usize {
 
 /// Microseconds per `decide` of the shipped personality, half 'gm', half a question.
 pub fn measure_script() -> Result<f64> {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let personality = runtime
         .compile("<embedded>", EMBEDDED_PERSONALITY)
         .map_err(|e| anyhow::anyhow!("the shipped personality does not compile: {e}"))?;

@@ -8,9 +8,9 @@
 //! as an [`crate::outcome::Outcome`].
 
 pub mod agent;
-mod sender;
+mod poster;
 
-pub use sender::{SendError, Sender, describe};
+pub use poster::{ChatPoster, SendError, describe};
 
 use std::sync::Arc;
 
@@ -101,7 +101,7 @@ fn first_refusal(
 /// gone. What the platform accepted goes into `transcript`; every text's fate to `outcomes`.
 pub async fn run(
     mut rx: super::outbox::OutboxRx,
-    sender: Sender,
+    sender: ChatPoster,
     limits: &SendConfig,
     health: Arc<Health>,
     transcript: Transcript,
@@ -136,7 +136,7 @@ struct Stage<'a> {
     recent: RecentTexts,
     /// Other streamers' rooms the platform has refused a message for (said once each).
     refused_rooms: std::collections::HashSet<String>,
-    sender: Sender,
+    sender: ChatPoster,
     limits: &'a SendConfig,
     health: Arc<Health>,
     transcript: Transcript,

@@ -10,14 +10,14 @@ use std::process::ExitCode;
 
 use crate::cli::CheckArgs;
 use crate::config::ScriptChoice;
-use crate::script::{LoadError, Personality, Runtime, ScriptError};
+use crate::script::{LoadError, Personality, ScriptError, ScriptHost};
 use crate::visible;
 
 /// Check every script; exit 0 all good, 1 a script has problems, 2 a file (a script or the
 /// config file) cannot be read.
 pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let settings = super::personality::settings(None, args.config.clone())?;
-    let runtime = Runtime::new((&settings.limits).into());
+    let runtime = ScriptHost::new((&settings.limits).into());
     let mut problems = false;
     let mut unreadable = false;
     let configured = settings.path.is_some();

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::config::{self, Env, Overrides, ScriptChoice, ScriptSettings};
 use crate::event::ChatEvent;
-use crate::script::{Decision, Personality, Runtime, ScriptError};
+use crate::script::{Decision, Personality, ScriptError, ScriptHost};
 use crate::visible;
 
 /// The script's settings for `--script` and `--config` (else `RETAKE_CHAT_CONFIG`); the
@@ -61,7 +61,7 @@ pub fn choice(given: bool, settings: &ScriptSettings) -> ScriptChoice {
 
 /// Load `choice` with `runtime`, as the listener does. On failure the diagnostic is printed
 /// on stderr and the exit code returned: 2 unreadable, 1 broken.
-pub fn load(runtime: &Runtime, choice: &ScriptChoice) -> Result<Personality, ExitCode> {
+pub fn load(runtime: &ScriptHost, choice: &ScriptChoice) -> Result<Personality, ExitCode> {
     crate::script::load(runtime, choice).map_err(|failed| {
         let shown = visible::escape_lines(&failed.rendered);
         match failed.error {

@@ -19,7 +19,7 @@ use crate::event::{ChatEvent, MAX_TEXT_CHARS};
 use crate::script::quiet::breaks_silence;
 use crate::script::selftest::TEST_EPOCH_MS;
 use crate::script::{
-    Clock, Personality, Runtime, Schedule, ScriptError, Session, Silence, SimClock, hooks, quote,
+    Clock, Personality, Schedule, ScriptError, ScriptHost, Session, Silence, SimClock, hooks, quote,
 };
 use crate::visible;
 
@@ -47,7 +47,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let start = start_of(&lines);
     let clock = SimClock::new(start);
     let session = Session::new(Clock::Simulated(clock.clone())).seeded(SEED);
-    let runtime = Runtime::with_session((&settings.limits).into(), session);
+    let runtime = ScriptHost::with_session((&settings.limits).into(), session);
     let choice = personality::choice(args.script.is_some(), &settings);
     let p = match personality::load(&runtime, &choice) {
         Ok(p) => p,
@@ -105,7 +105,7 @@ fn start_of(lines: &[(usize, Result<Line, String>)]) -> i64 {
 
 /// One replay in progress: the personality, its simulated clock, its timers and quiet clock.
 struct Replay<'a> {
-    runtime: &'a Runtime,
+    runtime: &'a ScriptHost,
     p: &'a Personality,
     clock: SimClock,
     timers: Schedule,

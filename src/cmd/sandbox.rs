@@ -24,7 +24,7 @@ use crate::config::{self, ApiVersion, Config, Credentials, Env, ScriptChoice, Se
 use crate::fake::{FakeOptions, FakeRetake, wait_until};
 use crate::health::Health;
 use crate::outcome::Outcomes;
-use crate::script::{LoadError, Runtime, ScriptError};
+use crate::script::{LoadError, ScriptError, ScriptHost};
 use crate::time::now_ms;
 use crate::visible;
 
@@ -106,7 +106,7 @@ fn precheck(script: &ScriptChoice) -> Option<ExitCode> {
     let ScriptChoice::File(_) = script else {
         return None;
     };
-    let runtime = Runtime::new(crate::script::Limits::default());
+    let runtime = ScriptHost::new(crate::script::Limits::default());
     let LoadError { error, rendered } = crate::script::load(&runtime, script).err()?;
     // Shared scripts are hostile too: their lines are shown, never obeyed.
     eprintln!("{}", visible::escape_lines(&rendered));

@@ -13,14 +13,14 @@ use serde_json::json;
 use super::personality::{self, outcome_human, outcome_json, with_reply_window};
 use crate::cli::TryArgs;
 use crate::event::{ChatEvent, MAX_TEXT_CHARS};
-use crate::script::{Clock, Runtime, Session};
+use crate::script::{Clock, ScriptHost, Session};
 use crate::visible;
 
 /// Decide on every TEXT; exit 0 when the script answered them all, 1 when it failed on one
 /// (or does not load), 2 when the script or the config file cannot be read.
 pub fn try_texts(args: &TryArgs) -> anyhow::Result<ExitCode> {
     let settings = personality::settings(args.script.clone(), args.config.clone())?;
-    let runtime = Runtime::with_session((&settings.limits).into(), Session::new(Clock::System));
+    let runtime = ScriptHost::with_session((&settings.limits).into(), Session::new(Clock::System));
     let choice = personality::choice(args.script.is_some(), &settings);
     let personality = match personality::load(&runtime, &choice) {
         Ok(p) => p,

@@ -16,15 +16,15 @@ fn event(author: &str, text: &str) -> ChatEvent {
 }
 
 /// A runtime on a simulated clock at `TEST_EPOCH_MS`, in room `r1`, seeded.
-fn simulated() -> (Runtime, SimClock) {
+fn simulated() -> (ScriptHost, SimClock) {
     let clock = SimClock::new(TEST_EPOCH_MS);
     let session = Session::new(Clock::Simulated(clock.clone()))
         .room("r1")
         .seeded(7);
-    (Runtime::with_session(Limits::default(), session), clock)
+    (ScriptHost::with_session(Limits::default(), session), clock)
 }
 
-fn compile(runtime: &Runtime, source: &str) -> Personality {
+fn compile(runtime: &ScriptHost, source: &str) -> Personality {
     match runtime.compile("t.rhai", source) {
         Ok(p) => p,
         Err(e) => panic!("{}", e.render(source)),
@@ -32,7 +32,7 @@ fn compile(runtime: &Runtime, source: &str) -> Personality {
 }
 
 /// The reply text of `on_message` for `author: text`, or the error's one-line message.
-fn say(runtime: &Runtime, p: &Personality, author: &str, text: &str) -> String {
+fn say(runtime: &ScriptHost, p: &Personality, author: &str, text: &str) -> String {
     match runtime.decide(p, &event(author, text)) {
         Ok(Decision::Reply(text)) => text,
         Ok(other) => format!("{other}"),
@@ -253,7 +253,7 @@ async fn memory_survives_a_restart_through_its_file() {
         let session = Session::new(Clock::System)
             .with_memory_file(path.clone())
             .expect("opens");
-        Runtime::with_session(Limits::default(), session)
+        ScriptHost::with_session(Limits::default(), session)
     };
     let source = r#"fn on_message(msg) {
         let seen = recall_for(msg.author, "seen") ?? 0;
@@ -278,7 +278,7 @@ async fn memory_survives_a_restart_through_its_file() {
 
 #[test]
 fn header_api_newer_than_the_binary_is_refused() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let err = runtime
         .compile("g.rhai", "//! name: g\n//! api: 99\nfn on_message(msg) {}")
         .expect_err("refused");
@@ -321,7 +321,7 @@ fn self_tests_run_at_load_in_their_own_session() {
 
 #[test]
 fn failing_self_tests_refuse_the_script() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let failing = TESTED.replace(
         "wait: 10, expect: \"ignore\"",
         "wait: 10, expect: \"reply\"",

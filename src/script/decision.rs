@@ -1,5 +1,5 @@
 //! [`Decision`]: what the personality wants done with one chat event, the only thing
-//! [`Runtime::decide`](super::Runtime::decide) returns. Owns its name ([`Decision::kind`], as
+//! [`ScriptHost::decide`](super::ScriptHost::decide) returns. Owns its name ([`Decision::kind`], as
 //! scripts, `try`, the decision log and self-tests spell it), its text and how it is shown
 //! ([`quote`]). The script functions that make one are `api.rs`'s; carrying it out is `act`'s.
 

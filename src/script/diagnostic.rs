@@ -60,7 +60,7 @@ pub enum ScriptError {
     },
     /// The script failed while running: unknown variable or function, bad type, `throw`, ...
     #[error("{at}: runtime error: {message}")]
-    Runtime {
+    ScriptHost {
         /// Where.
         at: Location,
         /// What, lower-case.
@@ -136,7 +136,7 @@ impl ScriptError {
     pub fn location(&self) -> &Location {
         match self {
             Self::Compile { at, .. }
-            | Self::Runtime { at, .. }
+            | Self::ScriptHost { at, .. }
             | Self::Limit { at, .. }
             | Self::BadReturn { at, .. }
             | Self::MissingHook { at, .. }
@@ -296,18 +296,18 @@ pub(crate) fn from_eval(name: &str, err: EvalAltResult, limits: &Limits) -> Scri
             at,
             message: one_line(&p.to_string()),
         },
-        EvalAltResult::ErrorRuntime(value, _) if value.is_string() => ScriptError::Runtime {
+        EvalAltResult::ErrorRuntime(value, _) if value.is_string() => ScriptError::ScriptHost {
             at,
             message: one_line(&value.to_string()),
         },
-        EvalAltResult::Exit(..) => ScriptError::Runtime {
+        EvalAltResult::Exit(..) => ScriptError::ScriptHost {
             at,
             message: "exit() is not a decision; return reply(text), ack(text), queue() or ignore()"
                 .to_string(),
         },
         _ => {
             err.clear_position();
-            ScriptError::Runtime {
+            ScriptError::ScriptHost {
                 at,
                 message: one_line(&err.to_string()),
             }
@@ -339,7 +339,7 @@ mod tests {
     use super::*;
 
     fn runtime_at(line: usize, col: usize) -> ScriptError {
-        ScriptError::Runtime {
+        ScriptError::ScriptHost {
             at: Location {
                 name: "p.rhai".to_string(),
                 line_col: Some((line, col)),

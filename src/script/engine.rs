@@ -1,6 +1,6 @@
 //! The one Rhai engine builder: every limit, the sandbox and the callbacks in one place.
 //!
-//! [`build`] is used by [`Runtime`](super::Runtime) and so by run, check, try, sandbox and the
+//! [`build`] is used by [`ScriptHost`](super::ScriptHost) and so by run, check, try, sandbox and the
 //! tests alike. What scripts may call is in `api.rs`; compiling, deciding and translating
 //! errors are in `mod.rs` and `diagnostic.rs`.
 
@@ -36,7 +36,7 @@ thread_local! {
 /// current thread.
 ///
 /// Rhai's `on_progress` and `on_print` callbacks get no per-call context, and one
-/// [`Runtime`](super::Runtime) is shared between threads (the daemon decides while a reload
+/// [`ScriptHost`](super::ScriptHost) is shared between threads (the daemon decides while a reload
 /// compiles on a blocking thread). An evaluation runs start to finish on its caller's thread,
 /// so a thread-local slot is exactly per call, with no lock and no cross-talk between calls.
 #[derive(Debug, Clone, Copy, Default)]
@@ -272,7 +272,7 @@ mod tests {
             .with_max_level(tracing::Level::DEBUG)
             .with_ansi(false)
             .finish();
-        let runtime = super::super::Runtime::new(Limits::default());
+        let runtime = super::super::ScriptHost::new(Limits::default());
         let source = "print(\"loading\");\nfn on_message(msg) { debug(\"deciding\"); print(2.0); debug(2.0); }";
         tracing::subscriber::with_default(subscriber, || {
             let p = runtime.compile("greeter.rhai", source).expect("compiles");

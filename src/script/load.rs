@@ -8,7 +8,9 @@
 
 use std::path::Path;
 
-use super::{EMBEDDED_PERSONALITY, Location, MAX_SOURCE_BYTES, Personality, Runtime, ScriptError};
+use super::{
+    EMBEDDED_PERSONALITY, Location, MAX_SOURCE_BYTES, Personality, ScriptError, ScriptHost,
+};
 use crate::config::ScriptChoice;
 
 /// The name the built-in copy is compiled under (its errors say `<embedded>:LINE:COL`).
@@ -25,7 +27,7 @@ pub struct LoadError {
 }
 
 /// Load `choice` with `runtime`: the file named by its path, or the built-in copy.
-pub fn load(runtime: &Runtime, choice: &ScriptChoice) -> Result<Personality, LoadError> {
+pub fn load(runtime: &ScriptHost, choice: &ScriptChoice) -> Result<Personality, LoadError> {
     let (name, source) = match choice {
         ScriptChoice::File(path) => read(path).map_err(|error| LoadError {
             rendered: error.to_string(),
@@ -71,7 +73,7 @@ mod tests {
 
     #[test]
     fn load_names_the_path_when_it_cannot_read() {
-        let runtime = Runtime::new(Limits::default());
+        let runtime = ScriptHost::new(Limits::default());
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("missing.rhai");
         let err = load(&runtime, &file(&missing)).expect_err("fails");
@@ -86,7 +88,7 @@ mod tests {
 
     #[test]
     fn load_compiles_and_names_errors_by_path() {
-        let runtime = Runtime::new(Limits::default());
+        let runtime = ScriptHost::new(Limits::default());
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("p.rhai");
         std::fs::write(&path, "fn on_message(msg) {\n    reply(\"one\")\n}\n").expect("write");
@@ -110,7 +112,7 @@ mod tests {
 
     #[test]
     fn the_built_in_copy_loads_under_its_name() {
-        let runtime = Runtime::new(Limits::default());
+        let runtime = ScriptHost::new(Limits::default());
         let p = load(&runtime, &ScriptChoice::Embedded).expect("loads");
         assert_eq!(p.name(), EMBEDDED_NAME);
     }

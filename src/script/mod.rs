@@ -1,7 +1,7 @@
 //! The personality: a sandboxed, budgeted Rhai script that decides what to do with each event.
 //!
 //! Owns compiling a script into a [`Personality`] (header, hooks, top level, self-tests) and
-//! [`Runtime::decide`], which only returns a [`Decision`]; carrying it out is `act`'s job.
+//! [`ScriptHost::decide`], which only returns a [`Decision`]; carrying it out is `act`'s job.
 //! The engine and its limits are in `engine.rs` (with the allocator that counts a call's
 //! memory in `alloc.rs` and the log budget in `output.rs`), the `Decision` in `decision.rs`,
 //! the script API in `api.rs` and `helpers.rs`, per-runtime state in `state.rs` and
@@ -137,10 +137,10 @@ impl fmt::Debug for Personality {
 }
 
 /// The one engine, its budgets and its [`Session`] (clock, counts, cooldowns, memory); shared
-/// (`Arc<Runtime>`) by everything that runs scripts in one process role. The session outlives
+/// (`Arc<ScriptHost>`) by everything that runs scripts in one process role. The session outlives
 /// reloads: a new version of the script keeps the counts, cooldowns and memory.
 #[derive(Debug)]
-pub struct Runtime {
+pub struct ScriptHost {
     engine: Engine,
     limits: Limits,
     budget: CallBudget,
@@ -150,7 +150,7 @@ pub struct Runtime {
     saver: Option<Saver>,
 }
 
-impl Runtime {
+impl ScriptHost {
     /// Build the engine with these limits, the system clock and in-process memory.
     pub fn new(limits: Limits) -> Self {
         Self::with_session(limits, Session::new(Clock::System))

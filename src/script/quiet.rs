@@ -3,7 +3,7 @@
 //! hook is due, once per quiet stretch, and not again until chat resumes and falls quiet
 //! again. The bot's own lines never count as chat, so its answer to the silence cannot start a
 //! new stretch. Pure bookkeeping like `timers.rs`: the caller owns the clock (the system's in
-//! the listener, the transcript's in `replay`) and calls [`Runtime::quiet`](super::Runtime::quiet).
+//! the listener, the transcript's in `replay`) and calls [`ScriptHost::quiet`](super::ScriptHost::quiet).
 
 use std::time::Duration;
 
@@ -153,8 +153,8 @@ mod tests {
         assert!(!breaks_silence(&elsewhere));
     }
 
-    fn runtime() -> crate::script::Runtime {
-        crate::script::Runtime::new(crate::script::Limits::default())
+    fn runtime() -> crate::script::ScriptHost {
+        crate::script::ScriptHost::new(crate::script::Limits::default())
     }
 
     const LIVELY: &str = r#"fn on_message(msg) {}

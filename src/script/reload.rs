@@ -14,7 +14,7 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout_at};
 
-use super::{LoadError, Personality, Runtime, load};
+use super::{LoadError, Personality, ScriptHost, load};
 use crate::config::ScriptChoice;
 
 /// How long the directory must stay quiet before a burst of events becomes one reload.
@@ -46,7 +46,7 @@ pub enum ReloadOutcome {
 /// Watch `path` until `shutdown` becomes true (or its sender goes away), swapping each good new
 /// version into `current` and reporting every attempt. Unchanged content is not swapped.
 pub async fn run(
-    runtime: Arc<Runtime>,
+    runtime: Arc<ScriptHost>,
     path: PathBuf,
     current: watch::Sender<Arc<Personality>>,
     report: impl Fn(ReloadOutcome) + Send + 'static,
@@ -165,7 +165,7 @@ async fn settle(
 /// Load the file off the async threads, then swap it in; `None` when the content is unchanged.
 /// Reporting is the caller's, so `report` is never borrowed across an await (it need not be Sync).
 async fn reload(
-    runtime: &Arc<Runtime>,
+    runtime: &Arc<ScriptHost>,
     path: &Path,
     current: &watch::Sender<Arc<Personality>>,
 ) -> Option<ReloadOutcome> {
@@ -263,7 +263,7 @@ mod tests {
         format!("fn on_message(msg) {{\n    reply(\"{text}\")\n}}\n")
     }
 
-    fn decide(runtime: &Runtime, p: &Personality) -> Option<Decision> {
+    fn decide(runtime: &ScriptHost, p: &Personality) -> Option<Decision> {
         let event = ChatEvent {
             text: "x".to_string(),
             ..ChatEvent::default()
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn run_is_spawnable_with_a_send_but_not_sync_report() {
         fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
-        let runtime = Arc::new(Runtime::new(Limits::default()));
+        let runtime = Arc::new(ScriptHost::new(Limits::default()));
         let first = runtime.compile("p", &replying("one")).expect("compiles");
         let (current_tx, _current_rx) = watch::channel(Arc::new(first));
         let (_shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -291,7 +291,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reloads_good_versions_and_keeps_the_last_good() {
-        let runtime = Arc::new(Runtime::new(Limits::default()));
+        let runtime = Arc::new(ScriptHost::new(Limits::default()));
         let dir = TempDir::new();
         let path = dir.0.join("personality.rhai");
         std::fs::write(&path, replying("one")).expect("write");
@@ -373,7 +373,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unwatchable_directory_is_not_fatal() {
-        let runtime = Arc::new(Runtime::new(Limits::default()));
+        let runtime = Arc::new(ScriptHost::new(Limits::default()));
         let first = runtime
             .compile("embedded", &replying("one"))
             .expect("compiles");

@@ -2,7 +2,7 @@
 //! own, which writes `memory.json` at most every [`SAVE_EVERY`], so a slow disk (an fsync can
 //! take most of a second) never holds up a reply.
 //!
-//! The [`Runtime`](super::Runtime) owns the [`Saver`] and tells it about changes; an explicit
+//! The [`ScriptHost`](super::ScriptHost) owns the [`Saver`] and tells it about changes; an explicit
 //! save (at shutdown) runs on the caller's thread, in turn with the background ones. The thread
 //! starts with the first change: a personality that never remembers anything costs nothing.
 

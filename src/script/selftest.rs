@@ -12,7 +12,7 @@ use rhai::{AST, Array, Dynamic, Map};
 
 use super::hooks::{Hooks, ON_QUIET, TESTS, position_of};
 use super::state::{Clock, Session, Shared, SimClock};
-use super::{Decision, Location, Runtime, ScriptError};
+use super::{Decision, Location, ScriptError, ScriptHost};
 use crate::event::ChatEvent;
 
 /// Where the simulated clock of a self-test run starts: 2023-11-14T22:13:20Z.
@@ -47,7 +47,7 @@ struct Case {
 
 /// Run the self-tests of `ast` if it defines `fn tests()`; the number of cases that passed.
 pub(super) fn run(
-    runtime: &Runtime,
+    runtime: &ScriptHost,
     ast: &AST,
     hooks: &Hooks,
     name: &Arc<str>,
@@ -116,7 +116,7 @@ pub(super) fn run(
 
 /// One self-test run: the script, and the session and simulated clock its cases share.
 struct Suite<'a> {
-    runtime: &'a Runtime,
+    runtime: &'a ScriptHost,
     ast: &'a AST,
     hooks: &'a Hooks,
     name: &'a Arc<str>,
@@ -211,12 +211,12 @@ const MAX_SECONDS: f64 = 366.0 * 86_400.0;
 /// A case's map, with its fields read as the types they must be.
 struct Fields<'a> {
     map: Map,
-    runtime: &'a Runtime,
+    runtime: &'a ScriptHost,
 }
 
 impl Fields<'_> {
     /// A map with only known fields ([`FIELDS`], [`QUIET_FIELDS`] for a quiet case).
-    fn new(case: Dynamic, runtime: &Runtime) -> Result<Fields<'_>, String> {
+    fn new(case: Dynamic, runtime: &ScriptHost) -> Result<Fields<'_>, String> {
         let found = runtime.type_name(&case);
         let Some(map) = case.try_cast::<Map>() else {
             return Err(format!(
@@ -331,7 +331,7 @@ impl Fields<'_> {
 
 /// Case `n` as a [`Case`], or what is wrong with it. Fields are checked in a fixed order, so
 /// a case with several mistakes always names the same one first.
-fn parse(n: usize, case: Dynamic, runtime: &Runtime) -> Result<Case, String> {
+fn parse(n: usize, case: Dynamic, runtime: &ScriptHost) -> Result<Case, String> {
     let fields = Fields::new(case, runtime)?;
     let quiet_ms = fields.millis("quiet")?;
     let kind = fields

@@ -1,7 +1,7 @@
 //! Per-runtime state the script helpers read and change: the clock, per-author counts,
 //! cooldowns, randomness and memory, gathered in one [`Session`].
 //!
-//! Every [`Runtime`](super::Runtime) owns its own session (self-tests get a fresh one per
+//! Every [`ScriptHost`](super::ScriptHost) owns its own session (self-tests get a fresh one per
 //! load), so `try`, `replay`, self-tests and the daemon never share state. The helpers reach it
 //! through the evaluation's tag (see `helpers.rs`); nothing here is global.
 
@@ -70,7 +70,7 @@ impl SimClock {
 }
 
 /// Everything the helpers remember between calls. Built with [`Session::new`] and the
-/// builder methods, then handed to [`Runtime::with_session`](super::Runtime::with_session).
+/// builder methods, then handed to [`ScriptHost::with_session`](super::ScriptHost::with_session).
 #[derive(Debug)]
 pub struct Session {
     clock: Clock,

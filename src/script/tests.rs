@@ -19,7 +19,7 @@ fn event(author: &str, text: &str) -> ChatEvent {
     }
 }
 
-fn shipped(runtime: &Runtime) -> Personality {
+fn shipped(runtime: &ScriptHost) -> Personality {
     match runtime.compile("personality.rhai", EMBEDDED_PERSONALITY) {
         Ok(p) => p,
         Err(e) => panic!("{}", e.render(EMBEDDED_PERSONALITY)),
@@ -27,7 +27,7 @@ fn shipped(runtime: &Runtime) -> Personality {
 }
 
 /// Compile `source` with `on_message` wrapped around `body`, then decide on "hi".
-fn run_body(runtime: &Runtime, body: &str) -> Result<Decision, ScriptError> {
+fn run_body(runtime: &ScriptHost, body: &str) -> Result<Decision, ScriptError> {
     let source = format!("fn on_message(msg) {{\n{body}\n}}\n");
     let p = runtime.compile("t.rhai", &source)?;
     runtime.decide(&p, &event("viewer1", "hi"))
@@ -39,7 +39,7 @@ fn reply(text: &str) -> Decision {
 
 #[test]
 fn shipped_personality_matches_the_seed() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let p = shipped(&runtime);
     // Every row of the seed's `instant` table, with the seed's exact emoji bytes.
     let table = [
@@ -96,7 +96,7 @@ fn shipped_personality_matches_the_seed() {
 
 #[test]
 fn each_return_convention_is_its_decision_and_other_values_are_bad_returns() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let cases = [
         ("()", Decision::Ignore),
         ("", Decision::Ignore),
@@ -139,7 +139,7 @@ fn each_return_convention_is_its_decision_and_other_values_are_bad_returns() {
 
 #[test]
 fn msg_carries_every_field() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let body = r#"`${msg.id}|${msg.kind}|${msg.author}|${msg.author_id}|${msg.wallet}|${msg.text}|${msg.lower}|${msg.ts + 1}|${type_of(msg.amount)}`"#;
     let p = runtime
         .compile("t.rhai", &format!("fn on_message(msg) {{ {body} }}"))
@@ -162,11 +162,11 @@ fn msg_carries_every_field() {
 
 #[test]
 fn runtime_errors_have_line_and_column() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let source = "fn on_message(msg) {\n    let x = 1;\n    nope(x)\n}\n";
     let p = runtime.compile("p.rhai", source).expect("compiles");
     let err = runtime.decide(&p, &event("a", "b")).expect_err("fails");
-    assert!(matches!(err, ScriptError::Runtime { .. }), "{err:?}");
+    assert!(matches!(err, ScriptError::ScriptHost { .. }), "{err:?}");
     assert_eq!(err.position(), Some((3, 5)));
     assert!(
         err.to_string()
@@ -182,7 +182,7 @@ fn runtime_errors_have_line_and_column() {
 
 #[test]
 fn errors_inside_helpers_point_at_the_helper() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let source =
         "fn helper(x) {\n  x.len() + oops()\n}\nfn on_message(msg) {\n  helper(msg.text)\n}\n";
     let p = runtime.compile("p.rhai", source).expect("compiles");
@@ -192,7 +192,7 @@ fn errors_inside_helpers_point_at_the_helper() {
 
 #[test]
 fn api_rejects_non_strings_with_position() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     for (body, name) in [
         ("  reply(42)", "reply"),
         ("  ack(#{a: 1})", "ack"),
@@ -202,7 +202,7 @@ fn api_rejects_non_strings_with_position() {
         ("  reply_in(\"\", \"hi\")", "reply_in"),
     ] {
         let err = run_body(&runtime, body).expect_err("fails");
-        assert!(matches!(err, ScriptError::Runtime { .. }), "{err:?}");
+        assert!(matches!(err, ScriptError::ScriptHost { .. }), "{err:?}");
         assert_eq!(err.position(), Some((2, 3)), "{err}");
         assert!(
             err.to_string().contains(&format!("{name}() needs")),
@@ -213,7 +213,7 @@ fn api_rejects_non_strings_with_position() {
 
 #[test]
 fn endless_loop_is_stopped_and_the_runtime_survives() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let err = run_body(&runtime, "loop {}").expect_err("stopped");
     assert!(matches!(err, ScriptError::Limit { .. }), "{err:?}");
     let p = shipped(&runtime);
@@ -228,7 +228,7 @@ fn time_budget_stops_a_script_the_operation_limit_allows() {
         time_budget: Duration::from_millis(20),
         ..Limits::default()
     };
-    let runtime = Runtime::new(limits);
+    let runtime = ScriptHost::new(limits);
     let err = run_body(&runtime, "loop {}").expect_err("stopped");
     assert!(err.to_string().contains("time budget of 20 ms"), "{err}");
     // The deadline is per call: the next call gets a fresh budget.
@@ -237,7 +237,7 @@ fn time_budget_stops_a_script_the_operation_limit_allows() {
 
 #[test]
 fn deep_recursion_is_stopped() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let source = "fn down(n) { down(n + 1) }\nfn on_message(msg) { down(0) }";
     let p = runtime.compile("t.rhai", source).expect("compiles");
     let err = runtime.decide(&p, &event("a", "b")).expect_err("stopped");
@@ -247,7 +247,7 @@ fn deep_recursion_is_stopped() {
 
 #[test]
 fn huge_values_are_stopped() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     for (body, what) in [
         ("let s = \"xxxxxxxx\"; loop { s += s; }", "length of string"),
         ("\"x\".pad(100000000, \"y\")", "length of string"),
@@ -266,7 +266,7 @@ fn huge_values_are_stopped() {
 
 #[test]
 fn sandbox_rejects_import_eval_and_unknown_variables() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     for source in [
         "import \"x\" as y;\nfn on_message(msg) {}",
         "fn on_message(msg) { eval(\"1\") }",
@@ -288,7 +288,7 @@ fn sandbox_rejects_import_eval_and_unknown_variables() {
 
 #[test]
 fn the_hook_must_exist_with_one_parameter() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let err = runtime
         .compile("t.rhai", "fn on_msg(msg) { ignore() }")
         .err();
@@ -314,7 +314,7 @@ fn top_level_runs_once_at_load() {
         max_operations: 1_000,
         ..Limits::default()
     };
-    let runtime = Runtime::new(limits);
+    let runtime = ScriptHost::new(limits);
     // Each of the top level and on_message fits the budget alone but not together, so
     // deciding succeeds only if the top level is not run again.
     let burn = "let i = 0; while i < 150 { i += 1; }";
@@ -325,12 +325,15 @@ fn top_level_runs_once_at_load() {
     let err = runtime
         .compile("t.rhai", "let x = 1 / 0;\nfn on_message(msg) {}")
         .err();
-    assert!(matches!(err, Some(ScriptError::Runtime { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(ScriptError::ScriptHost { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn oversized_and_overdeep_sources_are_refused() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let big = format!(
         "// {}\nfn on_message(msg) {{}}",
         "x".repeat(MAX_SOURCE_BYTES)
@@ -348,7 +351,7 @@ fn oversized_and_overdeep_sources_are_refused() {
 
 #[test]
 fn versions_follow_content() {
-    let runtime = Runtime::new(Limits::default());
+    let runtime = ScriptHost::new(Limits::default());
     let a = shipped(&runtime);
     let b = shipped(&runtime);
     let c = runtime
@@ -364,8 +367,8 @@ fn versions_follow_content() {
 fn a_runtime_is_shared_across_threads_and_a_runaway_on_one_does_not_stop_another() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Personality>();
-    send_sync::<Runtime>();
-    let runtime = Arc::new(Runtime::new(Limits::default()));
+    send_sync::<ScriptHost>();
+    let runtime = Arc::new(ScriptHost::new(Limits::default()));
     let p = Arc::new(shipped(&runtime));
     // A runaway script on one thread does not disturb decisions on another.
     let spinner = {

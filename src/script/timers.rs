@@ -1,7 +1,7 @@
 //! When a script's timers (`fn every_5m()`, …) are due. A timer fires at most once per period
 //! and only if chat was active since it last fired, so a quiet stream is not talked at; a
 //! long gap is one missed stretch, not a burst. Pure bookkeeping: the caller owns the clock
-//! and calls [`Runtime::fire_timer`](super::Runtime::fire_timer).
+//! and calls [`ScriptHost::fire_timer`](super::ScriptHost::fire_timer).
 
 use super::Personality;
 
@@ -80,10 +80,10 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{Limits, Runtime};
+    use crate::script::{Limits, ScriptHost};
 
     fn personality(source: &str) -> Personality {
-        Runtime::new(Limits::default())
+        ScriptHost::new(Limits::default())
             .compile("t.rhai", source)
             .expect("compiles")
     }

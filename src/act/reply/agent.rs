@@ -1,6 +1,6 @@
 //! The agent's own answer, for `retake-chat reply` and the MCP server's `chat_reply`: the text
 //! cleaned and split as the listener's are, refused whole if the outbound guard blocks it or
-//! any part, each part posted through [`Sender::deliver`]
+//! any part, each part posted through [`ChatPoster::deliver`]
 //! (retrying only what cannot have reached the chat, waiting up to the agent's deadline),
 //! what was delivered written to the transcript, and the queue items acknowledged only once
 //! every part is in the chat.
@@ -11,8 +11,8 @@ use crate::act::queue::{Queue, QueueError};
 use crate::config::Config;
 use crate::health::Health;
 
-use super::sender::seconds;
-use super::{SendError, Sender, describe};
+use super::poster::seconds;
+use super::{ChatPoster, SendError, describe};
 
 /// A reply that reached the chat.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +131,7 @@ pub async fn reply(
     };
     let room = room.as_str();
     let deadline = config.send.agent_deadline;
-    let sender = Sender::new(config)
+    let sender = ChatPoster::new(config)
         .map_err(ReplyError::Setup)?
         .with_request_timeout(deadline);
     // Whole or not at all: a first part posted before the second is found blocked would be
@@ -173,7 +173,7 @@ pub async fn reply(
 /// Post `parts` in order until one fails: how many were posted, and the failure. The first
 /// failure that is retried is said through `progress`.
 async fn post(
-    sender: &Sender,
+    sender: &ChatPoster,
     room: &str,
     parts: &[String],
     deadline: tokio::time::Instant,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::Outcome;
 use crate::config::{Config, ConfigError, Credentials, ScriptChoice, StateDir, Tls, WakeConfig};
-use crate::script::{Clock, LoadError, Runtime, ScriptError, Session};
+use crate::script::{Clock, LoadError, ScriptError, ScriptHost, Session};
 use crate::state_lock::{self, Holder};
 
 /// The credentials as read from `path`: who the bot speaks as, or the reading error (which
@@ -193,7 +193,7 @@ fn writable(dir: &Path) -> std::io::Result<()> {
 /// `tests()`: the same load the listener does at start.
 pub fn script(config: &Config) -> Outcome {
     let runtime =
-        Runtime::with_session((&config.script_limits).into(), Session::new(Clock::System));
+        ScriptHost::with_session((&config.script_limits).into(), Session::new(Clock::System));
     let label = match &config.script {
         ScriptChoice::File(path) => path.display().to_string(),
         ScriptChoice::Embedded => "the built-in copy".to_string(),

@@ -99,7 +99,7 @@ pub(crate) fn seconds(duration: Duration) -> String {
 
 /// Posts messages to the chat as the agent.
 #[derive(Debug)]
-pub struct Sender {
+pub struct ChatPoster {
     client: reqwest::Client,
     url: String,
     api: ApiVersion,
@@ -117,7 +117,7 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(2);
 /// Longest `Location` quoted in an error.
 const MAX_LOCATION_CHARS: usize = 300;
 
-impl Sender {
+impl ChatPoster {
     /// A sender for the configured API generation and credentials; one request may take
     /// `[send] request_timeout_secs`.
     pub fn new(config: &Config) -> Result<Self, SendError> {
