@@ -130,18 +130,6 @@ mod tests {
     }
 
     fn record() -> Record {
-        Record {
-            ts: 1,
-            id: "c_91".into(),
-            author: "alice".into(),
-            kind: "message".into(),
-            message: "gm".into(),
-            decision: "reply",
-            text: Some("gm alice".into()),
-            error: None,
-            late: false,
-            script_version: "0123456789abcdef".into(),
-            micros: 12,
-        }
+        crate::outcome::tests::sample()
     }
 }

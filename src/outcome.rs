@@ -220,12 +220,12 @@ impl Text {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn a_record_is_one_line_with_the_documented_fields() {
-        let record = Record {
+    /// A record with every field set, for the tests here and the decision log's.
+    pub(crate) fn sample() -> Record {
+        Record {
             ts: 1,
             id: "c_91".into(),
             author: "alice".into(),
@@ -237,7 +237,12 @@ mod tests {
             late: false,
             script_version: "0123456789abcdef".into(),
             micros: 12,
-        };
+        }
+    }
+
+    #[test]
+    fn a_record_is_one_line_with_the_documented_fields() {
+        let record = sample();
         assert_eq!(
             serde_json::to_string(&record).expect("json"),
             r#"{"ts":1,"id":"c_91","author":"alice","kind":"message","message":"gm","decision":"reply","text":"gm alice","error":null,"script_version":"0123456789abcdef","micros":12}"#
