@@ -23,6 +23,7 @@ mod init;
 mod interop;
 mod interop_mcp;
 mod interop_server;
+mod layout;
 mod listener;
 mod live_events;
 mod mcp;
