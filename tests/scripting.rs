@@ -249,6 +249,20 @@ fn creds(dir: &Path) -> PathBuf {
     path
 }
 
+/// `retake-chat` run as the listener with credentials and a state dir in `dir`, against a
+/// chat address nothing listens on: what stops its start shows before it connects.
+fn listener_in(dir: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.env("HOME", dir)
+        .arg("--creds")
+        .arg(creds(dir))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--chat-url")
+        .arg("http://127.0.0.1:9/");
+    cmd
+}
+
 #[test]
 fn a_script_whose_tests_fail_or_needs_a_newer_api_does_not_start() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -265,16 +279,7 @@ fn a_script_whose_tests_fail_or_needs_a_newer_api_does_not_start() {
         ),
     ] {
         let path = script(dir.path(), name, source);
-        let (code, out, err) = run(bin()
-            .env("HOME", dir.path())
-            .arg("--creds")
-            .arg(creds(dir.path()))
-            .arg("--state-dir")
-            .arg(dir.path().join("state"))
-            .arg("--chat-url")
-            .arg("http://127.0.0.1:9/")
-            .arg("--script")
-            .arg(&path));
+        let (code, out, err) = run(listener_in(dir.path()).arg("--script").arg(&path));
         assert_eq!(code, 2, "{out}{err}");
         assert!(
             err.contains(&format!("{}{message}", path.display())),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{bin, creds, json_lines, run, script};
+use super::{bin, json_lines, listener_in, run, script};
 
 /// Fine under the default 200,000 operations, over a limit of 500 on every message.
 const BUSY: &str = r#"fn on_message(msg) {
@@ -15,6 +15,17 @@ const BUSY: &str = r#"fn on_message(msg) {
 "#;
 
 const OVER: &str = "limit exceeded: more than 500 operations";
+
+/// `--json` output whose first decision is what the listener does when the script fails on a
+/// message: queue it, with the limit's error.
+fn assert_queued_over_the_limit(out: &str) {
+    let rows = json_lines(out);
+    assert_eq!(rows[0]["decision"], "queue", "{out}");
+    assert!(
+        rows[0]["error"].as_str().is_some_and(|e| e.contains(OVER)),
+        "{out}"
+    );
+}
 
 /// A config file with a low operations limit.
 fn low_limit(dir: &Path) -> PathBuf {
@@ -37,16 +48,9 @@ fn check_fails_under_the_config_files_limits_as_the_listener_does() {
     let diagnostic = out.lines().next().unwrap_or_default().to_string();
     assert!(diagnostic.contains(OVER), "{out}");
     // The listener with the same config refuses to start with the same line.
-    let (code, _, err) = run(bin()
-        .env("HOME", dir.path())
+    let (code, _, err) = run(listener_in(dir.path())
         .arg("--config")
         .arg(&config)
-        .arg("--creds")
-        .arg(creds(dir.path()))
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--chat-url")
-        .arg("http://127.0.0.1:9/")
         .arg("--script")
         .arg(&path));
     assert_eq!(code, 2, "{err}");
@@ -85,12 +89,7 @@ fn try_decides_under_the_config_files_limits() {
         .arg(&path)
         .arg("gm"));
     assert_eq!(code, 1, "{out}");
-    let rows = json_lines(&out);
-    assert_eq!(rows[0]["decision"], "queue");
-    assert!(
-        rows[0]["error"].as_str().is_some_and(|e| e.contains(OVER)),
-        "{out}"
-    );
+    assert_queued_over_the_limit(&out);
     // RETAKE_CHAT_CONFIG counts as --config, as for the listener.
     let (code, out, _) = run(bin()
         .env("RETAKE_CHAT_CONFIG", &config)
@@ -122,12 +121,7 @@ fn replay_decides_under_the_config_files_limits() {
     assert_eq!(json_lines(&out)[0]["say"], "sum 499500");
     let (code, out, _) = replay(Some(&config));
     assert_eq!(code, 1, "{out}");
-    let rows = json_lines(&out);
-    assert_eq!(rows[0]["decision"], "queue");
-    assert!(
-        rows[0]["error"].as_str().is_some_and(|e| e.contains(OVER)),
-        "{out}"
-    );
+    assert_queued_over_the_limit(&out);
     // A config file that does not parse stops the command, naming it.
     let broken = dir.path().join("broken.toml");
     std::fs::write(&broken, "[script]\nmax_operations = \"many\"\n").expect("write");
